@@ -1,0 +1,41 @@
+# zonespill — the two commands a user needs: `make run` and `make test`.
+# Both create .venv (if missing) and install the pinned dependencies first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.zonespill-installed
+CORES  ?= 2
+
+.PHONY: run test report lint typecheck bench lock clean-results
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+report: run
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakemake --lint --cores 1
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^zonespill' > requirements.lock
+
+clean-results:
+	rm -rf results .snakemake/incomplete

@@ -1,0 +1,79 @@
+"""Atomic, deterministic writers used by every CLI step.
+
+Each writer writes to a temporary file in the destination folder and renames it into
+place, so an interrupted step never leaves a truncated output behind. Parquet is written
+without pandas metadata timestamps and with a fixed row order, so identical inputs give
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix or ".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; it replaces ``path`` only if the block succeeds."""
+    with atomic_path(path) as tmp:
+        if "b" in mode:
+            with open(tmp, mode) as fh:
+                yield fh
+        else:
+            with open(tmp, mode, encoding=encoding, newline="\n") as fh:
+                yield fh
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_open(path) as fh:
+        fh.write(text)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Deterministic JSON (sorted keys, fixed indentation, trailing newline)."""
+    write_text(path, json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
+    """Write ``frame`` (index dropped) to Parquet deterministically and atomically."""
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    # Drop pandas metadata: it embeds library versions, which would make files differ
+    # across otherwise identical runs on machines with other patch versions.
+    table = table.replace_schema_metadata(None)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, **kwargs: Any) -> None:
+    with atomic_open(path) as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n", **kwargs)
