@@ -1,0 +1,25 @@
+# zonespill — one DAG from raw inputs to the paper's tables and figures.
+# Entry point: `make run` (or `snakemake --profile profiles/default`).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/geography.smk"
+include: "workflow/rules/indicators.smk"
+include: "workflow/rules/provenance.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        ALL_OUTPUTS,
+    default_target: True

@@ -1,0 +1,3 @@
+from zonespill.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,473 @@
+"""Read user files (CSV, Parquet, Excel, Stata) into validated canonical tables.
+
+Every input goes through the same path, the bundled China data included:
+
+1. :func:`read_source` reads the file as text cells (CSV is decoded strictly with the
+   configured encoding, so a GBK file read as UTF-8 is rejected with the row of the first
+   bad byte rather than turned into mojibake);
+2. the user's column mapping renames source columns to canonical names and optional
+   value maps recode categories (e.g. ``国务院 → national``);
+3. :func:`zonespill.contract.coerce_and_validate` types and checks every column and the key;
+4. table-specific rules check referential integrity and logic (self-pairs, start after end).
+
+Errors name the file, the spreadsheet row(s) and the column. Nothing is written unless
+the whole table is valid.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zonespill import contract as C
+from zonespill.errors import ConfigError, InputError
+
+FORMATS = ("csv", "parquet", "excel", "dta")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a table comes from and how its columns map to the canonical ones.
+
+    Attributes
+    ----------
+    path
+        File to read.
+    format
+        ``csv``, ``parquet``, ``excel`` or ``dta``; inferred from the extension if empty.
+    encoding
+        Text encoding of CSV files (``utf-8`` accepts a BOM). Other formats ignore it.
+    sheet
+        Excel sheet name or 0-based index.
+    header_row
+        1-based row holding the column names (Excel files with a title or merged header
+        rows above the header need ``header_row: 2`` or more).
+    columns
+        Canonical name → source column name. Unmapped canonical names are looked up as is.
+    values
+        Canonical column → {source value → canonical value} recodings.
+    constants
+        Canonical column → constant value for every row (e.g. ``level: prefecture``).
+    compose
+        Canonical column → list of source columns joined with ``:`` (e.g. a zone id made
+        of its catalogue code and its sequence number when the code alone is not unique).
+    """
+
+    path: Path
+    format: str = ""
+    encoding: str = "utf-8"
+    sheet: str | int = 0
+    header_row: int = 1
+    columns: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    constants: Mapping[str, str] = field(default_factory=dict)
+    compose: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], *, key: str, base_dir: Path | None = None) -> SourceSpec:
+        if not isinstance(section, Mapping) or "path" not in section:
+            raise ConfigError("input section needs a 'path'", source="config", column=f"{key}.path")
+        path = Path(str(section["path"]))
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        fmt = str(section.get("format") or "")
+        if fmt and fmt not in FORMATS:
+            raise ConfigError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})", source="config", column=f"{key}.format")
+        header_row = section.get("header_row", 1)
+        if not isinstance(header_row, int) or isinstance(header_row, bool) or header_row < 1:
+            raise ConfigError("header_row must be a positive integer", source="config", column=f"{key}.header_row")
+        columns = section.get("columns") or {}
+        if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
+            raise ConfigError("columns must map canonical names to source column names", source="config", column=f"{key}.columns")
+        return cls(
+            path=path,
+            format=fmt,
+            encoding=str(section.get("encoding", "utf-8")),
+            sheet=section.get("sheet", 0),
+            header_row=header_row,
+            columns=dict(columns),
+            values={k: {str(a): str(b) for a, b in v.items()} for k, v in (section.get("values") or {}).items()},
+            constants={k: str(v) for k, v in (section.get("constants") or {}).items()},
+            compose={k: tuple(str(c) for c in v) for k, v in (section.get("compose") or {}).items()},
+        )
+
+    @property
+    def resolved_format(self) -> str:
+        if self.format:
+            return self.format
+        suffix = self.path.suffix.lower()
+        return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".dta": "dta"}.get(suffix, "csv")
+
+    @property
+    def first_data_row(self) -> int:
+        return self.header_row + 1
+
+
+# --------------------------------------------------------------------------- reading
+def read_source(spec: SourceSpec) -> pd.DataFrame:
+    """Read a file into a DataFrame of text cells (missing = ``<NA>``)."""
+    src = str(spec.path)
+    if not spec.path.exists():
+        raise InputError("file not found", source=src)
+    if spec.path.stat().st_size == 0:
+        raise InputError("file is empty", source=src, rows="all")
+    fmt = spec.resolved_format
+    if fmt == "csv":
+        frame = _read_csv(spec)
+    elif fmt == "parquet":
+        try:
+            frame = pd.read_parquet(spec.path)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise InputError(f"not a readable Parquet file ({type(exc).__name__}: {exc})", source=src) from exc
+    elif fmt == "excel":
+        frame = _read_excel(spec)
+    elif fmt == "dta":
+        try:
+            frame = pd.read_stata(spec.path, convert_categoricals=True)
+        except Exception as exc:
+            raise InputError(f"not a readable Stata file ({type(exc).__name__}: {exc})", source=src) from exc
+    else:  # pragma: no cover - guarded by SourceSpec
+        raise InputError(f"unknown format {fmt}", source=src)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_header(frame, spec)
+    if len(frame) == 0:
+        raise InputError("file has a header but no data rows", source=src, rows="all")
+    return frame
+
+
+def _read_csv(spec: SourceSpec) -> pd.DataFrame:
+    src = str(spec.path)
+    raw = spec.path.read_bytes()
+    encoding = "utf-8-sig" if spec.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else spec.encoding
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"cannot decode the file as {spec.encoding} (byte {exc.start}); set the input's 'encoding' "
+            "(e.g. gbk) or convert the file to UTF-8",
+            source=src,
+            rows=[line],
+            column="(encoding)",
+        ) from exc
+    except LookupError as exc:
+        raise ConfigError(f"unknown encoding {spec.encoding!r}", source="config", column="encoding") from exc
+    if not text.strip():
+        raise InputError("file is empty", source=src, rows="all")
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skiprows=spec.header_row - 1,
+            sep=None if spec.path.suffix.lower() == ".tsv" else ",",
+            engine="python" if spec.path.suffix.lower() == ".tsv" else "c",
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(f"malformed CSV ({exc})", source=src) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError("file has no header", source=src, rows="all") from exc
+
+
+def _read_excel(spec: SourceSpec) -> pd.DataFrame:
+    src = str(spec.path)
+    try:
+        return pd.read_excel(spec.path, sheet_name=spec.sheet, header=spec.header_row - 1, dtype=object)
+    except ValueError as exc:
+        raise InputError(f"cannot read sheet {spec.sheet!r} ({exc})", source=src) from exc
+    except Exception as exc:
+        raise InputError(f"not a readable Excel file ({type(exc).__name__}: {exc})", source=src) from exc
+
+
+def _check_header(frame: pd.DataFrame, spec: SourceSpec) -> None:
+    src = str(spec.path)
+    unnamed = [c for c in frame.columns if c == "" or c.startswith("Unnamed:")]
+    if unnamed:
+        raise InputError(
+            f"header row {spec.header_row} has {len(unnamed)} empty cell(s) — merged or multi-row header? "
+            "set 'header_row' to the row that holds one name per column",
+            source=src,
+            rows=[spec.header_row],
+            column=unnamed[0],
+        )
+    dups = pd.Index(frame.columns)[pd.Index(frame.columns).duplicated()].tolist()
+    if dups:
+        raise InputError("duplicate column name in the header", source=src, rows=[spec.header_row], column=dups[0])
+
+
+def map_columns(frame: pd.DataFrame, spec: SourceSpec, contract: C.TableContract, *, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Rename source columns to canonical names and apply value maps and constants."""
+    src = str(spec.path)
+    unknown = set(spec.columns) - set(contract.column_names) - set(extra)
+    if unknown and not contract.extra_numeric:
+        raise ConfigError(
+            f"column mapping names unknown canonical column(s) {sorted(unknown)} for table {contract.name}",
+            source="config",
+            column=f"{contract.name}.columns",
+        )
+    out = pd.DataFrame(index=frame.index)
+    wanted = list(contract.column_names) + [c for c in spec.columns if c not in contract.column_names]
+    wanted += [c for c in spec.compose if c not in wanted]
+    wanted += [c for c in extra if c not in wanted]
+    for canon in wanted:
+        if canon in spec.constants:
+            out[canon] = spec.constants[canon]
+            continue
+        if canon in spec.compose:
+            parts = []
+            for part in spec.compose[canon]:
+                if part not in frame.columns:
+                    raise InputError(f"column not found (composing canonical '{canon}'); the file has: "
+                                     f"{', '.join(frame.columns)}", source=src, column=part)
+                parts.append(frame[part].astype("string").str.strip())
+            joined = parts[0]
+            for extra_part in parts[1:]:
+                joined = joined + ":" + extra_part
+            out[canon] = joined
+            continue
+        source_col = spec.columns.get(canon, canon)
+        if source_col not in frame.columns:
+            required = canon in contract.column_names and contract.column(canon).required
+            if required or canon in spec.columns or canon in extra:
+                mapped = f" (mapped from canonical '{canon}')" if source_col != canon else ""
+                raise InputError(
+                    f"column not found{mapped}; the file has: {', '.join(frame.columns)}",
+                    source=src,
+                    column=source_col,
+                )
+            continue
+        series = frame[source_col]
+        if canon in spec.values:
+            mapping = spec.values[canon]
+            text = series.astype("string").str.strip()
+            unmapped = text.notna() & ~text.isin(list(mapping))
+            if unmapped.any():
+                vals = sorted(set(text[unmapped].astype(str)))[:5]
+                raise InputError(
+                    f"value(s) {vals} have no entry in the configured value map",
+                    source=src,
+                    rows=(np.flatnonzero(unmapped.to_numpy()) + spec.first_data_row).tolist(),
+                    column=source_col,
+                )
+            series = text.map(mapping)
+        out[canon] = series
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, derive_parents: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read the regions table.
+
+    ``parent_code_length`` truncates ``parent_id`` codes (``110000 → 11``);
+    ``derive_parents`` (keys ``level``, ``name_column``) adds one row per distinct
+    parent id, named from a source column, whose geometry is the union of its children.
+    """
+    frame = read_source(spec)
+    mapped = map_columns(frame, spec, C.REGIONS)
+    if parent_code_length is not None and "parent_id" in mapped:
+        mapped["parent_id"] = mapped["parent_id"].astype("string").str.strip().str[:parent_code_length]
+    regions = C.coerce_and_validate(mapped, C.REGIONS, source=str(spec.path), row_offset=spec.first_data_row)
+    if derive_parents:
+        name_col = derive_parents.get("name_column")
+        level = str(derive_parents.get("level", "province"))
+        names = frame[name_col].astype("string") if name_col and name_col in frame else pd.Series(pd.NA, index=frame.index)
+        parents = (
+            pd.DataFrame({"region_id": regions["parent_id"].to_numpy(), "name": names.to_numpy()})
+            .dropna(subset=["region_id"])
+            .drop_duplicates("region_id")
+        )
+        parents = parents[~parents["region_id"].isin(regions["region_id"])]
+        parents["level"] = level
+        parents["parent_id"] = pd.NA
+        if "geometry_wkt" in regions:
+            parents["geometry_wkt"] = [
+                _dissolve_wkt(regions.loc[regions["parent_id"] == pid, "geometry_wkt"]) for pid in parents["region_id"]
+            ]
+        regions = pd.concat([parents, regions], ignore_index=True)
+        for col in ("region_id", "name", "level", "parent_id"):
+            regions[col] = regions[col].astype("string")
+    C.check_references(regions["parent_id"], regions["region_id"], source=str(spec.path), column="parent_id", what="parent region")
+    regions = regions.sort_values("region_id", kind="mergesort").reset_index(drop=True)
+    C.check_key(regions, C.REGIONS, source=str(spec.path))
+    return regions
+
+
+def _dissolve_wkt(wkts: pd.Series) -> str | None:
+    import shapely
+    from shapely import wkt as shapely_wkt
+
+    geoms = [shapely_wkt.loads(w) for w in wkts.dropna()]
+    if not geoms:
+        return None
+    # A small buffer-free union; set_precision snaps shared borders digitised twice.
+    merged = shapely.union_all([shapely.set_precision(g.buffer(0), 1e-6) for g in geoms])
+    return str(shapely.to_wkt(merged, rounding_precision=6))
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """A consistent GDP series: the column holding it and the years it covers."""
+
+    name: str
+    column: str
+    first_year: int
+    last_year: int
+
+
+def ingest_panel(
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    vintages: Mapping[str, Vintage],
+    vintage: str,
+    covariates: Mapping[str, str] | None = None,
+    years: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Read the region-year panel and select one GDP vintage.
+
+    The canonical ``gdp`` column holds the chosen vintage's values inside its years and
+    is missing outside them, so growth is never computed across a vintage break; every
+    vintage is also kept as ``gdp_<name>`` for robustness checks.
+    """
+    src = str(spec.path)
+    if vintage not in vintages:
+        raise ConfigError(f"unknown GDP vintage {vintage!r} (configured: {', '.join(vintages)})", source="config", column="panel.vintage")
+    frame = read_source(spec)
+    extra_map = dict(covariates or {})
+    for v in vintages.values():
+        extra_map[f"gdp_{v.name}"] = v.column
+    spec2 = SourceSpec(
+        path=spec.path, format=spec.format, encoding=spec.encoding, sheet=spec.sheet, header_row=spec.header_row,
+        columns={**{k: v for k, v in spec.columns.items() if k not in ("gdp", "vintage")}, **extra_map,
+                 "gdp": vintages[vintage].column},
+        values=spec.values, constants={**spec.constants, "vintage": vintage},
+    )
+    mapped = map_columns(frame, spec2, C.PANEL, extra=list(extra_map))
+    chosen = vintages[vintage]
+    panel = C.coerce_and_validate(mapped, C.PANEL, source=src, row_offset=spec.first_data_row, year_range=years)
+    outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
+    panel.loc[outside, "gdp"] = pd.NA
+    panel.loc[outside, "vintage"] = pd.NA
+    if panel["gdp"].isna().all():
+        raise InputError(
+            f"the outcome is missing in every row for vintage {vintage!r} ({chosen.first_year}–{chosen.last_year})",
+            source=src, rows="all", column=chosen.column,
+        )
+    C.check_references(panel["region_id"], regions["region_id"], source=src, column=spec.columns.get("region_id", "region_id"),
+                       what="region", row_offset=spec.first_data_row)
+    return panel.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
+
+
+def ingest_zones(spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Read the zone catalogue; every host region must be a known region."""
+    src = str(spec.path)
+    frame = read_source(spec)
+    mapped = map_columns(frame, spec, C.ZONES)
+    zones = C.coerce_and_validate(mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years)
+    C.check_references(zones["region_id"], regions["region_id"], source=src, column=spec.columns.get("region_id", "region_id"),
+                       what="host region", row_offset=spec.first_data_row)
+    return zones.sort_values("zone_id", kind="mergesort").reset_index(drop=True)
+
+
+def ingest_collaborations(
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    missing_start_year: str = "error",
+    id_prefix: str = "C",
+    years: tuple[int, int] | None = None,
+) -> tuple[pd.DataFrame, list[C.DropRecord]]:
+    """Read pairings / co-built parks into the collaborations table.
+
+    If no ``collab_id`` column is mapped, ids are made from the spreadsheet row number
+    (``C0002`` for row 2), stable as long as rows are not reordered.
+    ``missing_start_year`` is ``error`` (reject) or ``exclude`` (drop those rows, listing
+    each in the returned drop records and in the pipeline's log).
+    """
+    src = str(spec.path)
+    frame = read_source(spec)
+    drops: list[C.DropRecord] = []
+    if "collab_id" not in spec.columns and "collab_id" not in frame.columns:
+        frame = frame.copy()
+        frame["collab_id"] = [f"{id_prefix}{r:04d}" for r in range(spec.first_data_row, spec.first_data_row + len(frame))]
+    mapped = map_columns(frame, spec, C.COLLABORATIONS)
+    start_col = spec.columns.get("start_year", "start_year")
+    blank_start = mapped["start_year"].astype("string").str.strip().replace("", pd.NA).isna()
+    if blank_start.any():
+        rows = (np.flatnonzero(blank_start.to_numpy()) + spec.first_data_row).tolist()
+        if missing_start_year == "exclude":
+            drops.append(C.DropRecord("collaborations", src, tuple(rows), f"missing {start_col} (rule: exclude)",
+                                      tuple(mapped.loc[blank_start, "collab_id"].astype(str))))
+            keep = ~blank_start.to_numpy()
+            row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))[keep]
+            mapped = mapped[keep]
+        elif missing_start_year == "error":
+            raise InputError("missing start year (set collaborations.missing_start_year: exclude to drop such rows "
+                             "explicitly)", source=src, rows=rows, column=start_col)
+        else:
+            raise ConfigError("must be 'error' or 'exclude'", source="config", column="collaborations.missing_start_year")
+    else:
+        row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))
+    collabs = _validate_with_rows(mapped, C.COLLABORATIONS, src, row_numbers, years)
+    for col in ("source_id", "target_id"):
+        bad = collabs[col].notna() & ~collabs[col].isin(set(regions["region_id"].astype(str)))
+        if bad.any():
+            codes = sorted(set(collabs.loc[bad, col].astype(str)))
+            raise InputError(f"unknown region code(s) {', '.join(codes[:10])} (not in the regions table)",
+                             source=src, rows=row_numbers[bad.to_numpy()].tolist(), column=spec.columns.get(col, col))
+    self_pair = (collabs["source_id"] == collabs["target_id"]).fillna(False)
+    if self_pair.any():
+        raise InputError("a region cannot collaborate with itself (source = target)", source=src,
+                         rows=row_numbers[self_pair.to_numpy()].tolist(), column=spec.columns.get("target_id", "target_id"))
+    reversed_years = (collabs["end_year"] < collabs["start_year"]).fillna(False)
+    if reversed_years.any():
+        raise InputError("end year is before start year", source=src, rows=row_numbers[reversed_years.to_numpy()].tolist(),
+                         column=spec.columns.get("end_year", "end_year"))
+    return collabs.sort_values("collab_id", kind="mergesort").reset_index(drop=True), drops
+
+
+def _validate_with_rows(mapped: pd.DataFrame, contract: C.TableContract, src: str, row_numbers: np.ndarray,
+                        years: tuple[int, int] | None) -> pd.DataFrame:
+    """Validate a table whose rows are a subset of the file: report original row numbers."""
+    try:
+        return C.coerce_and_validate(mapped.reset_index(drop=True), contract, source=src, row_offset=0, year_range=years)
+    except InputError as err:
+        if isinstance(err.rows, list):
+            rows = [int(row_numbers[r]) for r in err.rows]
+            raise InputError(err.reason, source=err.source, rows=rows, column=err.column) from None
+        raise
+
+
+def ingest_flows(spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Read the optional flows table (directed, by year and kind)."""
+    src = str(spec.path)
+    frame = read_source(spec)
+    mapped = map_columns(frame, spec, C.FLOWS)
+    flows = C.coerce_and_validate(mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years)
+    for col in ("origin_id", "destination_id"):
+        C.check_references(flows[col], regions["region_id"], source=src, column=spec.columns.get(col, col), what="region",
+                           row_offset=spec.first_data_row)
+    return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
+
+
+def read_canonical(path: str | Path, table: str) -> pd.DataFrame:
+    """Read a canonical Parquet table written by a pipeline step and re-check its key."""
+    frame = pd.read_parquet(path)
+    C.check_key(frame, C.CONTRACTS[table], source=str(path))
+    return frame
+
+
+def write_canonical(path: str | Path, frame: pd.DataFrame, table: str) -> None:
+    """Check the key, then write atomically."""
+    from zonespill.io import write_parquet
+
+    C.check_key(frame, C.CONTRACTS[table], source=str(path))
+    write_parquet(path, frame)

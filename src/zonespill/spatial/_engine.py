@@ -1,0 +1,326 @@
+"""Maximum-likelihood engine shared by every spatial model.
+
+The general model, per period ``t`` after the fixed-effects transformation, is
+
+    y_t = rho L y_t + Z_t delta + u_t,     u_t = lambda L u_t + e_t,    e_t ~ N(0, s2 I)
+
+with ``L`` the spatial-lag operator (``W`` applied per period; with Lee-Yu cross-unit
+transformation ``L = J_n W``), ``Z = [X, W X_durbin]`` and ``rho`` / ``lambda`` switched on
+or off by the model. For given ``(rho, lambda)`` the slopes and ``s2`` have closed forms;
+the concentrated log-likelihood
+
+    l_c(rho, lambda) = -N_eff/2 (log(2 pi) + 1 + log(SSE(rho, lambda) / N_eff))
+                       + T_eff [log|I - rho W| + log|I - lambda W|]  (- T_eff [log(1 - rho) + log(1 - lambda)]
+                         with the Lee-Yu cross-unit transformation)
+
+is maximised with bounded Brent searches (nested for SARAR). ``SSE`` is evaluated from a
+pre-computed cross-product matrix, so each evaluation costs O(k^3) plus one log-determinant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from zonespill.errors import EstimationError
+from zonespill.spatial._spectrum import EIGEN_MAX_N, Spectrum, check_interior
+
+XATOL = 1e-10
+
+
+@dataclass
+class Design:
+    """Transformed data and the operators that define one likelihood."""
+
+    y: np.ndarray  # (T, n)
+    Z: np.ndarray  # (T, n, p)
+    names: list[str]
+    lag: Callable[[np.ndarray], np.ndarray]
+    spec: Spectrum
+    N_eff: float
+    T_eff: float
+    unit_projection: bool = False  # Lee-Yu J_n transformation: Jacobian term and projected traces
+    label: str = ""
+
+
+@dataclass
+class Core:
+    """Raw output of the ML engine (parameter order: delta, rho, lambda)."""
+
+    names: list[str]
+    params: np.ndarray
+    vcov: np.ndarray  # over params (sigma2 integrated out of the inverse)
+    sigma2: float
+    sigma2_se: float
+    loglik: float
+    has_rho: bool
+    has_lam: bool
+    resid: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[0] * a.shape[1], -1)
+
+
+def _per_period_solve(solve: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> np.ndarray:
+    """Apply an ``n x n`` solve to each period of a ``(T, n)`` array."""
+    return np.asarray(solve(v.T)).T
+
+
+def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
+    """Maximise the likelihood of ``d`` and return estimates with the analytic information matrix."""
+    spec = d.spec
+    y, Z = d.y, d.Z
+    p = Z.shape[2]
+    cols = [y[..., None]]
+    Wy = d.lag(y) if has_rho else None
+    WWy = d.lag(Wy) if (has_rho and has_lam and Wy is not None) else None
+    WZ = d.lag(Z) if has_lam else None
+    if Wy is not None:
+        cols.append(Wy[..., None])
+    if WWy is not None:
+        cols.append(WWy[..., None])
+    cols.append(Z)
+    if WZ is not None:
+        cols.append(WZ)
+    C = _flat(np.concatenate(cols, axis=2))
+    M = C.T @ C
+    iy = 0
+    iwy = 1 if has_rho else None
+    iwwy = 2 if WWy is not None else None
+    iz = 1 + int(has_rho) + int(WWy is not None)
+    iwz = iz + p if has_lam else None
+    ncol = C.shape[1]
+
+    def coef_vectors(r: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        a = np.zeros(ncol)
+        a[iy] = 1.0
+        if iwy is not None:
+            a[iwy] -= r
+        B = np.zeros((ncol, p))
+        B[iz:iz + p, :] = np.eye(p)
+        if has_lam:
+            assert iwz is not None
+            B[iwz:iwz + p, :] = -lam * np.eye(p)
+        return a, B
+
+    # error models need W y for the transformed dependent variable
+    if has_lam and not has_rho:
+        Wy_e = d.lag(y)
+        C = np.concatenate([C, _flat(Wy_e[..., None])], axis=1)
+        M = C.T @ C
+        iwy_e = C.shape[1] - 1
+        ncol = C.shape[1]
+    else:
+        iwy_e = None
+
+    def sse(r: float, lam: float) -> float:
+        a, B = coef_vectors(r, lam)
+        if has_lam:
+            if iwy_e is not None:
+                a[iwy_e] -= lam
+            else:
+                assert iwy is not None and iwwy is not None
+                a[iwy] -= lam
+                a[iwwy] += r * lam
+        ZZ = B.T @ M @ B
+        Zy = B.T @ M @ a
+        yy = float(a @ M @ a)
+        try:
+            cf = np.linalg.cholesky(ZZ)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError("transformed regressors are singular") from exc
+        v = np.linalg.solve(cf, Zy)
+        return max(yy - float(v @ v), 1e-300)
+
+    def jac(r: float) -> float:
+        if r == 0.0:
+            return 0.0
+        out = spec.ldet(r)
+        if d.unit_projection:
+            out -= float(np.log1p(-r))
+        return d.T_eff * out
+
+    def conc(r: float, lam: float) -> float:
+        s = sse(r, lam)
+        return -0.5 * d.N_eff * np.log(s / d.N_eff) + jac(r) + jac(lam)
+
+    lo, hi = spec.bounds
+    span = hi - lo
+    blo, bhi = lo + 1e-9 * span, hi - 1e-9 * span
+    if d.unit_projection:
+        bhi = min(bhi, 1.0 - 1e-9)
+    r_hat = lam_hat = 0.0
+    nfev = 0
+    if has_rho and has_lam:
+        inner: dict[float, float] = {}
+
+        def prof(r: float) -> float:
+            res = minimize_scalar(lambda lm: -conc(r, lm), bounds=(blo, bhi), method="bounded",
+                                  options={"xatol": XATOL, "maxiter": 500})
+            inner[r] = float(res.x)
+            return float(res.fun)
+
+        res = minimize_scalar(prof, bounds=(blo, bhi), method="bounded", options={"xatol": XATOL, "maxiter": 500})
+        r_hat = float(res.x)
+        lam_hat = inner.get(r_hat) if r_hat in inner else None  # type: ignore[assignment]
+        if lam_hat is None:
+            prof(r_hat)
+            lam_hat = inner[r_hat]
+        nfev = int(res.nfev)
+    elif has_rho:
+        res = minimize_scalar(lambda r: -conc(r, 0.0), bounds=(blo, bhi), method="bounded",
+                              options={"xatol": XATOL, "maxiter": 500})
+        r_hat, nfev = float(res.x), int(res.nfev)
+    elif has_lam:
+        res = minimize_scalar(lambda lm: -conc(0.0, lm), bounds=(blo, bhi), method="bounded",
+                              options={"xatol": XATOL, "maxiter": 500})
+        lam_hat, nfev = float(res.x), int(res.nfev)
+    if has_rho:
+        check_interior("rho (Wy)", r_hat, (lo, min(hi, 1.0) if d.unit_projection else hi))
+    if has_lam:
+        check_interior("lambda (Wu)", lam_hat, (lo, min(hi, 1.0) if d.unit_projection else hi))
+
+    # ---- final slopes by a direct least-squares fit on the filtered data
+    yf = y.copy()
+    if has_rho:
+        assert Wy is not None
+        yf = yf - r_hat * Wy
+    Zf = Z
+    if has_lam:
+        assert WZ is not None
+        yf = yf - lam_hat * d.lag(yf)
+        Zf = Z - lam_hat * WZ
+    Zff = _flat(Zf)
+    yff = yf.ravel()
+    delta, *_ = np.linalg.lstsq(Zff, yff, rcond=None)
+    e = yff - Zff @ delta
+    SSE = float(e @ e)
+    s2 = SSE / d.N_eff
+    loglik = -0.5 * d.N_eff * (np.log(2 * np.pi) + 1.0 + np.log(s2)) + jac(r_hat) + jac(lam_hat)
+
+    # ---- analytic information matrix (parameters delta, rho, lambda, sigma2)
+    k = p + int(has_rho) + int(has_lam) + 1
+    Info = np.zeros((k, k))
+    Info[:p, :p] = Zff.T @ Zff / s2
+    Teff = d.T_eff
+    tr = traces(d, r_hat, lam_hat, has_rho=has_rho, has_lam=has_lam)
+    isg = k - 1
+    Info[isg, isg] = d.N_eff / (2 * s2 * s2)
+    pos = p
+    if has_rho:
+        mu = np.einsum("tnk,k->tn", Z, delta)
+        g = d.lag(_per_period_solve(spec.solver(r_hat), mu))
+        if has_lam:
+            g = g - lam_hat * d.lag(g)
+        gf = g.ravel()
+        Info[pos, pos] = Teff * (tr["GdtGd"] + tr["GG"]) + float(gf @ gf) / s2
+        Info[:p, pos] = Info[pos, :p] = Zff.T @ gf / s2
+        Info[pos, isg] = Info[isg, pos] = Teff * tr["G"] / s2
+        ir = pos
+        pos += 1
+    if has_lam:
+        Info[pos, pos] = Teff * (tr["HtH"] + tr["HH"])
+        Info[pos, isg] = Info[isg, pos] = Teff * tr["H"] / s2
+        if has_rho:
+            Info[ir, pos] = Info[pos, ir] = Teff * (tr["HtGd"] + tr["HGd"])
+    try:
+        V = np.linalg.inv(Info)
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError("information matrix is singular") from exc
+    params = [*delta.tolist()]
+    names = list(d.names)
+    if has_rho:
+        params.append(r_hat)
+        names.append("rho")
+    if has_lam:
+        params.append(lam_hat)
+        names.append("lambda")
+    info: dict[str, Any] = {
+        "bounds": spec.bounds, "bounds_method": spec.bounds_method, "nfev": nfev,
+        "logdet": "eigenvalues" if spec.dense else "sparse LU",
+        "traces": "exact (dense)" if spec.dense else "power series + Hutchinson",
+        "trace_se": tr.get("se", {}), "eigen_max_n": EIGEN_MAX_N, "N_eff": d.N_eff, "T_eff": d.T_eff,
+    }
+    return Core(names, np.array(params), V[:-1, :-1], s2, float(np.sqrt(V[-1, -1])), float(loglik),
+                has_rho, has_lam, e.reshape(y.shape), info)
+
+
+def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> dict[str, Any]:
+    """Traces entering the information matrix (projected by ``J_n`` under Lee-Yu)."""
+    spec = d.spec
+    n = spec.n
+    out: dict[str, Any] = {}
+    se: dict[str, float] = {}
+    if spec.dense:
+        I = np.eye(n)
+        Wd = spec.Wd
+        Ainv = np.linalg.inv(I - r * Wd)
+        Binv = np.linalg.inv(I - lam * Wd)
+        G = Wd @ Ainv
+        H = Wd @ Binv
+        Gd = (I - lam * Wd) @ G @ Binv
+        if d.unit_projection:
+            P = I - np.full((n, n), 1.0 / n)
+            G, H, Gd = P @ G @ P, P @ H @ P, P @ Gd @ P
+        out["G"] = float(np.trace(Gd))
+        out["GG"] = float(np.sum(Gd * Gd.T))
+        out["GdtGd"] = float(np.sum(Gd * Gd))
+        out["H"] = float(np.trace(H))
+        out["HH"] = float(np.sum(H * H.T))
+        out["HtH"] = float(np.sum(H * H))
+        out["HtGd"] = float(np.sum(H * Gd))
+        out["HGd"] = float(np.sum(H.T * Gd))
+        out["se"] = se
+        return out
+    W = spec.W
+    c_r = 1.0 / (1.0 - r)
+    c_l = 1.0 / (1.0 - lam)
+
+    def proj(v: np.ndarray) -> np.ndarray:
+        return v - v.mean(axis=0, keepdims=True) if d.unit_projection else v
+
+    Z0 = spec._probe_matrix()
+    m = Z0.shape[1]
+
+    def hutch(vals: np.ndarray) -> tuple[float, float]:
+        return float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(m))
+
+    if has_rho:
+        t, s = spec.trG(r)
+        t2, s2_ = spec.trG2(r)
+        if d.unit_projection:
+            t, t2 = t - c_r, t2 - c_r**2
+        out["G"], out["GG"] = t, t2
+        se["G"], se["GG"] = s, s2_
+        Ainv = spec.solver(r)
+        Binv = spec.solver(lam)
+        Zp = proj(Z0)
+        Gdz = proj(Binv(Zp)) if has_lam else Zp
+        Gdz = proj(W @ Ainv(Gdz))
+        if has_lam:
+            Gdz = proj(Gdz - lam * (W @ Gdz))
+        out["GdtGd"], se["GdtGd"] = hutch(np.einsum("ij,ij->j", Gdz, Gdz))
+    if has_lam:
+        t, s = spec.trG(lam)
+        t2, s2_ = spec.trG2(lam)
+        if d.unit_projection:
+            t, t2 = t - c_l, t2 - c_l**2
+        out["H"], out["HH"] = t, t2
+        se["H"], se["HH"] = s, s2_
+        Binv = spec.solver(lam)
+        Zp = proj(Z0)
+        Hz = proj(W @ Binv(Zp))
+        out["HtH"], se["HtH"] = hutch(np.einsum("ij,ij->j", Hz, Hz))
+        if has_rho:
+            BinvT = spec.solver_t(lam)
+            HTz = proj(BinvT(W.T @ Zp))
+            out["HtGd"], se["HtGd"] = hutch(np.einsum("ij,ij->j", Hz, Gdz))
+            out["HGd"], se["HGd"] = hutch(np.einsum("ij,ij->j", HTz, Gdz))
+    out["se"] = se
+    return out

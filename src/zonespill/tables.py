@@ -1,0 +1,942 @@
+"""Publication tables stamped with their provenance.
+
+Two table types are rendered to LaTeX, Markdown, CSV and HTML by :func:`write_table`:
+
+* :class:`RegressionTable` -- several models side by side in the style of fixest ``etable``
+  and Stata ``esttab``: coefficient with significance stars, standard error in parentheses
+  below it, then a block of model statistics (N, fixed effects, SE type, data vintage, R², ...).
+  Built from the long frames that estimators hand over (see ``docs/INTERFACES.md``) with
+  :meth:`RegressionTable.from_long`.
+* :class:`PlainTable` -- any descriptive frame (summary statistics, sigma by year, cross-tabs).
+
+Every output is byte-identical across reruns (fixed number formatting, no timestamps) and
+ends with a footer naming the table id, the provenance hash of the run that produced it and
+the zonespill version. Design notes: ``docs/decisions/tables.md``.
+
+LaTeX output needs only ``\\usepackage{booktabs}`` in the preamble (pdfLaTeX with the
+default UTF-8 input encoding). Chinese text is passed through unchanged and needs a CJK-aware
+setup (e.g. ``xelatex`` with ``xeCJK`` or ``ctex``).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io as _stdio
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from zonespill import __version__
+from zonespill.errors import InputError
+from zonespill.io import write_text
+
+__all__ = [
+    "FORMATS",
+    "PlainTable",
+    "RegressionTable",
+    "Table",
+    "footer_text",
+    "format_number",
+    "latex_escape",
+    "render_table",
+    "write_table",
+]
+
+FORMATS: tuple[str, ...] = ("tex", "md", "csv", "html")
+"""Output formats understood by :func:`write_table` (also the file suffixes)."""
+
+_TABLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HASH_RE = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+
+#: Stats whose integer-valued floats are printed without decimals (compared case-insensitively).
+#: A pandas ``value`` column that holds only numbers becomes float64, so ``N = 1234`` would
+#: otherwise print as ``1234.000``.
+COUNT_STATS: frozenset[str] = frozenset(
+    {"n", "obs", "obs.", "observations", "clusters", "n clusters", "groups", "n groups", "units", "regions"}
+)
+
+Align = Literal["l", "c", "r"]
+
+
+# ---------------------------------------------------------------------------------------
+# formatting helpers
+# ---------------------------------------------------------------------------------------
+
+
+def format_number(x: float, digits: int) -> str:
+    """Format ``x`` with a fixed number of decimals, deterministically.
+
+    Parameters
+    ----------
+    x
+        The number. ``NaN`` gives an empty string, infinities ``inf`` / ``-inf``.
+    digits
+        Number of decimals (``>= 0``).
+
+    Returns
+    -------
+    str
+        E.g. ``format_number(-0.0004, 3) == "0.000"``: a value that rounds to zero never
+        carries a minus sign.
+    """
+    x = float(x)
+    if math.isnan(x):
+        return ""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    s = f"{x:.{digits}f}"
+    if s.startswith("-") and set(s[1:]) <= {"0", "."}:
+        s = s[1:]
+    return s
+
+
+_LATEX_SPECIALS: dict[str, str] = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    # Unicode symbols common in table labels that the default pdfLaTeX set-up lacks or
+    # typesets badly; other non-ASCII text (accents, CJK) is passed through unchanged.
+    "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "−": r"$-$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "·": r"$\cdot$",
+    "σ": r"$\sigma$",
+    "β": r"$\beta$",
+    "ρ": r"$\rho$",
+    "λ": r"$\lambda$",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape ``text`` for LaTeX text mode.
+
+    Parameters
+    ----------
+    text
+        Arbitrary text (labels, titles, notes).
+
+    Returns
+    -------
+    str
+        Text in which the LaTeX special characters ``\\ & % $ # _ { } ~ ^ < > |`` are
+        escaped and a few Unicode symbols (², ³, ±, ×, −, ≤, ≥, ·, σ, β, ρ, λ) are replaced by
+        LaTeX commands. Line breaks become spaces. Everything else, including Chinese
+        characters, passes through unchanged.
+    """
+    text = " ".join(str(text).splitlines())
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+_MD_SPECIALS = set("\\`*_[]<>|~#")
+
+
+def _md_escape(text: str) -> str:
+    text = " ".join(str(text).splitlines())
+    return "".join("\\" + ch if ch in _MD_SPECIALS else ch for ch in text)
+
+
+def footer_text(table_id: str, provenance_hash: str) -> str:
+    """The footer line stamped on every output of a table.
+
+    Parameters
+    ----------
+    table_id
+        The table id.
+    provenance_hash
+        64 hexadecimal characters, optionally prefixed by ``sha256:``.
+
+    Returns
+    -------
+    str
+        ``"Table <id> · provenance sha256:<hash> · zonespill <version>"``.
+    """
+    return f"Table {table_id} · provenance sha256:{_check_hash(provenance_hash)} · zonespill {__version__}"
+
+
+def _check_hash(provenance_hash: str) -> str:
+    m = _HASH_RE.match(str(provenance_hash).strip().lower())
+    if m is None:
+        raise InputError(
+            f"expected a sha256 provenance hash (64 hex characters, optionally 'sha256:'-prefixed), "
+            f"got {provenance_hash!r}",
+            source="write_table(provenance_hash=...)",
+        )
+    return m.group(1)
+
+
+def _check_table_id(table_id: str) -> None:
+    if not isinstance(table_id, str) or not _TABLE_ID_RE.match(table_id):
+        raise InputError(
+            f"table_id {table_id!r} must start with a letter or digit and contain only letters, digits, "
+            "'_', '.' and '-' (it names the output files)",
+            source="table_id",
+        )
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return False
+
+
+def _format_value(value: Any, digits: int, *, integer_floats: bool = False) -> tuple[str, bool]:
+    """Render one cell value; returns ``(text, is_numeric)``."""
+    if _is_missing(value):
+        return "", False
+    if isinstance(value, bool | np.bool_):
+        return ("Yes" if value else "No"), False
+    if isinstance(value, int | np.integer):
+        return str(int(value)), True
+    if isinstance(value, float | np.floating):
+        fv = float(value)
+        if integer_floats and fv.is_integer() and abs(fv) < 1e15:
+            return str(int(fv)), True
+        return format_number(fv, digits), True
+    return str(value), False
+
+
+def _check_notes(notes: Sequence[str], source: str) -> tuple[str, ...]:
+    if isinstance(notes, str):
+        notes = (notes,)
+    out = tuple(str(n) for n in notes)
+    if any(not n.strip() for n in out):
+        raise InputError("notes must not be empty strings", source=source)
+    return out
+
+
+def _check_digits(digits: int, source: str) -> int:
+    if isinstance(digits, bool) or not isinstance(digits, int | np.integer) or not 0 <= int(digits) <= 12:
+        raise InputError(f"digits must be an integer between 0 and 12, got {digits!r}", source=source)
+    return int(digits)
+
+
+# ---------------------------------------------------------------------------------------
+# layout shared by all renderers
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cell:
+    text: str
+    numeric: bool = False
+    stars: str = ""
+    paren: bool = False
+
+    def plain(self) -> str:
+        if not self.text:
+            return ""
+        body = f"({self.text})" if self.paren else self.text
+        return body + self.stars
+
+    def latex(self) -> str:
+        if not self.text:
+            return ""
+        if self.numeric and self.text.startswith("-"):
+            body = "$-$" + self.text[1:]
+        elif self.numeric:
+            body = self.text
+        else:
+            body = latex_escape(self.text)
+        if self.paren:
+            body = f"({body})"
+        if self.stars:
+            body += "$^{" + self.stars + "}$"
+        return body
+
+
+@dataclass(frozen=True)
+class _Layout:
+    table_id: str
+    title: str
+    header: tuple[str, ...]
+    align: tuple[Align, ...]
+    sections: tuple[tuple[tuple[str, tuple[_Cell, ...]], ...], ...]  # sections -> rows (kind, cells)
+    notes: tuple[str, ...]
+    csv_header: tuple[str, ...]
+    csv_rows: tuple[tuple[str, ...], ...]
+    regression: bool
+
+
+# ---------------------------------------------------------------------------------------
+# regression tables
+# ---------------------------------------------------------------------------------------
+
+
+def _normal_two_sided_p(z: float) -> float:
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def _stars_note(stars: tuple[float, ...]) -> str:
+    def fmt(t: float) -> str:
+        s = f"{t:.10f}".rstrip("0")
+        decimals = len(s.split(".")[1])
+        return f"{t:.{max(2, decimals)}f}"
+
+    # stars are stored in decreasing order: the first threshold earns one star
+    return ", ".join(f"{'*' * (i + 1)} p<{fmt(t)}" for i, t in enumerate(stars))
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    """1-based data row numbers where ``mask`` is true."""
+    return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
+
+
+def _require_columns(frame: pd.DataFrame, cols: Sequence[str], source: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}", source=source)
+    for c in cols:
+        if c not in frame.columns:
+            raise InputError(
+                f"required column is missing (columns present: {list(frame.columns)})",
+                source=source,
+                rows="all",
+                column=c,
+            )
+
+
+def _numeric_column(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    try:
+        values = pd.to_numeric(frame[col], errors="raise")
+    except (TypeError, ValueError):
+        coerced = pd.to_numeric(frame[col], errors="coerce")
+        bad = _rows(coerced.isna().to_numpy() & frame[col].notna().to_numpy())
+        raise InputError("values must be numeric", source=source, rows=bad, column=col) from None
+    return np.asarray(values, dtype=float)
+
+
+@dataclass(frozen=True)
+class RegressionTable:
+    """Several regression models side by side, ready to render.
+
+    Build it with :meth:`from_long`; the fields hold the resolved, ordered content.
+
+    Attributes
+    ----------
+    table_id, title
+        File stem / cross-reference id and the caption.
+    models
+        Column labels in display order.
+    terms, term_labels
+        Term names (as in the coefficient frame) in display order, and the row labels shown.
+    estimates, ses, pvalues
+        ``len(terms) x len(models)`` nested tuples; ``nan`` where a model lacks the term.
+    stats
+        ``(stat name, per-model rendered value)`` pairs in display order.
+    notes
+        All notes shown under the table (user notes, then the standard-error/stars line).
+    stars
+        Significance thresholds, decreasing (``p < stars[k]`` earns ``k + 1`` stars).
+    digits
+        Decimals for estimates, standard errors and float statistics.
+    """
+
+    table_id: str
+    title: str
+    models: tuple[str, ...]
+    terms: tuple[str, ...]
+    term_labels: tuple[str, ...]
+    estimates: tuple[tuple[float, ...], ...]
+    ses: tuple[tuple[float, ...], ...]
+    pvalues: tuple[tuple[float, ...], ...]
+    stats: tuple[tuple[str, tuple[str, ...]], ...]
+    notes: tuple[str, ...]
+    stars: tuple[float, ...]
+    digits: int
+
+    @classmethod
+    def from_long(
+        cls,
+        coefs: pd.DataFrame,
+        stats: pd.DataFrame | None,
+        *,
+        table_id: str,
+        title: str,
+        notes: Sequence[str] = (),
+        term_labels: Mapping[str, str] | None = None,
+        term_order: Sequence[str] | None = None,
+        model_order: Sequence[str] | None = None,
+        stars: Sequence[float] = (0.10, 0.05, 0.01),
+        digits: int = 3,
+    ) -> RegressionTable:
+        """Build a table from the long frames estimators produce.
+
+        Parameters
+        ----------
+        coefs
+            Columns ``model, term, estimate, se`` and optionally ``pvalue``. One row per
+            (model, term). Where ``pvalue`` is absent or missing, the two-sided normal
+            p-value of ``estimate / se`` is used for the stars (and a note says so).
+        stats
+            Columns ``model, stat, value`` (strings or numbers), e.g. ``N``, ``Fixed effects``,
+            ``SE type``, ``Vintage``, ``R²``. Rows appear in order of first appearance.
+            ``None`` or an empty frame for no statistics block.
+        table_id
+            Output file stem and LaTeX label (``tab:<table_id>``); letters, digits, ``_.-``.
+        title
+            Caption.
+        notes
+            Notes printed under the table, before the automatic standard-error/stars line.
+        term_labels
+            Display label per term (terms without an entry show their name).
+        term_order
+            Terms to show, in this order (like ``keep`` + ``order`` in esttab); terms not
+            listed are omitted. Default: all terms in order of first appearance.
+        model_order
+            Models to show, in this order; default: order of first appearance in ``coefs``.
+        stars
+            Significance thresholds; ``p < t`` for ``k`` thresholds earns ``k`` stars.
+            ``()`` disables stars.
+        digits
+            Decimals for estimates, standard errors and float-valued statistics.
+
+        Returns
+        -------
+        RegressionTable
+
+        Raises
+        ------
+        InputError
+            Missing columns, non-numeric values, negative SEs, p-values outside [0, 1],
+            duplicated (model, term) or (model, stat) rows, unknown models/terms in the
+            orderings, or invalid thresholds.
+        """
+        _check_table_id(table_id)
+        digits = _check_digits(digits, "RegressionTable.from_long(digits=...)")
+        user_notes = _check_notes(notes, "RegressionTable.from_long(notes=...)")
+
+        src = "coefs"
+        _require_columns(coefs, ["model", "term", "estimate", "se"], src)
+        if len(coefs) == 0:
+            raise InputError("the coefficient frame has no rows", source=src, rows="all")
+        c = coefs.reset_index(drop=True)
+        for col in ("model", "term"):
+            bad = _rows(c[col].isna().to_numpy())
+            if bad:
+                raise InputError("labels must not be missing", source=src, rows=bad, column=col)
+        model_col = c["model"].astype(str).tolist()
+        term_col = c["term"].astype(str).tolist()
+        est = _numeric_column(c, "estimate", src)
+        se = _numeric_column(c, "se", src)
+        bad = _rows(se < 0)
+        if bad:
+            raise InputError("standard errors must not be negative", source=src, rows=bad, column="se")
+        if "pvalue" in c.columns:
+            pv = _numeric_column(c, "pvalue", src)
+            bad = _rows((pv < 0) | (pv > 1))
+            if bad:
+                raise InputError("p-values must lie in [0, 1]", source=src, rows=bad, column="pvalue")
+        else:
+            pv = np.full(len(c), np.nan)
+        computed_p = False
+        for i in range(len(c)):
+            if np.isnan(pv[i]) and np.isfinite(est[i]) and np.isfinite(se[i]) and se[i] > 0:
+                pv[i] = _normal_two_sided_p(est[i] / se[i])
+                computed_p = True
+
+        seen: dict[tuple[str, str], int] = {}
+        dups: list[int] = []
+        for i, key in enumerate(zip(model_col, term_col, strict=True)):
+            if key in seen:
+                dups.extend([seen[key] + 1, i + 1])
+            else:
+                seen[key] = i
+        if dups:
+            raise InputError(
+                "duplicated (model, term) rows", source=src, rows=sorted(set(dups)), column="term"
+            )
+
+        # ---- model and term order -------------------------------------------------
+        models_present = list(dict.fromkeys(model_col))
+        if model_order is None:
+            models = models_present
+        else:
+            models = [str(m) for m in model_order]
+            unknown = [m for m in models if m not in models_present]
+            if unknown:
+                raise InputError(
+                    f"models {unknown} are not in the coefficient frame (models: {models_present})",
+                    source="model_order",
+                    column="model",
+                )
+            if len(set(models)) != len(models):
+                raise InputError("model_order lists a model twice", source="model_order", column="model")
+        terms_present = list(dict.fromkeys(term_col))
+        if term_order is None:
+            terms = terms_present
+        else:
+            terms = [str(t) for t in term_order]
+            unknown = [t for t in terms if t not in terms_present]
+            if unknown:
+                raise InputError(
+                    f"terms {unknown} are not in the coefficient frame", source="term_order", column="term"
+                )
+            if len(set(terms)) != len(terms):
+                raise InputError("term_order lists a term twice", source="term_order", column="term")
+        if not terms or not models:
+            raise InputError("no terms or models left to show", source=src, rows="all")
+        labels_map = {str(k): str(v) for k, v in (term_labels or {}).items()}
+        labels = tuple(labels_map.get(t, t) for t in terms)
+
+        def grid(values: np.ndarray) -> tuple[tuple[float, ...], ...]:
+            out = []
+            for t in terms:
+                row = []
+                for m in models:
+                    idx = seen.get((m, t))
+                    row.append(float(values[idx]) if idx is not None else math.nan)
+                out.append(tuple(row))
+            return tuple(out)
+
+        # ---- thresholds ------------------------------------------------------------
+        try:
+            thresholds = tuple(sorted((float(s) for s in stars), reverse=True))
+        except (TypeError, ValueError):
+            raise InputError(f"stars must be numbers, got {stars!r}", source="stars") from None
+        if any(not 0 < t < 1 for t in thresholds) or len(set(thresholds)) != len(thresholds):
+            raise InputError(f"stars must be distinct thresholds in (0, 1), got {stars!r}", source="stars")
+
+        # ---- statistics block ------------------------------------------------------
+        stat_rows: list[tuple[str, tuple[str, ...]]] = []
+        if stats is not None and len(stats) > 0:
+            ssrc = "stats"
+            _require_columns(stats, ["model", "stat", "value"], ssrc)
+            s = stats.reset_index(drop=True)
+            for col in ("model", "stat"):
+                bad = _rows(s[col].isna().to_numpy())
+                if bad:
+                    raise InputError("labels must not be missing", source=ssrc, rows=bad, column=col)
+            smodel = s["model"].astype(str).tolist()
+            sname = s["stat"].astype(str).tolist()
+            unknown_rows = [i + 1 for i, m in enumerate(smodel) if m not in models_present]
+            if unknown_rows:
+                raise InputError(
+                    f"model not in the coefficient frame (models: {models_present})",
+                    source=ssrc,
+                    rows=unknown_rows,
+                    column="model",
+                )
+            sseen: dict[tuple[str, str], int] = {}
+            sdups: list[int] = []
+            for i, key in enumerate(zip(smodel, sname, strict=True)):
+                if key in sseen:
+                    sdups.extend([sseen[key] + 1, i + 1])
+                else:
+                    sseen[key] = i
+            if sdups:
+                raise InputError(
+                    "duplicated (model, stat) rows", source=ssrc, rows=sorted(set(sdups)), column="stat"
+                )
+            values = s["value"].tolist()
+            for name in dict.fromkeys(sname):
+                cells = []
+                for m in models:
+                    idx = sseen.get((m, name))
+                    if idx is None:
+                        cells.append("")
+                    else:
+                        text, _ = _format_value(
+                            values[idx], digits, integer_floats=name.strip().casefold() in COUNT_STATS
+                        )
+                        cells.append(text)
+                stat_rows.append((name, tuple(cells)))
+
+        all_notes = list(user_notes)
+        se_line = "Standard errors in parentheses."
+        if thresholds:
+            se_line += " " + _stars_note(thresholds)
+            if computed_p:
+                se_line += " (two-sided normal p-values from estimate/SE where the estimator supplied none)"
+            se_line += "."
+        all_notes.append(se_line)
+
+        return cls(
+            table_id=table_id,
+            title=str(title),
+            models=tuple(models),
+            terms=tuple(terms),
+            term_labels=labels,
+            estimates=grid(est),
+            ses=grid(se),
+            pvalues=grid(pv),
+            stats=tuple(stat_rows),
+            notes=tuple(all_notes),
+            stars=thresholds,
+            digits=digits,
+        )
+
+    def star_string(self, p: float) -> str:
+        """Stars earned by p-value ``p`` (empty for ``nan``)."""
+        if math.isnan(p):
+            return ""
+        return "*" * sum(p < t for t in self.stars)
+
+    def _layout(self) -> _Layout:
+        coef_rows: list[tuple[str, tuple[_Cell, ...]]] = []
+        csv_rows: list[tuple[str, ...]] = []
+        for k, label in enumerate(self.term_labels):
+            est_cells = [_Cell(label)]
+            se_cells = [_Cell("")]
+            est_csv = [label, "estimate"]
+            se_csv = [label, "se"]
+            for j in range(len(self.models)):
+                e, s, p = self.estimates[k][j], self.ses[k][j], self.pvalues[k][j]
+                ec = _Cell(
+                    format_number(e, self.digits),
+                    numeric=True,
+                    stars=self.star_string(p) if not math.isnan(e) else "",
+                )
+                sc = _Cell(format_number(s, self.digits), numeric=True, paren=True)
+                est_cells.append(ec)
+                se_cells.append(sc)
+                est_csv.append(ec.plain())
+                se_csv.append(sc.plain())
+            coef_rows.append(("estimate", tuple(est_cells)))
+            coef_rows.append(("se", tuple(se_cells)))
+            csv_rows.extend([tuple(est_csv), tuple(se_csv)])
+        stat_rows: list[tuple[str, tuple[_Cell, ...]]] = []
+        for name, values in self.stats:
+            stat_rows.append(("stat", (_Cell(name), *(_Cell(v) for v in values))))
+            csv_rows.append((name, "stat", *values))
+        sections = (tuple(coef_rows), tuple(stat_rows)) if stat_rows else (tuple(coef_rows),)
+        centred: list[Align] = ["c"] * len(self.models)
+        return _Layout(
+            table_id=self.table_id,
+            title=self.title,
+            header=("", *self.models),
+            align=("l", *centred),
+            sections=sections,
+            notes=self.notes,
+            csv_header=("term", "row", *self.models),
+            csv_rows=tuple(csv_rows),
+            regression=True,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# plain (descriptive) tables
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PlainTable:
+    """A descriptive table (summary statistics, sigma by year, cross-tabs).
+
+    Parameters
+    ----------
+    frame
+        The content. A non-default index (e.g. years, or the rows of a cross-tab) becomes
+        the leading column(s); MultiIndex columns are flattened by joining levels with
+        ``" / "``. Column names are shown as headers.
+    table_id
+        Output file stem and LaTeX label; letters, digits, ``_.-``.
+    title
+        Caption.
+    notes
+        Notes printed under the table.
+    digits
+        Decimals for float cells: one integer for all columns, or a mapping from column
+        name to decimals (columns not in the mapping use 3). Integer columns print as
+        integers, booleans as Yes/No, missing values as blanks, strings unchanged.
+    """
+
+    frame: pd.DataFrame
+    _: KW_ONLY
+    table_id: str
+    title: str
+    notes: Sequence[str] = ()
+    digits: int | Mapping[str, int] = 3
+    _cells: tuple[tuple[tuple[str, bool], ...], ...] = field(init=False, repr=False)
+    _columns: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_table_id(self.table_id)
+        if not isinstance(self.frame, pd.DataFrame):
+            raise InputError(
+                f"expected a pandas DataFrame, got {type(self.frame).__name__}",
+                source="PlainTable(frame=...)",
+            )
+        frame = self.frame.copy()
+        if isinstance(frame.columns, pd.MultiIndex):
+            frame.columns = [" / ".join(str(x) for x in col if str(x) != "") for col in frame.columns]
+        if not (
+            isinstance(frame.index, pd.RangeIndex)
+            and frame.index.start == 0
+            and frame.index.step == 1
+            and all(n is None for n in frame.index.names)
+        ):
+            names = [
+                n if n is not None else ("" if frame.index.nlevels == 1 else f"level_{i}")
+                for i, n in enumerate(frame.index.names)
+            ]
+            frame.index = frame.index.set_names(names)
+            frame = frame.reset_index()
+        columns = tuple(str(c) for c in frame.columns)
+        if len(set(columns)) != len(columns):
+            raise InputError(
+                f"column names must be unique, got {list(columns)}", source="PlainTable(frame=...)"
+            )
+        if not columns:
+            raise InputError("the frame has no columns", source="PlainTable(frame=...)")
+        if isinstance(self.digits, Mapping):
+            unknown = [k for k in self.digits if str(k) not in columns]
+            if unknown:
+                raise InputError(
+                    f"digits given for unknown columns {unknown}", source="PlainTable(digits=...)"
+                )
+            per_col = {str(k): _check_digits(v, "PlainTable(digits=...)") for k, v in self.digits.items()}
+            default = 3
+        else:
+            per_col = {}
+            default = _check_digits(self.digits, "PlainTable(digits=...)")
+        cols_cells = []
+        for name, col in zip(columns, frame.columns, strict=True):
+            d = per_col.get(name, default)
+            cols_cells.append([_format_value(v, d) for v in frame[col].tolist()])
+        rows = tuple(tuple(cells[i] for cells in cols_cells) for i in range(len(frame)))
+        object.__setattr__(self, "notes", _check_notes(self.notes, "PlainTable(notes=...)"))
+        object.__setattr__(self, "frame", self.frame.copy())
+        object.__setattr__(self, "_cells", rows)
+        object.__setattr__(self, "_columns", columns)
+
+    def _layout(self) -> _Layout:
+        numeric_col = [
+            any(cell[1] for cell in (r[j] for r in self._cells))
+            and all(cell[1] or not cell[0] for cell in (r[j] for r in self._cells))
+            for j in range(len(self._columns))
+        ]
+        align: tuple[Align, ...] = tuple("r" if num else "l" for num in numeric_col)
+        rows = tuple(("data", tuple(_Cell(text, numeric=num) for text, num in r)) for r in self._cells)
+        return _Layout(
+            table_id=self.table_id,
+            title=str(self.title),
+            header=self._columns,
+            align=align,
+            sections=(rows,),
+            notes=tuple(self.notes),
+            csv_header=self._columns,
+            csv_rows=tuple(tuple(text for text, _ in r) for r in self._cells),
+            regression=False,
+        )
+
+
+Table = RegressionTable | PlainTable
+
+
+# ---------------------------------------------------------------------------------------
+# renderers
+# ---------------------------------------------------------------------------------------
+
+
+def _render_tex(lay: _Layout, footer: str) -> str:
+    out = [
+        f"% {lay.table_id}: generated by zonespill; do not edit by hand.",
+        "% Requires \\usepackage{booktabs}.",
+        "\\begin{table}[htbp]",
+        "\\centering",
+        f"\\caption{{{latex_escape(lay.title)}}}",
+        f"\\label{{tab:{lay.table_id}}}",
+        f"\\begin{{tabular}}{{{''.join(lay.align)}}}",
+        "\\toprule",
+        " & ".join(latex_escape(h) for h in lay.header) + " \\\\",
+    ]
+    for section in lay.sections:
+        if not section:
+            continue
+        out.append("\\midrule")
+        for _kind, cells in section:
+            out.append(" & ".join(c.latex() for c in cells) + " \\\\")
+    out.append("\\bottomrule")
+    out.append("\\end{tabular}")
+    if lay.notes:
+        out.append("\\par\\smallskip")
+        out.append("{\\footnotesize\\raggedright")
+        out.extend(latex_escape(n) + "\\par" for n in lay.notes)
+        out.append("}")
+    out.append("\\end{table}")
+    out.append(f"% {footer}")
+    return "\n".join(out) + "\n"
+
+
+def _render_md(lay: _Layout, footer: str) -> str:
+    sep = {"l": ":---", "c": ":---:", "r": "---:"}
+    out = [
+        f"**Table {_md_escape(lay.table_id)}: {_md_escape(lay.title)}**",
+        "",
+        "| " + " | ".join(_md_escape(h) for h in lay.header) + " |",
+        "| " + " | ".join(sep[a] for a in lay.align) + " |",
+    ]
+    for section in lay.sections:
+        for _kind, cells in section:
+            out.append("| " + " | ".join(_md_escape(c.plain()) for c in cells) + " |")
+    out.append("")
+    for n in lay.notes:
+        out.extend([_md_escape(n), ""])
+    out.append(_md_escape(footer))
+    return "\n".join(out) + "\n"
+
+
+def _render_csv(lay: _Layout, footer: str) -> str:
+    buf = _stdio.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(lay.csv_header)
+    writer.writerows(lay.csv_rows)
+    width = len(lay.csv_header)
+    # notes and footer go in the first column; regression tables also tag them in "row"
+    for text, tag in [*((n, "note") for n in lay.notes), (footer, "provenance")]:
+        row = [text, tag] if lay.regression else [text]
+        writer.writerow(row + [""] * (width - len(row)))
+    return buf.getvalue()
+
+
+_HTML_STYLE = (
+    "table{border-collapse:collapse;font-family:serif}"
+    "caption{font-weight:bold;padding-bottom:.4em}"
+    "thead tr:first-child th{border-top:2px solid #000}"
+    "thead th{border-bottom:1px solid #000}"
+    "tbody+tbody tr:first-child>*{border-top:1px solid #000}"
+    "tbody tr:last-child>*{border-bottom:2px solid #000}"
+    "th,td{padding:.15em .8em}"
+    "td.l,th.l{text-align:left}td.c,th.c{text-align:center}td.r,th.r{text-align:right}"
+    "tfoot td{font-size:.85em;text-align:left;border:none}"
+    "p.provenance{font-size:.75em;color:#555}"
+)
+
+
+def _render_html(lay: _Layout, footer: str) -> str:
+    esc = html.escape
+    ncol = len(lay.header)
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>Table {esc(lay.table_id)}: {esc(lay.title)}</title>",
+        f"<style>{_HTML_STYLE}</style>",
+        "</head>",
+        "<body>",
+        f'<table id="{esc(lay.table_id)}">',
+        f"<caption>{esc(lay.title)}</caption>",
+        "<thead>",
+        "<tr>"
+        + "".join(
+            f'<th scope="col" class="{a}">{esc(h)}</th>' for h, a in zip(lay.header, lay.align, strict=True)
+        )
+        + "</tr>",
+        "</thead>",
+    ]
+    for section in lay.sections:
+        if not section:
+            continue
+        out.append("<tbody>")
+        for kind, cells in section:
+            first, rest = cells[0], cells[1:]
+            row = f'<tr class="{kind}"><th scope="row" class="{lay.align[0]}">{esc(first.plain())}</th>'
+            row += "".join(
+                f'<td class="{a}">{esc(c.plain())}</td>' for c, a in zip(rest, lay.align[1:], strict=True)
+            )
+            out.append(row + "</tr>")
+        out.append("</tbody>")
+    if lay.notes:
+        out.append("<tfoot>")
+        out.extend(f'<tr><td colspan="{ncol}">{esc(n)}</td></tr>' for n in lay.notes)
+        out.append("</tfoot>")
+    out.append("</table>")
+    out.append(f'<p class="provenance">{esc(footer)}</p>')
+    out.append("</body>")
+    out.append("</html>")
+    return "\n".join(out) + "\n"
+
+
+_RENDERERS = {"tex": _render_tex, "md": _render_md, "csv": _render_csv, "html": _render_html}
+
+
+def render_table(table: Table, fmt: str, *, provenance_hash: str) -> str:
+    """Render ``table`` to one format without writing it.
+
+    Parameters
+    ----------
+    table
+        A :class:`RegressionTable` or :class:`PlainTable`.
+    fmt
+        One of :data:`FORMATS`.
+    provenance_hash
+        Hash of the run's provenance record (see :func:`zonespill.provenance.provenance_hash`).
+
+    Returns
+    -------
+    str
+        The file content.
+    """
+    if fmt not in _RENDERERS:
+        raise InputError(f"unknown table format {fmt!r}; choose from {list(FORMATS)}", source="formats")
+    if not isinstance(table, RegressionTable | PlainTable):
+        raise InputError(
+            f"expected a RegressionTable or PlainTable, got {type(table).__name__}", source="table"
+        )
+    footer = footer_text(table.table_id, provenance_hash)
+    return _RENDERERS[fmt](table._layout(), footer)
+
+
+def write_table(
+    table: Table,
+    outdir: str | Path,
+    *,
+    provenance_hash: str,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Write ``table`` as ``<outdir>/<table_id>.<fmt>`` for each format, atomically.
+
+    Parameters
+    ----------
+    table
+        A :class:`RegressionTable` or :class:`PlainTable`.
+    outdir
+        Destination folder (created if needed).
+    provenance_hash
+        sha256 of the run's provenance record (64 hex characters, optionally prefixed
+        ``sha256:``); printed in the footer of every output.
+    formats
+        Any of ``"tex"``, ``"md"``, ``"csv"``, ``"html"``.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``formats``.
+    """
+    if isinstance(formats, str):
+        formats = (formats,)
+    unknown = [f for f in formats if f not in _RENDERERS]
+    if unknown:
+        raise InputError(f"unknown table formats {unknown}; choose from {list(FORMATS)}", source="formats")
+    contents = [
+        (fmt, render_table(table, fmt, provenance_hash=provenance_hash)) for fmt in dict.fromkeys(formats)
+    ]
+    paths = []
+    for fmt, text in contents:
+        path = Path(outdir) / f"{table.table_id}.{fmt}"
+        write_text(path, text)
+        paths.append(path)
+    return paths

@@ -1,0 +1,35 @@
+# Shared definitions: output root, interpreter, JSON-encoded config sections.
+import json
+import sys
+from pathlib import PurePosixPath
+
+OUT = str(PurePosixPath(config["output_dir"]))
+if PurePosixPath(OUT).is_absolute() or ".." in PurePosixPath(OUT).parts or PurePosixPath(OUT).parts[0] != "results":
+    raise ValueError(
+        f"config key 'output_dir': {OUT!r} is outside results/ — outputs must go to results/ or a folder inside it"
+    )
+
+# The interpreter running Snakemake is the project's venv; steps must use the same one.
+PY = sys.executable
+ZS = f"{PY} -m zonespill"
+FORMATS = ",".join(config["tables"]["formats"])
+
+
+def opts(*keys):
+    """A config section as compact JSON (ASCII-escaped, so it is shell-safe when quoted with :q)."""
+    node = config
+    for k in keys:
+        node = node[k]
+    return json.dumps(node, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+
+
+INPUT_FILES = [config["inputs"][t]["path"] for t in ("regions", "panel", "zones", "collaborations")]
+if "flows" in config["inputs"]:
+    INPUT_FILES.append(config["inputs"]["flows"]["path"])
+TABLES = ["T1", "T2", "T3"]
+TABLE_FILES = [f"{OUT}/tables/{t}.{ext}" for t in TABLES for ext in config["tables"]["formats"]]
+FIGURE_FILES = [f"{OUT}/figures/F1_sigma.{ext}" for ext in ("png", "pdf")]
+ALL_OUTPUTS = TABLE_FILES + FIGURE_FILES + [
+    f"{OUT}/provenance.json",
+    f"{OUT}/indicators/pair_year.parquet",
+]

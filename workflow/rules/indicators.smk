@@ -1,0 +1,26 @@
+# Stage 2b: spillover-direction indicators (region-year and pair-year tables).
+
+
+rule indicators:
+    input:
+        regions=f"{OUT}/canonical/regions.parquet",
+        panel=f"{OUT}/canonical/panel.parquet",
+        zones=f"{OUT}/canonical/zones.parquet",
+        collaborations=f"{OUT}/canonical/collaborations.parquet",
+        weights=f"{OUT}/weights/weights.parquet",
+        weights_meta=f"{OUT}/weights/weights.json",
+    output:
+        region_year=f"{OUT}/indicators/region_year.parquet",
+        pair_year=f"{OUT}/indicators/pair_year.parquet",
+        summary=f"{OUT}/indicators/summary.json",
+    params:
+        options=opts("analysis"),
+    log:
+        f"{OUT}/logs/indicators.log",
+    benchmark:
+        f"{OUT}/benchmarks/indicators.tsv"
+    shell:
+        "{ZS} indicators --log {log} --options {params.options:q} --regions {input.regions} --panel {input.panel}"
+        " --zones {input.zones} --collaborations {input.collaborations} --weights {input.weights}"
+        " --weights-meta {input.weights_meta} --region-year-out {output.region_year}"
+        " --pair-year-out {output.pair_year} --summary-out {output.summary}"

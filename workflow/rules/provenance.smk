@@ -1,0 +1,16 @@
+# Provenance: input hashes, resolved config, package versions, git commit, seeds.
+
+
+rule provenance:
+    input:
+        INPUT_FILES,
+    output:
+        f"{OUT}/provenance.json",
+    params:
+        config_json=json.dumps(config, sort_keys=True, ensure_ascii=True, separators=(",", ":")),
+    log:
+        f"{OUT}/logs/provenance.log",
+    benchmark:
+        f"{OUT}/benchmarks/provenance.tsv"
+    shell:
+        "{ZS} provenance --log {log} --config-json {params.config_json:q} --inputs {input} --out {output}"
