@@ -65,7 +65,12 @@ def test_sha256_file(tmp_path: Path) -> None:
 
 def test_build_provenance_contents(tmp_path: Path) -> None:
     inputs = _inputs(tmp_path)
-    config = {"years": [2000, 2020], "vintage": "2024", "weights": {"kind": "queen"}, "path": tmp_path / "data"}
+    config = {
+        "years": [2000, 2020],
+        "vintage": "2024",
+        "weights": {"kind": "queen"},
+        "path": tmp_path / "data",
+    }
     prov = build_provenance(inputs=inputs, config=config, seeds={"master": 20240601}, repo_dir=tmp_path)
     assert set(prov) == {"format", "inputs", "config", "packages", "python", "git_commit", "seeds"}
     assert prov["inputs"]["panel"] == {
@@ -101,10 +106,19 @@ def test_hash_changes_with_inputs_config_and_seeds(tmp_path: Path) -> None:
     inputs = _inputs(tmp_path)
     base = build_provenance(inputs=inputs, config={"a": 1}, seeds={"m": 1}, repo_dir=tmp_path)
     h0 = provenance_hash(base)
-    assert provenance_hash(build_provenance(inputs=inputs, config={"a": 2}, seeds={"m": 1}, repo_dir=tmp_path)) != h0
-    assert provenance_hash(build_provenance(inputs=inputs, config={"a": 1}, seeds={"m": 2}, repo_dir=tmp_path)) != h0
+    assert (
+        provenance_hash(build_provenance(inputs=inputs, config={"a": 2}, seeds={"m": 1}, repo_dir=tmp_path))
+        != h0
+    )
+    assert (
+        provenance_hash(build_provenance(inputs=inputs, config={"a": 1}, seeds={"m": 2}, repo_dir=tmp_path))
+        != h0
+    )
     inputs["panel"].write_bytes(b"changed\n")
-    assert provenance_hash(build_provenance(inputs=inputs, config={"a": 1}, seeds={"m": 1}, repo_dir=tmp_path)) != h0
+    assert (
+        provenance_hash(build_provenance(inputs=inputs, config={"a": 1}, seeds={"m": 1}, repo_dir=tmp_path))
+        != h0
+    )
 
 
 def test_hash_independent_of_key_order() -> None:
@@ -115,8 +129,9 @@ def test_hash_independent_of_key_order() -> None:
 
 
 def test_write_and_read_roundtrip(tmp_path: Path) -> None:
-    prov = build_provenance(inputs=_inputs(tmp_path), config={"k": (1, 2), "s": {3, 1}}, seeds={"m": 7},
-                            repo_dir=tmp_path)
+    prov = build_provenance(
+        inputs=_inputs(tmp_path), config={"k": (1, 2), "s": {3, 1}}, seeds={"m": 7}, repo_dir=tmp_path
+    )
     out = tmp_path / "results" / "provenance.json"
     h = write_provenance(out, prov)
     assert h == provenance_hash(prov) == read_provenance_hash(out)
@@ -186,7 +201,9 @@ def test_derive_seed_known_value() -> None:
     # pins the documented construction (SeedSequence + sha256 spawn key) against silent changes
     digest = hashlib.sha256(json.dumps([["s", "mc"], ["i", 7]], separators=(",", ":")).encode()).digest()
     key = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4))
-    expected = int(np.random.SeedSequence(entropy=2024, spawn_key=key).generate_state(1, dtype=np.uint64)[0]) >> 1
+    expected = (
+        int(np.random.SeedSequence(entropy=2024, spawn_key=key).generate_state(1, dtype=np.uint64)[0]) >> 1
+    )
     assert derive_seed(2024, "mc", 7) == expected
 
 

@@ -44,8 +44,16 @@ def _stats() -> pd.DataFrame:
         {
             "model": ["(1)", "(2)", "(1)", "(2)", "(1)", "(2)", "(1)", "(2)"],
             "stat": ["N", "N", "Fixed effects", "Fixed effects", "SE type", "SE type", "Vintage", "Vintage"],
-            "value": [1234, 1200, "region & year", "region, year", "cluster (region)", "cluster (region)",
-                      "2024_rev", "2024_rev"],
+            "value": [
+                1234,
+                1200,
+                "region & year",
+                "region, year",
+                "cluster (region)",
+                "cluster (region)",
+                "2024_rev",
+                "2024_rev",
+            ],
         }
     )
 
@@ -76,8 +84,20 @@ def test_format_number_fixed_digits_and_negative_zero() -> None:
 def test_latex_escape_specials() -> None:
     raw = r"a_b 50% & #1 $x {y} ~z ^w \ <>|"
     esc = latex_escape(raw)
-    for frag in (r"a\_b", r"50\%", r"\&", r"\#1", r"\$x", r"\{y\}", r"\textasciitilde{}z",
-                 r"\textasciicircum{}w", r"\textbackslash{}", r"\textless{}", r"\textgreater{}", r"\textbar{}"):
+    for frag in (
+        r"a\_b",
+        r"50\%",
+        r"\&",
+        r"\#1",
+        r"\$x",
+        r"\{y\}",
+        r"\textasciitilde{}z",
+        r"\textasciicircum{}w",
+        r"\textbackslash{}",
+        r"\textless{}",
+        r"\textgreater{}",
+        r"\textbar{}",
+    ):
         assert frag in esc
     # Chinese text passes through unchanged; R² becomes a text superscript
     assert latex_escape("广东省") == "广东省"
@@ -143,8 +163,11 @@ def test_star_note_in_all_formats() -> None:
 
 
 def test_model_and_term_ordering_and_labels() -> None:
-    t = _table(model_order=["(2)", "(1)"], term_order=["log_gdp_pc", "treat_post"],
-               term_labels={"treat_post": "Treated × post"})
+    t = _table(
+        model_order=["(2)", "(1)"],
+        term_order=["log_gdp_pc", "treat_post"],
+        term_labels={"treat_post": "Treated × post"},
+    )
     assert t.models == ("(2)", "(1)")
     assert t.terms == ("log_gdp_pc", "treat_post")
     assert t.term_labels == ("log_gdp_pc", "Treated × post")
@@ -181,7 +204,11 @@ def test_missing_terms_shown_blank() -> None:
 
 def test_stats_rows_and_count_formatting() -> None:
     stats = pd.DataFrame(
-        {"model": ["(1)", "(2)", "(1)", "(2)"], "stat": ["N", "N", "R²", "R²"], "value": [1234.0, 1200.0, 0.5, 0.61234]}
+        {
+            "model": ["(1)", "(2)", "(1)", "(2)"],
+            "stat": ["N", "N", "R²", "R²"],
+            "value": [1234.0, 1200.0, 0.5, 0.61234],
+        }
     )
     t = RegressionTable.from_long(_coefs(), stats, table_id="T", title="t")
     assert t.stats == (("N", ("1234", "1200")), ("R²", ("0.500", "0.612")))
@@ -203,8 +230,13 @@ def test_negative_numbers_latex_minus() -> None:
 
 def test_escaping_in_every_format() -> None:
     coefs = pd.DataFrame({"model": ["A & B"], "term": ["x_<1>%"], "estimate": [1.0], "se": [0.1]})
-    t = RegressionTable.from_long(coefs, None, table_id="E_1", title="Growth & 50% <b>bold</b> #1",
-                                  notes=["Source: 统计年鉴 | vintage_2024"])
+    t = RegressionTable.from_long(
+        coefs,
+        None,
+        table_id="E_1",
+        title="Growth & 50% <b>bold</b> #1",
+        notes=["Source: 统计年鉴 | vintage_2024"],
+    )
     tex = render_table(t, "tex", provenance_hash=HASH)
     assert r"\caption{Growth \& 50\% \textless{}b\textgreater{}bold\textless{}/b\textgreater{} \#1}" in tex
     assert r"A \& B" in tex
@@ -341,7 +373,9 @@ def test_input_errors_name_rows_and_columns() -> None:
 
 
 def test_missing_se_and_estimate_cells() -> None:
-    coefs = pd.DataFrame({"model": ["m", "m"], "term": ["a", "b"], "estimate": [1.0, np.nan], "se": [np.nan, 0.5]})
+    coefs = pd.DataFrame(
+        {"model": ["m", "m"], "term": ["a", "b"], "estimate": [1.0, np.nan], "se": [np.nan, 0.5]}
+    )
     t = RegressionTable.from_long(coefs, None, table_id="T", title="t")
     rows = _csv_rows(render_table(t, "csv", provenance_hash=HASH))
     assert rows[1] == ["a", "estimate", "1.000"]
@@ -357,7 +391,9 @@ def test_plain_table_formats() -> None:
         {"sigma": [0.51234, 0.4], "n": [31, 30], "region": ["广东", "R&D_zone"]},
         index=pd.Index([2001, 2002], name="year"),
     )
-    t = PlainTable(frame, table_id="S1", title="Sigma by year", notes=["Provinces only."], digits={"sigma": 2})
+    t = PlainTable(
+        frame, table_id="S1", title="Sigma by year", notes=["Provinces only."], digits={"sigma": 2}
+    )
     rows = _csv_rows(render_table(t, "csv", provenance_hash=HASH))
     assert rows[0] == ["year", "sigma", "n", "region"]
     assert rows[1] == ["2001", "0.51", "31", "广东"]
@@ -380,8 +416,9 @@ def test_plain_table_range_index_dropped_and_missing_blank() -> None:
 
 
 def test_plain_table_crosstab_multiindex_columns() -> None:
-    df = pd.DataFrame({"dir": ["forward", "reverse", "forward"], "level": ["nat", "prov", "prov"],
-                       "k": ["x", "x", "y"]})
+    df = pd.DataFrame(
+        {"dir": ["forward", "reverse", "forward"], "level": ["nat", "prov", "prov"], "k": ["x", "x", "y"]}
+    )
     ct = pd.crosstab(df["dir"], [df["level"], df["k"]])
     t = PlainTable(ct, table_id="X", title="cross-tab")
     rows = _csv_rows(render_table(t, "csv", provenance_hash=HASH))
@@ -401,8 +438,10 @@ def test_plain_table_validation() -> None:
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_tex_compiles(tmp_path: Path) -> None:
-    t = _table(notes=["Notes with 50% & under_scores, R² and ± signs."],
-               term_labels={"treat_post": "Treated × post", "nb_share": "σ_{nb} ~ ^ \\ #"})
+    t = _table(
+        notes=["Notes with 50% & under_scores, R² and ± signs."],
+        term_labels={"treat_post": "Treated × post", "nb_share": "σ_{nb} ~ ^ \\ #"},
+    )
     write_table(t, tmp_path, provenance_hash=HASH, formats=("tex",))
     p = PlainTable(pd.DataFrame({"x": [1.5, -2.0], "y": ["a_b", "c&d"]}), table_id="P1", title="Plain")
     write_table(p, tmp_path, provenance_hash=HASH, formats=("tex",))
@@ -414,7 +453,24 @@ def test_tex_compiles(tmp_path: Path) -> None:
     )
     res = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert res.returncode == 0, res.stdout[-3000:]
     assert (tmp_path / "doc.pdf").exists()
+
+
+def test_plain_table_index_rules() -> None:
+    frame = pd.DataFrame({"gdp": [1.0, 2.0, 3.0, 4.0]})
+    filtered = frame[frame["gdp"] > 1.5]  # unnamed integer index = row positions: dropped
+    rows = _csv_rows(render_table(PlainTable(filtered, table_id="F", title="f"), "csv", provenance_hash=HASH))
+    assert rows[0] == ["gdp"]
+    assert rows[1] == ["2.000"]
+    desc = frame.describe().loc[["count", "mean"]]  # unnamed string index = labels: kept
+    rows = _csv_rows(render_table(PlainTable(desc, table_id="D", title="d"), "csv", provenance_hash=HASH))
+    assert rows[0] == ["", "gdp"]
+    assert rows[1] == ["count", "4.000"]
+    assert rows[2] == ["mean", "2.500"]

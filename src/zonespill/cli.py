@@ -149,7 +149,22 @@ def _t3(ns: argparse.Namespace) -> object:
     return table_twfe_step(region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns))
 
 
+# Estimator families register their own steps (one module each, importing ``step`` from here).
+FAMILY_CLI_MODULES = ("zonespill.did.cli", "zonespill.spatial.cli", "zonespill.convergence.cli",
+                      "zonespill.simulate_cli", "zonespill.report_cli")
+
+
+def _load_family_steps() -> None:
+    import importlib
+    import importlib.util
+
+    for mod in FAMILY_CLI_MODULES:
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _load_family_steps()
     parser = argparse.ArgumentParser(prog="zonespill", description=__doc__)
     parser.add_argument("--log", type=Path, default=None, help="also write the step's log to this file")
     sub = parser.add_subparsers(dest="step", required=True)

@@ -31,6 +31,8 @@ class InputError(ZonespillError, ValueError):
         self.reason = message
         super().__init__(self._format())
 
+    _column_word = "column"
+
     def _format(self) -> str:
         parts = [f"{self.source}"]
         if self.rows is not None:
@@ -41,12 +43,14 @@ class InputError(ZonespillError, ValueError):
                 more = "" if len(self.rows) <= 10 else f" … (+{len(self.rows) - 10} more)"
                 parts.append("row(s) " + ", ".join(str(r) for r in shown) + more)
         if self.column is not None:
-            parts.append(f"column '{self.column}'")
+            parts.append(f"{self._column_word} '{self.column}'")
         return ": ".join([", ".join(parts), self.reason])
 
 
 class ConfigError(InputError):
     """The configuration was rejected (the ``column`` names the config key)."""
+
+    _column_word = "key"
 
 
 class EstimationError(ZonespillError, ValueError):

@@ -275,6 +275,9 @@ def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, d
     if parent_code_length is not None and "parent_id" in mapped:
         mapped["parent_id"] = mapped["parent_id"].astype("string").str.strip().str[:parent_code_length]
     regions = C.coerce_and_validate(mapped, C.REGIONS, source=str(spec.path), row_offset=spec.first_data_row)
+    if "geometry_wkt" in regions:
+        _check_wkt(regions["geometry_wkt"], source=str(spec.path), column=spec.columns.get("geometry_wkt", "geometry_wkt"),
+                   row_offset=spec.first_data_row)
     if derive_parents:
         name_col = derive_parents.get("name_column")
         level = str(derive_parents.get("level", "province"))
@@ -298,6 +301,23 @@ def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, d
     regions = regions.sort_values("region_id", kind="mergesort").reset_index(drop=True)
     C.check_key(regions, C.REGIONS, source=str(spec.path))
     return regions
+
+
+def _check_wkt(wkts: pd.Series, *, source: str, column: str, row_offset: int) -> None:
+    import shapely
+
+    present = wkts.notna().to_numpy()
+    geoms = shapely.from_wkt(wkts.where(wkts.notna(), None).to_numpy(dtype=object), on_invalid="ignore")
+    bad = present & pd.isna(geoms)
+    if bad.any():
+        raise InputError("geometry is not valid WKT", source=source, rows=(np.flatnonzero(bad) + row_offset).tolist(),
+                         column=column)
+    kinds = shapely.get_type_id(geoms[present])
+    not_area = np.zeros(len(wkts), dtype=bool)
+    not_area[np.flatnonzero(present)] = ~np.isin(kinds, [3, 6])  # Polygon, MultiPolygon
+    if not_area.any():
+        raise InputError("geometry must be a POLYGON or MULTIPOLYGON", source=source,
+                         rows=(np.flatnonzero(not_area) + row_offset).tolist(), column=column)
 
 
 def _dissolve_wkt(wkts: pd.Series) -> str | None:

@@ -140,12 +140,14 @@ def weights_step(
                                         island_k=int(weights_options.get("island_k", 1)), row_standardise=row_std)
     elif kind == "knn":
         build = geography.knn_weights(units, k=int(weights_options.get("k", 4)), row_standardise=row_std)
+    elif kind == "file":
+        build = _weights_from_file(weights_options, units, row_std)
     elif kind == "distance":
         build = geography.inverse_distance_weights(units, power=float(weights_options.get("distance_power", 1.0)),
                                                    cutoff_km=weights_options.get("distance_cutoff_km"),
                                                    row_standardise=row_std)
     else:
-        raise ConfigError(f"unknown weights kind {kind!r} (queen, knn, distance)", source="config", column="weights.kind")
+        raise ConfigError(f"unknown weights kind {kind!r} (queen, knn, distance, file)", source="config", column="weights.kind")
     edges = build.weights.to_edge_list()
     write_parquet(out, edges)
     write_json(meta, {"kind": build.weights.kind, "transform": build.weights.transform, "n": build.weights.n,
@@ -155,6 +157,35 @@ def weights_step(
     if build.islands:
         log.warning("islands %s handled by rule %r; added links %s", build.islands, build.rule, build.added_links)
     return build.weights
+
+
+def _weights_from_file(options: Mapping[str, Any], units: pd.DataFrame, row_std: bool) -> geography.WeightsBuild:
+    """User-supplied edge list (i, j, w): ids must match the analysis regions exactly."""
+    from zonespill.ingest import map_columns, read_source
+
+    spec = SourceSpec.from_config(options.get("file") or {}, key="weights.file")
+    src = str(spec.path)
+    frame = map_columns(read_source(spec), spec, C.WEIGHTS)
+    edges = C.coerce_and_validate(frame, C.WEIGHTS, source=src, row_offset=spec.first_data_row)
+    ids = units["region_id"].astype(str).tolist()
+    try:
+        w = SpatialWeights.from_edge_list(edges, ids=ids, source=src, kind="file")
+    except Exception as exc:
+        if isinstance(exc, ConfigError) or not hasattr(exc, "rows"):
+            raise
+        rows = [r + spec.first_data_row - 1 for r in exc.rows] if isinstance(exc.rows, list) else exc.rows  # type: ignore[attr-defined]
+        from zonespill.errors import InputError
+
+        raise InputError(exc.reason, source=src, rows=rows, column=exc.column) from None  # type: ignore[attr-defined]
+    listed = set(edges["i"].astype(str)) | set(edges["j"].dropna().astype(str))
+    absent = [u for u in ids if u not in listed]
+    if absent:
+        from zonespill.errors import InputError
+
+        raise InputError(f"analysis region(s) {absent[:10]} do not appear in the weights file", source=src, rows="all",
+                         column="i")
+    return geography._apply_island_rule(w, units, island_rule=str(options.get("islands", "error")),
+                                        k=int(options.get("island_k", 1)), row_standardise=row_std, source=src)
 
 
 def read_weights(edges: Path, meta: Path | None = None) -> SpatialWeights:
@@ -335,7 +366,7 @@ def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         stats += [
             {"model": name, "stat": "N", "value": str(int(res.nobs))},
             {"model": name, "stat": "Provinces", "value": str(int(res.entity_info["total"]))},
-            {"model": name, "stat": "Within R²", "value": f"{res.rsquared_within:.3f}"},
+            {"model": name, "stat": "R² (within, two-way)", "value": f"{res.rsquared:.3f}"},
             {"model": name, "stat": "Fixed effects", "value": "province, year"},
             {"model": name, "stat": "SE", "value": "clustered by province"},
         ]
@@ -364,3 +395,35 @@ def table_twfe_step(*, region_year: Path, provenance: Path, outdir: Path, format
                                       title="Growth, initial income and collaboration ties (two-way FE)",
                                       notes=notes, term_labels=labels)
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
+
+
+# --------------------------------------------------------------------------- whole spine without Snakemake
+def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Run ingest → weights → indicators in-process (what the DAG does, minus tables).
+
+    Returns the paths written. Useful in notebooks and tests; the Snakemake workflow
+    calls the same functions through the CLI, one per rule.
+    """
+    from zonespill.config import validate_config
+
+    validate_config(config)
+    out = Path(out_dir)
+    paths = {
+        "regions": out / "canonical/regions.parquet", "panel": out / "canonical/panel.parquet",
+        "zones": out / "canonical/zones.parquet", "collaborations": out / "canonical/collaborations.parquet",
+        "drops": out / "canonical/collaborations_drops.json", "weights": out / "weights/weights.parquet",
+        "weights_meta": out / "weights/weights.json", "region_year": out / "indicators/region_year.parquet",
+        "pair_year": out / "indicators/pair_year.parquet", "summary": out / "indicators/summary.json",
+    }
+    inputs = config["inputs"]
+    ingest_regions_step(inputs["regions"], out=paths["regions"])
+    ingest_panel_step(inputs["panel"], regions=paths["regions"], out=paths["panel"])
+    ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
+    ingest_collaborations_step(inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"],
+                               drops=paths["drops"])
+    weights_step(config["weights"], config["analysis"], regions=paths["regions"], panel=paths["panel"],
+                 out=paths["weights"], meta=paths["weights_meta"])
+    indicators_step(config["analysis"], regions=paths["regions"], panel=paths["panel"], zones=paths["zones"],
+                    collaborations=paths["collaborations"], weights=paths["weights"], weights_meta=paths["weights_meta"],
+                    region_year_out=paths["region_year"], pair_year_out=paths["pair_year"], summary_out=paths["summary"])
+    return paths

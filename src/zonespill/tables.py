@@ -647,9 +647,11 @@ class PlainTable:
     Parameters
     ----------
     frame
-        The content. A non-default index (e.g. years, or the rows of a cross-tab) becomes
-        the leading column(s); MultiIndex columns are flattened by joining levels with
-        ``" / "``. Column names are shown as headers.
+        The content. The index becomes the leading column(s) unless it is an unnamed
+        integer index (row positions, e.g. after filtering), which is dropped; so a named
+        ``year`` index, the rows of a cross-tab or the statistic names of ``describe()``
+        are kept. MultiIndex columns are flattened by joining levels with ``" / "``.
+        Column names are shown as headers.
     table_id
         Output file stem and LaTeX label; letters, digits, ``_.-``.
     title
@@ -681,12 +683,12 @@ class PlainTable:
         frame = self.frame.copy()
         if isinstance(frame.columns, pd.MultiIndex):
             frame.columns = [" / ".join(str(x) for x in col if str(x) != "") for col in frame.columns]
-        if not (
-            isinstance(frame.index, pd.RangeIndex)
-            and frame.index.start == 0
-            and frame.index.step == 1
-            and all(n is None for n in frame.index.names)
-        ):
+        positional = (
+            frame.index.nlevels == 1
+            and frame.index.name is None
+            and pd.api.types.is_integer_dtype(frame.index.dtype)
+        )
+        if not positional:
             names = [
                 n if n is not None else ("" if frame.index.nlevels == 1 else f"level_{i}")
                 for i, n in enumerate(frame.index.names)

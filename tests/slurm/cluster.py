@@ -37,8 +37,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Executables the harness needs (all from Debian's ``slurm-wlm`` and ``munge``).
-REQUIRED_BINARIES = ("munged", "mungekey", "munge", "unmunge", "slurmctld", "slurmd", "sbatch", "squeue",
-                     "sinfo", "scontrol", "scancel", "srun")
+REQUIRED_BINARIES = (
+    "munged",
+    "mungekey",
+    "munge",
+    "unmunge",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "sinfo",
+    "scontrol",
+    "scancel",
+    "srun",
+)
 
 #: Client commands wrapped by :func:`write_client_shims`.
 CLIENT_COMMANDS = ("srun", "sbatch", "squeue", "sinfo", "scontrol", "scancel", "sacct", "salloc", "sstat")
@@ -92,11 +104,14 @@ class SlurmCluster:
     node: str
     env: dict[str, str]
     logs: dict[str, Path] = field(default_factory=dict)
+    #: PIDs of the daemons started for this cluster (munged, slurmctld, slurmd)
+    pids: dict[str, int] = field(default_factory=dict)
 
     def command(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a SLURM client command (``squeue``, ``sinfo``…) against this cluster."""
-        return subprocess.run(list(args), env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(
+            list(args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         """Last lines of each daemon log, for failure messages."""
@@ -120,8 +135,9 @@ def node_definition(node_addr: str = "127.0.0.1") -> tuple[str, str]:
     return name, " ".join(parts)
 
 
-def write_slurm_conf(root: Path, *, munge_socket: Path, partition: str = PARTITION,
-                     def_mem_per_cpu: int = 1000) -> tuple[Path, str]:
+def write_slurm_conf(
+    root: Path, *, munge_socket: Path, partition: str = PARTITION, def_mem_per_cpu: int = 1000
+) -> tuple[Path, str]:
     """Write ``slurm.conf`` (and an empty ``plugstack.conf``) under ``root``."""
     node, node_line = node_definition()
     # slurmctld only runs on a host listed in SlurmctldHost: use the short host name,
@@ -205,8 +221,14 @@ def write_client_shims(bin_dir: Path, conf: Path) -> Path:
 
 def _start(cmd: Sequence[str], log: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     with open(log, "ab") as fh:
-        return subprocess.Popen(list(cmd), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(env), start_new_session=True)
+        return subprocess.Popen(
+            list(cmd),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            start_new_session=True,
+        )
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
@@ -248,7 +270,9 @@ def _wait_until(check, timeout: float, what: str, on_fail=lambda: "") -> None:  
 
 
 @contextlib.contextmanager
-def local_slurm_cluster(workdir: Path, *, partition: str = PARTITION, start_timeout: float = 60) -> Iterator[SlurmCluster]:
+def local_slurm_cluster(
+    workdir: Path, *, partition: str = PARTITION, start_timeout: float = 60
+) -> Iterator[SlurmCluster]:
     """Start munged + slurmctld + slurmd on localhost; stop them by PID on exit.
 
     Parameters
@@ -282,26 +306,44 @@ def local_slurm_cluster(workdir: Path, *, partition: str = PARTITION, start_time
     try:
         key = munge_dir / "munge.key"
         sock = munge_dir / "munge.socket"
-        subprocess.run([_which("mungekey"), "--create", "--keyfile", str(key)], check=True, timeout=30,
-                       capture_output=True)
+        subprocess.run(
+            [_which("mungekey"), "--create", "--keyfile", str(key)],
+            check=True,
+            timeout=30,
+            capture_output=True,
+        )
         os.chmod(key, 0o600)
         base_env = dict(os.environ)
         procs["munged"] = _start(
-            [_which("munged"), "--foreground", "--force", f"--socket={sock}", f"--key-file={key}",
-             f"--pid-file={munge_dir / 'munged.pid'}", f"--seed-file={munge_dir / 'munged.seed'}",
-             f"--log-file={log_dir / 'munged.log'}"],
-            log_dir / "munged.out", base_env,
+            [
+                _which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={sock}",
+                f"--key-file={key}",
+                f"--pid-file={munge_dir / 'munged.pid'}",
+                f"--seed-file={munge_dir / 'munged.seed'}",
+                f"--log-file={log_dir / 'munged.log'}",
+            ],
+            log_dir / "munged.out",
+            base_env,
         )
 
         def munge_ok() -> bool:
             if not sock.exists():
                 return False
-            cred = subprocess.run([_which("munge"), "-n", "-S", str(sock)], capture_output=True, timeout=10,
-                                  check=False)
+            cred = subprocess.run(
+                [_which("munge"), "-n", "-S", str(sock)], capture_output=True, timeout=10, check=False
+            )
             if cred.returncode != 0:
                 return False
-            back = subprocess.run([_which("unmunge"), "-S", str(sock)], input=cred.stdout, capture_output=True,
-                                  timeout=10, check=False)
+            back = subprocess.run(
+                [_which("unmunge"), "-S", str(sock)],
+                input=cred.stdout,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
             return back.returncode == 0
 
         _wait_until(munge_ok, 20, "munged", lambda: (log_dir / "munged.out").read_text(errors="replace"))
@@ -311,16 +353,34 @@ def local_slurm_cluster(workdir: Path, *, partition: str = PARTITION, start_time
         env["SLURM_CONF"] = str(conf)
         shims = write_client_shims(root / "bin", conf)
         env["PATH"] = os.pathsep.join([str(venv_bin()), str(shims), env.get("PATH", "/usr/bin:/bin")])
-        for var in [v for v in env if v.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_")) and v != "SLURM_CONF"]:
+        for var in [
+            v for v in env if v.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_")) and v != "SLURM_CONF"
+        ]:
             del env[var]  # do not leak an outer allocation into the test cluster
-        cluster = SlurmCluster(root=root, conf=conf, partition=partition, node=node, env=env,
-                               logs={"munged": log_dir / "munged.log", "slurmctld": log_dir / "slurmctld.log",
-                                     "slurmd": log_dir / "slurmd.log"})
-        procs["slurmctld"] = _start([_which("slurmctld"), "-D", "-i", "-f", str(conf)],
-                                    log_dir / "slurmctld.out", env)
-        _wait_until(lambda: cluster.command("scontrol", "ping").stdout.count("UP") > 0, start_timeout,
-                    "slurmctld", cluster.log_tail)
-        procs["slurmd"] = _start([_which("slurmd"), "-D", "-f", str(conf), "-N", node], log_dir / "slurmd.out", env)
+        cluster = SlurmCluster(
+            root=root,
+            conf=conf,
+            partition=partition,
+            node=node,
+            env=env,
+            logs={
+                "munged": log_dir / "munged.log",
+                "slurmctld": log_dir / "slurmctld.log",
+                "slurmd": log_dir / "slurmd.log",
+            },
+        )
+        procs["slurmctld"] = _start(
+            [_which("slurmctld"), "-D", "-i", "-f", str(conf)], log_dir / "slurmctld.out", env
+        )
+        _wait_until(
+            lambda: cluster.command("scontrol", "ping").stdout.count("UP") > 0,
+            start_timeout,
+            "slurmctld",
+            cluster.log_tail,
+        )
+        procs["slurmd"] = _start(
+            [_which("slurmd"), "-D", "-f", str(conf), "-N", node], log_dir / "slurmd.out", env
+        )
 
         def node_idle() -> bool:
             for name, p in procs.items():
@@ -330,6 +390,7 @@ def local_slurm_cluster(workdir: Path, *, partition: str = PARTITION, start_time
             return bool(out) and all(s.rstrip("*~#") == "idle" for s in out)
 
         _wait_until(node_idle, start_timeout, "the node to become idle", cluster.log_tail)
+        cluster.pids.update({name: p.pid for name, p in procs.items()})
         yield cluster
     finally:
         if cluster is not None and "slurmctld" in procs and procs["slurmctld"].poll() is None:
@@ -338,8 +399,9 @@ def local_slurm_cluster(workdir: Path, *, partition: str = PARTITION, start_time
                 cluster.command("scancel", "--full", f"--partition={partition}", timeout=15)
 
                 def no_running_jobs() -> bool:
-                    out = cluster.command("squeue", "-h", "-t", "RUNNING,PENDING,COMPLETING,CONFIGURING",
-                                          "-o", "%i").stdout
+                    out = cluster.command(
+                        "squeue", "-h", "-t", "RUNNING,PENDING,COMPLETING,CONFIGURING", "-o", "%i"
+                    ).stdout
                     return not out.strip()
 
                 _wait_until(no_running_jobs, 30, "jobs to end")
@@ -375,15 +437,30 @@ def run_snakemake(
     bin_dir = str(venv_bin())
     if run_env.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         run_env["PATH"] = os.pathsep.join([bin_dir, run_env.get("PATH", "/usr/bin:/bin")])
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(Path(snakefile).resolve()),
-           "--directory", str(Path(workdir).resolve())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(Path(snakefile).resolve()),
+        "--directory",
+        str(Path(workdir).resolve()),
+    ]
     if configfile is not None:
         cmd += ["--configfile", str(Path(configfile).resolve())]
     if profile is not None:
         cmd += ["--profile", str(profile)]
     cmd += list(extra_args)
-    proc = subprocess.Popen(cmd, cwd=workdir, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

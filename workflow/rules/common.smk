@@ -33,3 +33,15 @@ ALL_OUTPUTS = TABLE_FILES + FIGURE_FILES + [
     f"{OUT}/provenance.json",
     f"{OUT}/indicators/pair_year.parquet",
 ]
+CONDA_ENV = "../envs/zonespill.yaml"
+
+
+def output_dir_of(wildcards, output):
+    """Folder of a rule's first output (tables are written there by table id)."""
+    return str(PurePosixPath(output[0]).parent)
+
+
+def figure_stem_of(wildcards, output):
+    """Path stem (without extension) of a rule's PNG figure output."""
+    png = [str(p) for p in output if str(p).endswith(".png")][0]
+    return png[: -len(".png")]

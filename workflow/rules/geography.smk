@@ -9,12 +9,15 @@ rule weights:
         edges=f"{OUT}/weights/weights.parquet",
         meta=f"{OUT}/weights/weights.json",
     params:
+        zs=ZS,
         options=opts("weights"),
         analysis=opts("analysis"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/weights.log",
     benchmark:
         f"{OUT}/benchmarks/weights.tsv"
     shell:
-        "{ZS} weights --log {log} --options {params.options:q} --analysis {params.analysis:q}"
+        "{params.zs} weights --log {log} --options {params.options:q} --analysis {params.analysis:q}"
         " --regions {input.regions} --panel {input.panel} --out {output.edges} --meta {output.meta}"

@@ -14,13 +14,16 @@ rule indicators:
         pair_year=f"{OUT}/indicators/pair_year.parquet",
         summary=f"{OUT}/indicators/summary.json",
     params:
+        zs=ZS,
         options=opts("analysis"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/indicators.log",
     benchmark:
         f"{OUT}/benchmarks/indicators.tsv"
     shell:
-        "{ZS} indicators --log {log} --options {params.options:q} --regions {input.regions} --panel {input.panel}"
+        "{params.zs} indicators --log {log} --options {params.options:q} --regions {input.regions} --panel {input.panel}"
         " --zones {input.zones} --collaborations {input.collaborations} --weights {input.weights}"
         " --weights-meta {input.weights_meta} --region-year-out {output.region_year}"
         " --pair-year-out {output.pair_year} --summary-out {output.summary}"

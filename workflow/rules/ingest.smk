@@ -7,13 +7,16 @@ rule ingest_regions:
     output:
         f"{OUT}/canonical/regions.parquet",
     params:
+        zs=ZS,
         options=opts("inputs", "regions"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/ingest_regions.log",
     benchmark:
         f"{OUT}/benchmarks/ingest_regions.tsv"
     shell:
-        "{ZS} ingest-regions --log {log} --options {params.options:q} --out {output}"
+        "{params.zs} ingest-regions --log {log} --options {params.options:q} --out {output}"
 
 
 rule ingest_panel:
@@ -23,13 +26,16 @@ rule ingest_panel:
     output:
         f"{OUT}/canonical/panel.parquet",
     params:
+        zs=ZS,
         options=opts("inputs", "panel"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/ingest_panel.log",
     benchmark:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
-        "{ZS} ingest-panel --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
+        "{params.zs} ingest-panel --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
 
 
 rule ingest_zones:
@@ -39,13 +45,16 @@ rule ingest_zones:
     output:
         f"{OUT}/canonical/zones.parquet",
     params:
+        zs=ZS,
         options=opts("inputs", "zones"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/ingest_zones.log",
     benchmark:
         f"{OUT}/benchmarks/ingest_zones.tsv"
     shell:
-        "{ZS} ingest-zones --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
+        "{params.zs} ingest-zones --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
 
 
 rule ingest_collaborations:
@@ -56,11 +65,14 @@ rule ingest_collaborations:
         table=f"{OUT}/canonical/collaborations.parquet",
         drops=f"{OUT}/canonical/collaborations_drops.json",
     params:
+        zs=ZS,
         options=opts("inputs", "collaborations"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/ingest_collaborations.log",
     benchmark:
         f"{OUT}/benchmarks/ingest_collaborations.tsv"
     shell:
-        "{ZS} ingest-collaborations --log {log} --options {params.options:q} --regions {input.regions}"
+        "{params.zs} ingest-collaborations --log {log} --options {params.options:q} --regions {input.regions}"
         " --out {output.table} --drops {output.drops}"

@@ -7,10 +7,13 @@ rule provenance:
     output:
         f"{OUT}/provenance.json",
     params:
+        zs=ZS,
         config_json=json.dumps(config, sort_keys=True, ensure_ascii=True, separators=(",", ":")),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/provenance.log",
     benchmark:
         f"{OUT}/benchmarks/provenance.tsv"
     shell:
-        "{ZS} provenance --log {log} --config-json {params.config_json:q} --inputs {input} --out {output}"
+        "{params.zs} provenance --log {log} --config-json {params.config_json:q} --inputs {input} --out {output}"

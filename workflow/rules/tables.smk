@@ -8,14 +8,18 @@ rule table_descriptives:
     output:
         [f"{OUT}/tables/T1.{ext}" for ext in config["tables"]["formats"]],
     params:
-        outdir=f"{OUT}/tables",
+        zs=ZS,
+        formats=FORMATS,
+        outdir=output_dir_of,
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/table_descriptives.log",
     benchmark:
         f"{OUT}/benchmarks/table_descriptives.tsv"
     shell:
-        "{ZS} table-descriptives --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {FORMATS}"
+        "{params.zs} table-descriptives --log {log} --region-year {input.region_year} --provenance {input.provenance}"
+        " --outdir {params.outdir} --formats {params.formats}"
 
 
 rule table_sigma:
@@ -27,15 +31,19 @@ rule table_sigma:
         f"{OUT}/figures/F1_sigma.png",
         f"{OUT}/figures/F1_sigma.pdf",
     params:
-        outdir=f"{OUT}/tables",
-        stem=f"{OUT}/figures/F1_sigma",
+        zs=ZS,
+        formats=FORMATS,
+        outdir=output_dir_of,
+        stem=figure_stem_of,
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/table_sigma.log",
     benchmark:
         f"{OUT}/benchmarks/table_sigma.tsv"
     shell:
-        "{ZS} table-sigma --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --figure-stem {params.stem} --formats {FORMATS}"
+        "{params.zs} table-sigma --log {log} --region-year {input.region_year} --provenance {input.provenance}"
+        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
 
 
 rule table_twfe:
@@ -45,11 +53,15 @@ rule table_twfe:
     output:
         [f"{OUT}/tables/T3.{ext}" for ext in config["tables"]["formats"]],
     params:
-        outdir=f"{OUT}/tables",
+        zs=ZS,
+        formats=FORMATS,
+        outdir=output_dir_of,
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/table_twfe.log",
     benchmark:
         f"{OUT}/benchmarks/table_twfe.tsv"
     shell:
-        "{ZS} table-twfe --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {FORMATS}"
+        "{params.zs} table-twfe --log {log} --region-year {input.region_year} --provenance {input.provenance}"
+        " --outdir {params.outdir} --formats {params.formats}"

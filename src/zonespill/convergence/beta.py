@@ -411,6 +411,8 @@ def panel_beta(
     extra: dict[str, Any] = {"Fixed effects": effects}
     if sp_spec is not None:
         model, W = sp_spec
+        if effects == "none":
+            raise InputError("spatial panel models need fixed effects", source=source, column="effects")
         spatial_mod = _spatial_module()
         res = spatial_mod.fit_panel(
             panel[[unit, time, "growth", LAG, *covs]].reset_index(drop=True),

@@ -442,9 +442,9 @@ def _prepare(
         wide = wide.apply(
             lambda r: pd.Series(hp_filter(r.to_numpy(dtype=float), hp_lambda), index=r.index), axis=1
         )
-    nonpos = (wide.to_numpy() <= 0).any(axis=1)
+    nonpos: np.ndarray = np.asarray((wide.to_numpy() <= 0).any(axis=1), dtype=bool)
     if nonpos.any():
-        rows = [str(u) for u, bad in zip(wide.index, nonpos, strict=True) if bad]
+        rows = [str(u) for u, bad in zip(wide.index, nonpos.tolist(), strict=True) if bad]
         raise InputError(
             "values must be positive (h_it divides by the cross-sectional mean); units: "
             + ", ".join(rows[:10]),

@@ -90,6 +90,29 @@ def fit_panel(
     -------
     SpatialResult
     """
+    design, dlist, n, T = panel_design(data, W, y=y, x=x, unit=unit, time=time, model=model, effects=effects,
+                                       lee_yu=lee_yu, durbin=durbin, w_ids=w_ids)
+    has_rho, has_lam, _ = MODELS[model]
+    core = fit_ml(design, has_rho=has_rho, has_lam=has_lam)
+    return _to_result(core, model=model, effects=effects, nobs=n * T, n=n, T=T, lee_yu=lee_yu, x_names=list(x),
+                      durbin=dlist, spec=design.spec)
+
+
+def panel_design(
+    data: pd.DataFrame,
+    W: object,
+    *,
+    y: str,
+    x: Sequence[str],
+    unit: str,
+    time: str,
+    model: str,
+    effects: str = "twoways",
+    lee_yu: bool = False,
+    durbin: Sequence[str] | None = None,
+    w_ids: Sequence[str] | None = None,
+) -> tuple[Design, list[str], int, int]:
+    """Validate inputs and build the transformed :class:`Design` of :func:`fit_panel`."""
     if model not in MODELS:
         raise InputError(f"model must be one of {sorted(MODELS)}, got {model!r}", source="model")
     if effects not in EFFECTS:
@@ -134,9 +157,7 @@ def fit_panel(
             return spatial_lag(Wm, v)
         N_eff, T_eff, unit_proj = n * T, T, False
     design = Design(yt, Zt, names, lag, spec, float(N_eff), float(T_eff), unit_proj, model)
-    core = fit_ml(design, has_rho=has_rho, has_lam=has_lam)
-    return _to_result(core, model=model, effects=effects, nobs=n * T, n=n, T=T, lee_yu=lee_yu, x_names=x,
-                      durbin=dlist, spec=spec)
+    return design, dlist, n, T
 
 
 def fit_cross_section(

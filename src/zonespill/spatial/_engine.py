@@ -19,7 +19,8 @@ pre-computed cross-product matrix, so each evaluation costs O(k^3) plus one log-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,29 @@ from scipy.optimize import minimize_scalar
 from zonespill.errors import EstimationError
 from zonespill.spatial._spectrum import EIGEN_MAX_N, Spectrum, check_interior
 
+#: absolute x-tolerance of the bounded Brent searches
 XATOL = 1e-10
+#: searches run on (lo + BOUND_INSET * width + BOUND_ABS_INSET, hi - ...)
+BOUND_INSET = 1e-9
+BOUND_ABS_INSET = 0.0
+
+
+@contextmanager
+def splm_optimizer() -> Iterator[None]:
+    """Run the 1-D searches exactly as R's ``optimize`` in splm: Brent, ``tol = sqrt(eps)``.
+
+    The search interval becomes ``(1/min Re(w) + eps, 1/max Re(w) - eps)`` as set up by
+    spatialreg's ``jacobianSetup(method = "eigen")``. splm's estimates are only as precise
+    as that tolerance (about 1.5e-8 absolute); the reference tests use this to reproduce
+    them to rounding, the library default is the tighter ``XATOL``.
+    """
+    global XATOL, BOUND_INSET, BOUND_ABS_INSET
+    saved = (XATOL, BOUND_INSET, BOUND_ABS_INSET)
+    XATOL, BOUND_INSET, BOUND_ABS_INSET = float(np.finfo(float).eps ** 0.5), 0.0, float(np.finfo(float).eps)
+    try:
+        yield
+    finally:
+        XATOL, BOUND_INSET, BOUND_ABS_INSET = saved
 
 
 @dataclass
@@ -72,15 +95,27 @@ def _per_period_solve(solve: Callable[[np.ndarray], np.ndarray], v: np.ndarray) 
     return np.asarray(solve(v.T)).T
 
 
-def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
-    """Maximise the likelihood of ``d`` and return estimates with the analytic information matrix."""
+@dataclass
+class Objective:
+    """Concentrated log-likelihood of a design (see module docstring)."""
+
+    conc: Callable[[float, float], float]
+    opt: Callable[[float, float], float]  # conc without constants (what is maximised)
+    sse: Callable[[float, float], float]
+    jac: Callable[[float], float]
+    Wy: np.ndarray | None
+    WZ: np.ndarray | None
+
+
+def make_objective(d: Design, *, has_rho: bool, has_lam: bool) -> Objective:
+    """Build ``l_c(rho, lambda)`` from cross-products of ``[y, Ly, LLy, Z, LZ]``."""
     spec = d.spec
     y, Z = d.y, d.Z
     p = Z.shape[2]
-    cols = [y[..., None]]
-    Wy = d.lag(y) if has_rho else None
+    Wy = d.lag(y) if (has_rho or has_lam) else None
     WWy = d.lag(Wy) if (has_rho and has_lam and Wy is not None) else None
     WZ = d.lag(Z) if has_lam else None
+    cols = [y[..., None]]
     if Wy is not None:
         cols.append(Wy[..., None])
     if WWy is not None:
@@ -90,46 +125,38 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         cols.append(WZ)
     C = _flat(np.concatenate(cols, axis=2))
     M = C.T @ C
-    iy = 0
-    iwy = 1 if has_rho else None
+    iwy = 1 if Wy is not None else None
     iwwy = 2 if WWy is not None else None
-    iz = 1 + int(has_rho) + int(WWy is not None)
-    iwz = iz + p if has_lam else None
+    iz = 1 + int(Wy is not None) + int(WWy is not None)
+    iwz = iz + p
     ncol = C.shape[1]
 
-    def coef_vectors(r: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
-        a = np.zeros(ncol)
-        a[iy] = 1.0
-        if iwy is not None:
-            a[iwy] -= r
-        B = np.zeros((ncol, p))
-        B[iz:iz + p, :] = np.eye(p)
-        if has_lam:
-            assert iwz is not None
-            B[iwz:iwz + p, :] = -lam * np.eye(p)
-        return a, B
-
-    # error models need W y for the transformed dependent variable
-    if has_lam and not has_rho:
-        Wy_e = d.lag(y)
-        C = np.concatenate([C, _flat(Wy_e[..., None])], axis=1)
-        M = C.T @ C
-        iwy_e = C.shape[1] - 1
-        ncol = C.shape[1]
-    else:
-        iwy_e = None
+    sar_only = has_rho and not has_lam
+    if sar_only:
+        # SAR/SDM: SSE(rho) = e0'e0 - 2 rho e0'e1 + rho^2 e1'e1 with e0, e1 the residuals of y and
+        # Ly on Z (no cancellation, and the same arithmetic as splm's conclikpan)
+        Zf = _flat(Z)
+        assert Wy is not None
+        b01, *_ = np.linalg.lstsq(Zf, np.column_stack([y.ravel(), Wy.ravel()]), rcond=None)
+        E01 = np.column_stack([y.ravel(), Wy.ravel()]) - Zf @ b01
+        e00, e01, e11 = float(E01[:, 0] @ E01[:, 0]), float(E01[:, 0] @ E01[:, 1]), float(E01[:, 1] @ E01[:, 1])
 
     def sse(r: float, lam: float) -> float:
-        a, B = coef_vectors(r, lam)
-        if has_lam:
-            if iwy_e is not None:
-                a[iwy_e] -= lam
-            else:
-                assert iwy is not None and iwwy is not None
-                a[iwy] -= lam
-                a[iwwy] += r * lam
-        ZZ = B.T @ M @ B
-        Zy = B.T @ M @ a
+        if sar_only:
+            return max(e00 - 2 * r * e01 + r * r * e11, 1e-300)
+        a = np.zeros(ncol)
+        a[0] = 1.0
+        if iwy is not None:
+            a[iwy] = -(r + lam)
+        if iwwy is not None:
+            a[iwwy] = r * lam
+        B = np.zeros((ncol, p))
+        B[iz:iz + p, :] = np.eye(p)
+        if WZ is not None:
+            B[iwz:iwz + p, :] = -lam * np.eye(p)
+        MB = M @ B
+        ZZ = B.T @ MB
+        Zy = MB.T @ a
         yy = float(a @ M @ a)
         try:
             cf = np.linalg.cholesky(ZZ)
@@ -146,13 +173,27 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
             out -= float(np.log1p(-r))
         return d.T_eff * out
 
-    def conc(r: float, lam: float) -> float:
-        s = sse(r, lam)
-        return -0.5 * d.N_eff * np.log(s / d.N_eff) + jac(r) + jac(lam)
+    def opt(r: float, lam: float) -> float:
+        return -0.5 * d.N_eff * float(np.log(sse(r, lam))) + jac(r) + jac(lam)
 
+    const = -0.5 * d.N_eff * (np.log(2 * np.pi) + 1.0 - np.log(d.N_eff))
+
+    def conc(r: float, lam: float) -> float:
+        return const + opt(r, lam)
+
+    return Objective(conc, opt, sse, jac, Wy, WZ)
+
+
+def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
+    """Maximise the likelihood of ``d`` and return estimates with the analytic information matrix."""
+    spec = d.spec
+    y, Z = d.y, d.Z
+    p = Z.shape[2]
+    obj = make_objective(d, has_rho=has_rho, has_lam=has_lam)
+    conc, jac, Wy, WZ = obj.opt, obj.jac, obj.Wy, obj.WZ
     lo, hi = spec.bounds
     span = hi - lo
-    blo, bhi = lo + 1e-9 * span, hi - 1e-9 * span
+    blo, bhi = lo + BOUND_INSET * span + BOUND_ABS_INSET, hi - BOUND_INSET * span - BOUND_ABS_INSET
     if d.unit_projection:
         bhi = min(bhi, 1.0 - 1e-9)
     r_hat = lam_hat = 0.0

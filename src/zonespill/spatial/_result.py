@@ -80,6 +80,11 @@ class SpatialResult:
 
     # ------------------------------------------------------------------ impacts
     def impacts(self, n_sim: int = 1000, seed: int | None = 20240607) -> pd.DataFrame:
+        """Direct, indirect and total impacts with standard errors (see :meth:`_impacts`)."""
+        return self._impacts(n_sim=n_sim, seed=seed)
+
+    def _impacts(self, n_sim: int = 1000, seed: int | None = 20240607,
+                 vcov: pd.DataFrame | None = None) -> pd.DataFrame:
         """Direct, indirect and total impacts with standard errors.
 
         For models with ``Wy`` (SAR, SDM, SARAC) the impact matrix of regressor ``k`` is
@@ -101,7 +106,7 @@ class SpatialResult:
         rows = []
         has_rho = self.model in LAG_MODELS
         p = self.params
-        V = self.vcov
+        V = self.vcov if vcov is None else vcov
         if not has_rho:
             for nm in names:
                 th = f"W_{nm}"

@@ -17,7 +17,9 @@ import numpy as np
 def draw(part: int, n: int, seed: int, out: Path) -> None:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(part,)))
     x = rng.standard_normal(n)
-    lines = ["i,x,cumsum"] + [f"{i},{v:.12f},{c:.12f}" for i, (v, c) in enumerate(zip(x, np.cumsum(x)))]
+    lines = ["i,x,cumsum"] + [
+        f"{i},{v:.12f},{c:.12f}" for i, (v, c) in enumerate(zip(x, np.cumsum(x), strict=True))
+    ]
     out.write_text("\n".join(lines) + "\n")
 
 
