@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -136,6 +137,8 @@ def test_write_and_read_roundtrip(tmp_path: Path) -> None:
     h = write_provenance(out, prov)
     assert h == provenance_hash(prov) == read_provenance_hash(out)
     assert read_provenance(out)["config"] == {"k": [1, 2], "s": [1, 3]}
+    dated = build_provenance(inputs={}, config={"d": datetime.date(2024, 6, 1)}, seeds={}, repo_dir=tmp_path)
+    assert dated["config"] == {"d": "2024-06-01"}
     first = out.read_bytes()
     write_provenance(out, prov)
     assert out.read_bytes() == first

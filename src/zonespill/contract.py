@@ -348,3 +348,9 @@ def contract_markdown() -> str:
             lines.append("Further columns are allowed and must be numeric (covariates).")
         lines.append("")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/data_contract.md
+    import sys
+
+    sys.stdout.write(contract_markdown() + "\n")

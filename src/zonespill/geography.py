@@ -130,13 +130,14 @@ def _apply_island_rule(
     k: int,
     row_standardise: bool,
     source: str,
+    column: str = "geometry_wkt",
 ) -> WeightsBuild:
     islands = w.islands
     added: list[tuple[str, str]] = []
     if islands:
         if island_rule == "error":
             raise InputError(f"island(s) without contiguous neighbours: {', '.join(islands)}; choose an island rule "
-                             "(nearest, drop, keep) in config weights.islands", source=source, column="geometry_wkt")
+                             "(nearest, drop, keep) in config weights.islands", source=source, column=column)
         if island_rule == "nearest":
             cent = centroids(regions.set_index("region_id").loc[list(w.ids)].reset_index(), source=source)
             dist = distance_matrix_km(cent)

@@ -102,7 +102,7 @@ def zone_panel(zones: pd.DataFrame, *, region_ids: list[str], years: range, prov
         cols[f"zones_{lvl}"] = cumulative(z["level"] == lvl)
     for typ in sorted(z["type"].dropna().unique()):
         cols[f"zones_type_{typ}"] = cumulative(z["type"] == typ)
-    cols["zone_area_ha"] = cumulative(all_rows, z["area_ha"].astype("float64"))
+    cols["zone_area_ha"] = cumulative(all_rows, pd.to_numeric(z["area_ha"], errors="coerce").astype("float64"))
     for name, vals in cols.items():
         grid[name] = vals if name == "zone_area_ha" else vals.astype("int64")
     return grid

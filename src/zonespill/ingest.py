@@ -161,6 +161,16 @@ def _read_csv(spec: SourceSpec) -> pd.DataFrame:
         raise ConfigError(f"unknown encoding {spec.encoding!r}", source="config", column="encoding") from exc
     if not text.strip():
         raise InputError("file is empty", source=src, rows="all")
+    import csv
+
+    header_lines = text.splitlines()[spec.header_row - 1 : spec.header_row]
+    if header_lines:
+        names = [h.strip() for h in next(csv.reader(header_lines))]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen and name:
+                raise InputError("duplicate column name in the header", source=src, rows=[spec.header_row], column=name)
+            seen.add(name)
     try:
         return pd.read_csv(
             io.StringIO(text),

@@ -15,6 +15,7 @@ or jobs.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
@@ -173,6 +174,8 @@ def _canonical(obj: Any, where: str) -> Any:
         return f
     if isinstance(obj, os.PathLike):
         return Path(obj).as_posix()
+    if isinstance(obj, datetime.date | datetime.time):  # e.g. YAML dates; datetime is a date subclass
+        return obj.isoformat()
     if isinstance(obj, Mapping):
         out = {}
         for k, v in obj.items():
@@ -215,7 +218,8 @@ def build_provenance(
         Label -> input file. Each file is hashed.
     config
         The resolved configuration (JSON-like: mappings with string keys, lists, strings,
-        finite numbers, booleans, ``None``; paths become POSIX strings, sets sorted lists).
+        finite numbers, booleans, ``None``; paths become POSIX strings, dates ISO strings,
+        sets sorted lists).
     seeds
         Name -> integer seed used by the run.
     repo_dir

@@ -185,7 +185,8 @@ def _weights_from_file(options: Mapping[str, Any], units: pd.DataFrame, row_std:
         raise InputError(f"analysis region(s) {absent[:10]} do not appear in the weights file", source=src, rows="all",
                          column="i")
     return geography._apply_island_rule(w, units, island_rule=str(options.get("islands", "error")),
-                                        k=int(options.get("island_k", 1)), row_standardise=row_std, source=src)
+                                        k=int(options.get("island_k", 1)), row_standardise=row_std, source=src,
+                                        column="j")
 
 
 def read_weights(edges: Path, meta: Path | None = None) -> SpatialWeights:
@@ -277,7 +278,7 @@ def table_descriptives_step(*, region_year: Path, provenance: Path, outdir: Path
     variables = [
         ("gdp_pc", "GDP per capita (yuan)"), ("log_gdp_pc", "log GDP per capita"), ("growth", "growth of log GDP p.c."),
         ("population", "population (10,000)"), ("zones_total", "approved zones (cumulative)"),
-        ("zones_national", "  of which State Council"), ("zone_area_ha", "approved zone area (ha)"),
+        ("zones_national", "approved zones: State Council"), ("zone_area_ha", "approved zone area (ha)"),
         ("n_forward_giver", "active ties: forward giver"), ("n_forward_receiver", "active ties: forward receiver"),
         ("n_reverse", "active ties: reverse (either role)"), ("n_two_way", "active ties: two-way"),
         ("partner_log_gap", "partner log income gap"), ("nb_share_active", "share of neighbours with a tie"),
@@ -298,7 +299,7 @@ def table_descriptives_step(*, region_year: Path, provenance: Path, outdir: Path
         "Ties: province-level ties from the bundled pairings; within-province ties are excluded at this level.",
         "SD is the sample standard deviation (ddof = 1).",
     )
-    table = PlainTable(frame, table_id="T1", title="Descriptive statistics, province panel", notes=notes)
+    table = PlainTable(frame, table_id="T1", title="Descriptive statistics, province panel", notes=notes, digits=3)
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
 
 
@@ -387,7 +388,8 @@ def table_twfe_step(*, region_year: Path, provenance: Path, outdir: Path, format
               "active_reverse": "reverse (either role)", "active_two_way": "two-way"}
     notes = (
         "Dependent variable: annual growth of log GDP per capita. Linear two-way fixed effects (linearmodels "
-        "PanelOLS), standard errors clustered by province (few clusters: 31 — interpret p-values with care).",
+        f"PanelOLS), standard errors clustered by province (few clusters: {ry['region_id'].nunique()} — interpret "
+        "p-values with care).",
         _vintage_note(ry),
         "Tie indicators: 1 if the province has an active tie in that role in the year (bundled pairings).",
     )

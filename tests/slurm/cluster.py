@@ -24,6 +24,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -59,6 +60,8 @@ CLIENT_COMMANDS = ("srun", "sbatch", "squeue", "sinfo", "scontrol", "scancel", "
 APT_PACKAGES = ("slurm-wlm", "munge")
 
 PARTITION = "zonespill"
+#: A second, non-default partition on the same node (lets tests check partition choice).
+SPARE_PARTITION = "spare"
 
 
 def unavailable_reason() -> str | None:
@@ -192,6 +195,7 @@ def write_slurm_conf(
                 "KillWait=5",
                 node_line,
                 f"PartitionName={partition} Nodes={node} Default=YES MaxTime=INFINITE State=UP",
+                f"PartitionName={SPARE_PARTITION} Nodes={node} Default=NO MaxTime=INFINITE State=UP",
                 "",
             ]
         )
@@ -280,7 +284,8 @@ def local_slurm_cluster(
     workdir
         Folder for ``slurm.conf``, state, spool and logs (created if missing).
     partition
-        Name of the single (default) partition.
+        Name of the default partition (a second, non-default partition
+        :data:`SPARE_PARTITION` holds the same node).
     start_timeout
         Seconds to wait for the node to become idle.
 
@@ -396,7 +401,7 @@ def local_slurm_cluster(
         if cluster is not None and "slurmctld" in procs and procs["slurmctld"].poll() is None:
             # cancel whatever is still queued or running, and give slurmd time to clean up
             with contextlib.suppress(Exception):
-                cluster.command("scancel", "--full", f"--partition={partition}", timeout=15)
+                cluster.command("scancel", "--full", f"--user={getpass.getuser()}", timeout=15)
 
                 def no_running_jobs() -> bool:
                     out = cluster.command(

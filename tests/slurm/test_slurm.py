@@ -8,11 +8,15 @@ reason, where SLURM/munge are not installed or the tests do not run as root.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from cluster import local_slurm_cluster, run_snakemake, unavailable_reason
+
+# pytest runs with --import-mode=importlib, which does not put this folder on sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster import SPARE_PARTITION, local_slurm_cluster, run_snakemake, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "workflow" / "slurm_fixture"
@@ -68,7 +72,9 @@ def test_fixture_on_slurm_matches_local_run(tmp_path: Path) -> None:
 
     with local_slurm_cluster(tmp_path / "cluster") as cluster:
         env = dict(cluster.env)
-        env["ZONESPILL_SLURM_PARTITION"] = cluster.partition
+        # the profile's slurm_partition reads this variable; use the non-default partition
+        # so the assertion below shows the profile (not the cluster default) chose it
+        env["ZONESPILL_SLURM_PARTITION"] = SPARE_PARTITION
         on_slurm = run_snakemake(
             slurm_dir,
             snakefile,
@@ -88,7 +94,7 @@ def test_fixture_on_slurm_matches_local_run(tmp_path: Path) -> None:
 
     # every rule except the local `all` went through SLURM, in our partition, and finished
     assert len(jobs) == 3, jobs
-    assert all(j.endswith(f"|COMPLETED|{cluster.partition}") for j in jobs), jobs
+    assert all(j.endswith(f"|COMPLETED|{SPARE_PARTITION}") for j in jobs), jobs
 
     local_out = _outputs(local_dir)
     slurm_out = _outputs(slurm_dir)

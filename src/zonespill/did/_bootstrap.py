@@ -49,13 +49,15 @@ def multiplier_bootstrap(
     seed: int,
     clusters: Sequence[np.ndarray] = (),
     alpha: float = 0.05,
+    band_cols: int | None = None,
 ) -> BootOut:
     """Multiplier bootstrap of θ̂ − θ ≈ (1/n) Σ_i ψ_i.
 
     Draw b: ``R_b = n^{-1/2} Σ_c V_bc S_c`` with Rademacher ``V`` and ``S_c`` the influence function
     summed within cluster ``c`` (each unit its own cluster by default).  The standard error is the
     normal-scaled interquartile range of ``R_b`` divided by √n and the uniform critical value the
-    (1 − α) quantile of ``max_k |R_bk| / σ̂_k`` (both with R's type-1 quantiles, as in R did).
+    (1 − α) quantile of ``max_k |R_bk| / σ̂_k`` (both with R's type-1 quantiles, as in R did);
+    ``band_cols`` restricts the band to the first columns.
     """
     if len(clusters) > 1:
         raise InputError("the multiplier bootstrap supports one clustering dimension; use analytic SEs "
@@ -78,8 +80,11 @@ def multiplier_bootstrap(
     ok = ((bres**2).sum(axis=0) > _TINY) & (sigma > _TINY)
     se = np.full(K, np.nan)
     se[ok] = sigma[ok] / np.sqrt(n)
-    if ok.any():
-        tstat = np.abs(bres[:, ok] / sigma[ok]).max(axis=1)
+    band = ok.copy()
+    if band_cols is not None:
+        band[band_cols:] = False
+    if band.any():
+        tstat = np.abs(bres[:, band] / sigma[band]).max(axis=1)
         crit = float(np.quantile(tstat, 1 - alpha, method="inverted_cdf"))
     else:
         crit = float("nan")

@@ -29,7 +29,8 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str | None]) -> None:
         if col is None:
             continue
         if col not in data.columns:
-            raise InputError(f"column named by `{arg}` is not in the data", source=SOURCE, rows="all", column=col)
+            raise InputError(f"column named by `{arg}` is not in the data", source=SOURCE, rows="all",
+                         column=col)
 
 
 def cluster_columns(cluster: ClusterSpec) -> tuple[str, ...]:
@@ -38,7 +39,8 @@ def cluster_columns(cluster: ClusterSpec) -> tuple[str, ...]:
         return ()
     if isinstance(cluster, str):
         return (cluster,)
-    if isinstance(cluster, tuple | list) and len(cluster) in (1, 2) and all(isinstance(c, str) for c in cluster):
+    if isinstance(cluster, tuple | list) and len(cluster) in (1, 2) \
+            and all(isinstance(c, str) for c in cluster):
         return tuple(cluster)
     raise InputError("`cluster` must be a column name or a tuple of two column names", source="cluster")
 
@@ -52,9 +54,11 @@ def numeric_column(data: pd.DataFrame, col: str, *, allow_missing: bool = False)
         bad = pd.to_numeric(s, errors="coerce").isna().to_numpy() & s.notna().to_numpy()
         raise InputError("values are not numeric", source=SOURCE, rows=_rows(bad), column=col) from exc
     if not allow_missing and np.isnan(v).any():
-        raise InputError("missing values are not allowed", source=SOURCE, rows=_rows(np.isnan(v)), column=col)
+        raise InputError("missing values are not allowed", source=SOURCE, rows=_rows(np.isnan(v)),
+                         column=col)
     if np.isinf(v).any():
-        raise InputError("infinite values are not allowed", source=SOURCE, rows=_rows(np.isinf(v)), column=col)
+        raise InputError("infinite values are not allowed", source=SOURCE, rows=_rows(np.isinf(v)),
+                         column=col)
     return v
 
 
@@ -100,7 +104,8 @@ def to_wide(
     t = numeric_column(data, time)
     g = cohort_column(data, cohort)
     if data[unit].isna().any():
-        raise InputError("missing unit ids", source=SOURCE, rows=_rows(data[unit].isna().to_numpy()), column=unit)
+        raise InputError("missing unit ids", source=SOURCE, rows=_rows(data[unit].isna().to_numpy()),
+                         column=unit)
     ucodes, units = pd.factorize(data[unit], sort=True)
     tcodes, times = pd.factorize(t, sort=True)
     n, T = len(units), len(times)
@@ -137,8 +142,8 @@ def to_wide(
             raise InputError("missing cluster ids", source=SOURCE, rows=_rows(codes < 0), column=c)
         C = np.empty((n, T), dtype=np.int64)
         C[ucodes, tcodes] = codes
-        if (C != C[:, :1]).any():
-            bad = np.isin(ucodes, np.flatnonzero((C != C[:, :1]).any(axis=1)))
+        if (C[:, :1] != C).any():
+            bad = np.isin(ucodes, np.flatnonzero((C[:, :1] != C).any(axis=1)))
             raise InputError("cluster id varies within unit", source=SOURCE, rows=_rows(bad), column=c)
         clusters.append(C[:, 0].copy())
     return WidePanel(units=np.asarray(units), times=np.asarray(times, dtype=float), Y=Y, cohort=G, X=X,

@@ -307,11 +307,9 @@ class CallawaySantAnnaResult:
         if self.n_boot:
             assert self.boot_seed is not None
             bo = multiplier_bootstrap(all_inf, n_boot=self.n_boot, seed=self.boot_seed,
-                                      clusters=self.clusters, alpha=self.alpha)
+                                      clusters=self.clusters, alpha=self.alpha, band_cols=len(cols))
             if cols:
-                bo_e = multiplier_bootstrap(all_inf[:, :-1], n_boot=self.n_boot, seed=self.boot_seed,
-                                            clusters=self.clusters, alpha=self.alpha)
-                crit = bo_e.crit_val
+                crit = bo.crit_val
             se_all = bo.se
         else:
             se_all = self._se(all_inf)
@@ -334,8 +332,8 @@ def _prepare_cohorts(panel: WidePanel, anticipation: int) -> tuple[np.ndarray, n
     """Recode cohorts after the sample as never treated, drop already-treated units."""
     times = panel.times
     G = panel.cohort.copy()
-    G[G > times[-1] + anticipation] = 0.0
-    keep = ~((G > 0) & (G <= times[0] + anticipation))
+    G[times[-1] + anticipation < G] = 0.0
+    keep = ~((G > 0) & (times[0] + anticipation >= G))
     return G, keep, int((~keep).sum())
 
 
@@ -430,22 +428,16 @@ def callaway_santanna(
         raise EstimationError("no treated cohort in the data")
     if control_group == "never" and not (G == 0).any():
         raise EstimationError("no never-treated units: use control_group='notyet'")
-    cohort_sizes = {float(gv): int((G == gv).sum()) for gv in glist}
+    cohort_sizes = {float(gv): int((gv == G).sum()) for gv in glist}
 
-    if base_period == "varying":
-        t_idx = range(1, T)
-    else:
-        t_idx = range(T)
+    t_idx = range(1, T) if base_period == "varying" else range(T)
     pairs: list[tuple[float, int, int]] = []
     for gv in glist:
         pre = np.flatnonzero(tl + anticipation < gv)
         if len(pre) == 0:
             raise EstimationError(f"cohort {gv:g} has no pre-treatment period")
         for ti in t_idx:
-            if base_period == "universal":
-                b = int(pre[-1])
-            else:
-                b = ti - 1 if gv > tl[ti] else int(pre[-1])
+            b = int(pre[-1]) if base_period == "universal" else ti - 1 if gv > tl[ti] else int(pre[-1])
             pairs.append((float(gv), ti, b))
 
     K = len(pairs)
@@ -454,12 +446,12 @@ def callaway_santanna(
     for k, (gv, ti, b) in enumerate(pairs):
         if ti == b:
             continue  # universal base period: normalised to zero
-        treated = G == gv
+        treated = gv == G
         if control_group == "never":
             ctrl = G == 0
         else:
             ref = tl[max(ti, b)] if base_period == "universal" else tl[ti]
-            ctrl = (G == 0) | ((G > ref + anticipation) & (G != gv))
+            ctrl = (G == 0) | ((ref + anticipation < G) & (gv != G))
         if not ctrl.any():
             raise EstimationError(
                 f"cohort {gv:g} has no valid control units in period {tl[ti]:g} "
@@ -504,8 +496,8 @@ def callaway_santanna(
     if len(pre_idx):
         Vp = V[np.ix_(pre_idx, pre_idx)]
         if 1.0 / np.linalg.cond(Vp) > np.finfo(float).eps:
-            a = att[pre_idx]
-            W = float(a @ np.linalg.solve(Vp, a))
+            ap = att[pre_idx]
+            W = float(ap @ np.linalg.solve(Vp, ap))
             pretrend = WaldTest(stat=W, df=len(pre_idx), pvalue=float(stats.chi2.sf(W, len(pre_idx))))
     return CallawaySantAnnaResult(
         att_gt=table, pretrend=pretrend, cohort_sizes=cohort_sizes, n_units=n, dropped_units=dropped,

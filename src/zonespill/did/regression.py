@@ -41,7 +41,8 @@ def _long(
     check_columns(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
                          **{f"cluster[{i}]": c for i, c in enumerate(ccols)}})
     if data[unit].isna().any():
-        raise InputError("missing unit ids", source="data", rows=_rows(data[unit].isna().to_numpy()), column=unit)
+        raise InputError("missing unit ids", source="data", rows=_rows(data[unit].isna().to_numpy()),
+                         column=unit)
     df = pd.DataFrame({
         "zy": numeric_column(data, outcome),
         "zu": pd.factorize(data[unit], sort=True)[0],
@@ -87,7 +88,8 @@ def _drop_always_treated(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _cohort_sizes(df: pd.DataFrame) -> dict[float, int]:
     u = df.drop_duplicates("zu")
     u = u[u["zg"] > 0]
-    return {float(k): int(v) for k, v in u.groupby("zg").size().items()}
+    sizes = u.groupby("zg").size()
+    return {float(k): int(v) for k, v in zip(sizes.index.to_numpy(), sizes.to_numpy(), strict=True)}
 
 
 def _feols(fml: str, df: pd.DataFrame, cnames: tuple[str, ...]) -> Any:
@@ -146,7 +148,7 @@ def twfe(
     if df["zD"].nunique() < 2:
         raise EstimationError("treatment dummy does not vary: no treated or no untreated observations")
     fit = _feols("zy ~ zD | zu + zt", df, cn)
-    names, b, V = _coefs(fit)
+    _names, b, V = _coefs(fit)
     att, se = float(b[0]), float(np.sqrt(V[0, 0]))
     table = pd.DataFrame({"term": ["D"], "estimate": [att], "se": [se]})
     if event_study:

@@ -76,7 +76,7 @@ def staggered_panel(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if cohorts is None:
         hi = n_periods - 1
-        cohorts = sorted({int(round(x)) for x in np.linspace(3, max(hi, 3), min(4, max(hi - 2, 1)))})
+        cohorts = sorted({round(x) for x in np.linspace(3, max(hi, 3), min(4, max(hi - 2, 1)))})
     cg = np.asarray(cohorts, dtype=int)
     if (cg < 2).any() or (cg > n_periods).any():
         raise InputError("cohorts must lie in 2..n_periods", source="cohorts")
@@ -86,7 +86,7 @@ def staggered_panel(
         be = np.asarray(base_effect, dtype=float)
         if len(be) != len(cg):
             raise InputError("base_effect needs one value per cohort", source="base_effect")
-    n_never = int(round(never_share * n_units))
+    n_never = round(never_share * n_units)
     G = np.concatenate([np.zeros(n_never, dtype=int),
                         cg[np.arange(n_units - n_never) % len(cg)]])
     G = rng.permutation(G)
@@ -109,13 +109,14 @@ def staggered_panel(
         "cohort": np.repeat(G, n_periods),
         "y": y.ravel(),
     })
-    sizes = {int(g): int((G == g).sum()) for g in cg}
+    sizes = {int(g): int((g == G).sum()) for g in cg}
     rows = [(int(g), int(s), float(b + slope * (s - g))) for g, b in zip(cg, be, strict=True)
             for s in t if s >= g and sizes[int(g)] > 0]
     att_gt = pd.DataFrame(rows, columns=["cohort", "time", "att"])
     att_gt["n"] = att_gt["cohort"].map(sizes)
     att = float((att_gt["att"] * att_gt["n"]).sum() / att_gt["n"].sum())
     att_gt["e"] = att_gt["time"] - att_gt["cohort"]
-    dyn = att_gt.groupby("e").apply(lambda d: float((d["att"] * d["n"]).sum() / d["n"].sum()),
-                                    include_groups=False)
-    return data, Truth(att_gt=att_gt.drop(columns=["n", "e"]), att=att, dynamic=dyn.rename("att"))
+    att_gt["an"] = att_gt["att"] * att_gt["n"]
+    sums = att_gt.groupby("e")[["an", "n"]].sum()
+    dyn = sums["an"] / sums["n"]
+    return data, Truth(att_gt=att_gt.drop(columns=["n", "e", "an"]), att=att, dynamic=dyn.rename("att"))

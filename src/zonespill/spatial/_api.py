@@ -19,21 +19,51 @@ Effects = Literal["individual", "time", "twoways"]
 
 #: model -> (Wy, Wu, WX)
 MODELS: dict[str, tuple[bool, bool, bool]] = {
-    "sar": (True, False, False), "sem": (False, True, False), "sdm": (True, False, True),
-    "sdem": (False, True, True), "slx": (False, False, True), "sac": (True, True, False),
+    "sar": (True, False, False),
+    "sem": (False, True, False),
+    "sdm": (True, False, True),
+    "sdem": (False, True, True),
+    "slx": (False, False, True),
+    "sac": (True, True, False),
 }
 
 
-def _to_result(core: Core, *, model: str, effects: str, nobs: int, n: int, T: int, lee_yu: bool,
-               x_names: Sequence[str], durbin: Sequence[str], spec: Spectrum) -> SpatialResult:
+def _to_result(
+    core: Core,
+    *,
+    model: str,
+    effects: str,
+    nobs: int,
+    n: int,
+    T: int,
+    lee_yu: bool,
+    x_names: Sequence[str],
+    durbin: Sequence[str],
+    spec: Spectrum,
+) -> SpatialResult:
     idx = pd.Index(core.names, name="term")
     params = pd.Series(core.params, index=idx, name="estimate")
     bse = pd.Series(np.sqrt(np.diag(core.vcov)), index=idx, name="se")
     vcov = pd.DataFrame(core.vcov, index=idx, columns=idx)
     info = dict(core.info)
     info["sigma2_se"] = core.sigma2_se
-    return SpatialResult(model, effects, params, bse, vcov, core.sigma2, core.loglik, nobs, n, T, lee_yu,
-                         tuple(x_names), tuple(durbin), info, spec)
+    return SpatialResult(
+        model,
+        effects,
+        params,
+        bse,
+        vcov,
+        core.sigma2,
+        core.loglik,
+        nobs,
+        n,
+        T,
+        lee_yu,
+        tuple(x_names),
+        tuple(durbin),
+        info,
+        spec,
+    )
 
 
 def fit_panel(
@@ -90,12 +120,33 @@ def fit_panel(
     -------
     SpatialResult
     """
-    design, dlist, n, T = panel_design(data, W, y=y, x=x, unit=unit, time=time, model=model, effects=effects,
-                                       lee_yu=lee_yu, durbin=durbin, w_ids=w_ids)
+    design, dlist, n, T = panel_design(
+        data,
+        W,
+        y=y,
+        x=x,
+        unit=unit,
+        time=time,
+        model=model,
+        effects=effects,
+        lee_yu=lee_yu,
+        durbin=durbin,
+        w_ids=w_ids,
+    )
     has_rho, has_lam, _ = MODELS[model]
     core = fit_ml(design, has_rho=has_rho, has_lam=has_lam)
-    return _to_result(core, model=model, effects=effects, nobs=n * T, n=n, T=T, lee_yu=lee_yu, x_names=list(x),
-                      durbin=dlist, spec=design.spec)
+    return _to_result(
+        core,
+        model=model,
+        effects=effects,
+        nobs=n * T,
+        n=n,
+        T=T,
+        lee_yu=lee_yu,
+        x_names=list(x),
+        durbin=dlist,
+        spec=design.spec,
+    )
 
 
 def panel_design(
@@ -117,7 +168,7 @@ def panel_design(
         raise InputError(f"model must be one of {sorted(MODELS)}, got {model!r}", source="model")
     if effects not in EFFECTS:
         raise InputError(f"effects must be one of {EFFECTS}, got {effects!r}", source="effects")
-    has_rho, has_lam, has_wx = MODELS[model]
+    _, _, has_wx = MODELS[model]
     x = list(x)
     if durbin is not None and not has_wx:
         raise InputError(f"durbin= only applies to sdm, sdem and slx, not {model}", source="durbin")
@@ -134,8 +185,11 @@ def panel_design(
     if T < 2 and effects in ("individual", "twoways"):
         raise InputError("individual effects need at least two periods", source="data", column=time)
     if lee_yu and effects in ("time", "twoways") and not (spec.row_standardised and spec.no_islands):
-        raise InputError("the Lee-Yu cross-unit transformation needs row-standardised weights without islands "
-                         f"(islands: {list(weights.islands)[:10]})", source="W")
+        raise InputError(
+            "the Lee-Yu cross-unit transformation needs row-standardised weights without islands "
+            f"(islands: {list(weights.islands)[:10]})",
+            source="W",
+        )
     Wm = panel.W
     Zraw = panel.X
     names = list(x)
@@ -147,14 +201,18 @@ def panel_design(
     Zt = demean(Zraw, effects)
     check_collinear(Zt, Zraw, names, effects)
     if lee_yu:
+
         def lag(v: np.ndarray) -> np.ndarray:
             return demean(spatial_lag(Wm, v), effects)
+
         N_eff = {"individual": n * (T - 1), "time": (n - 1) * T, "twoways": (n - 1) * (T - 1)}[effects]
         T_eff = {"individual": T - 1, "time": T, "twoways": T - 1}[effects]
         unit_proj = effects in ("time", "twoways")
     else:
+
         def lag(v: np.ndarray) -> np.ndarray:
             return spatial_lag(Wm, v)
+
         N_eff, T_eff, unit_proj = n * T, T, False
     design = Design(yt, Zt, names, lag, spec, float(N_eff), float(T_eff), unit_proj, model)
     return design, dlist, n, T
@@ -211,5 +269,15 @@ def fit_cross_section(
     design = Design(panel.y.copy(), Zraw, names, lag, spec, float(panel.n), 1.0, False, model)
     has_rho, has_lam, _ = MODELS[model]
     core = fit_ml(design, has_rho=has_rho, has_lam=has_lam)
-    return _to_result(core, model=model, effects="none", nobs=panel.n, n=panel.n, T=1, lee_yu=False, x_names=x,
-                      durbin=[], spec=spec)
+    return _to_result(
+        core,
+        model=model,
+        effects="none",
+        nobs=panel.n,
+        n=panel.n,
+        T=1,
+        lee_yu=False,
+        x_names=x,
+        durbin=[],
+        spec=spec,
+    )

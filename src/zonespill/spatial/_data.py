@@ -54,7 +54,9 @@ def coerce_weights(W: object, w_ids: Sequence[str] | None) -> SpatialWeights:
         if W.shape[0] != W.shape[1]:
             raise InputError(f"weights DataFrame must be square, got shape {W.shape}", source="W")
         if w_ids is not None:
-            raise InputError("w_ids is only for a bare sparse matrix; a DataFrame carries its ids", source="w_ids")
+            raise InputError(
+                "w_ids is only for a bare sparse matrix; a DataFrame carries its ids", source="w_ids"
+            )
     try:
         return as_weights(W, w_ids=w_ids)
     except TypeError as exc:
@@ -96,36 +98,52 @@ def build_panel(
         vals = pd.to_numeric(df[c], errors="coerce")
         bad = vals.isna() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
-            raise InputError("missing or non-numeric value", source="data",
-                             rows=(np.flatnonzero(bad.to_numpy()) + 1).tolist(), column=c)
+            raise InputError(
+                "missing or non-numeric value",
+                source="data",
+                rows=(np.flatnonzero(bad.to_numpy()) + 1).tolist(),
+                column=c,
+            )
     uid = df[unit].astype(str)
     if df[unit].isna().any():
-        raise InputError("missing unit id", source="data", rows=(np.flatnonzero(df[unit].isna()) + 1).tolist(),
-                         column=unit)
+        raise InputError(
+            "missing unit id", source="data", rows=(np.flatnonzero(df[unit].isna()) + 1).tolist(), column=unit
+        )
     w_ids = list(weights.ids)
     w_set = set(w_ids)
     d_set = set(uid)
     not_in_w = sorted(d_set - w_set)
     if not_in_w:
         rows = (np.flatnonzero(uid.isin(not_in_w).to_numpy()) + 1).tolist()
-        raise InputError(f"units in data but not in the weights: {not_in_w[:20]}", source="data", rows=rows,
-                         column=unit)
+        raise InputError(
+            f"units in data but not in the weights: {not_in_w[:20]}", source="data", rows=rows, column=unit
+        )
     not_in_d = [u for u in w_ids if u not in d_set]
     if not_in_d:
         raise InputError(
             f"units in the weights but absent from data: {not_in_d[:20]} (subset the weights explicitly with "
-            "SpatialWeights.reorder and decide on re-standardisation)", source="W")
+            "SpatialWeights.reorder and decide on re-standardisation)",
+            source="W",
+        )
     if time is None:
         tkey = pd.Series(np.zeros(len(df), dtype=np.int64))
     else:
         if df[time].isna().any():
-            raise InputError("missing time value", source="data",
-                             rows=(np.flatnonzero(df[time].isna()) + 1).tolist(), column=time)
+            raise InputError(
+                "missing time value",
+                source="data",
+                rows=(np.flatnonzero(df[time].isna()) + 1).tolist(),
+                column=time,
+            )
         tkey = df[time]
     dup = pd.DataFrame({"u": uid, "t": tkey}).duplicated(keep=False)
     if dup.any():
-        raise InputError("duplicated (unit, time) observations", source="data",
-                         rows=(np.flatnonzero(dup.to_numpy()) + 1).tolist(), column=f"{unit},{time}")
+        raise InputError(
+            "duplicated (unit, time) observations",
+            source="data",
+            rows=(np.flatnonzero(dup.to_numpy()) + 1).tolist(),
+            column=f"{unit},{time}",
+        )
     times = sorted(pd.unique(tkey))
     n, T = len(w_ids), len(times)
     if len(df) != n * T:
@@ -137,8 +155,11 @@ def build_panel(
                 missing.append(f"{u}: {gone[:10]}")
         raise InputError(
             "unbalanced panel, the ML estimators need every unit in every period; missing (unit: periods) "
-            + "; ".join(missing[:20]) + (f" … (+{len(missing) - 20} more units)" if len(missing) > 20 else ""),
-            source="data", column=f"{unit},{time}")
+            + "; ".join(missing[:20])
+            + (f" … (+{len(missing) - 20} more units)" if len(missing) > 20 else ""),
+            source="data",
+            column=f"{unit},{time}",
+        )
     upos = {u: i for i, u in enumerate(w_ids)}
     tpos = {t: i for i, t in enumerate(times)}
     ui = uid.map(upos).to_numpy(dtype=np.int64)
@@ -160,7 +181,12 @@ def demean(a: np.ndarray, effects: str) -> np.ndarray:
     if effects == "time":
         return a - a.mean(axis=1, keepdims=True)
     if effects == "twoways":
-        return a - a.mean(axis=0, keepdims=True) - a.mean(axis=1, keepdims=True) + a.mean(axis=(0, 1), keepdims=True)
+        return (
+            a
+            - a.mean(axis=0, keepdims=True)
+            - a.mean(axis=1, keepdims=True)
+            + a.mean(axis=(0, 1), keepdims=True)
+        )
     raise InputError(f"effects must be one of {EFFECTS}, got {effects!r}", source="effects")
 
 
@@ -182,13 +208,19 @@ def check_collinear(Z: np.ndarray, Zraw: np.ndarray, names: Sequence[str], effec
         raw_scale = max(float(np.sqrt(np.mean(Rf[:, j] ** 2))), 1e-300)
         if float(np.sqrt(np.mean(Zf[:, j] ** 2))) <= 1e-10 * raw_scale:
             raise InputError(
-                f"regressor '{nm}' is perfectly collinear with the {effects} fixed effects (no variation left "
-                "after the within transformation)", source="x", column=nm)
+                f"regressor '{nm}' is perfectly collinear with the {effects} fixed effects "
+                "(no variation left after the within transformation)",
+                source="x",
+                column=nm,
+            )
     scale = np.sqrt((Zf**2).mean(axis=0))
     Zs = Zf / scale
-    r = np.linalg.qr(Zs, mode="r")
+    r = np.asarray(np.linalg.qr(Zs, mode="r"))
     for j in range(1, Zs.shape[1]):
         if abs(r[j, j]) < 1e-9 * np.sqrt(N):
             raise InputError(
                 f"regressor '{names[j]}' is perfectly collinear with {list(names[:j])} (given the {effects} "
-                "fixed effects)", source="x", column=names[j])
+                "fixed effects)",
+                source="x",
+                column=names[j],
+            )

@@ -139,7 +139,11 @@ def make_objective(d: Design, *, has_rho: bool, has_lam: bool) -> Objective:
         assert Wy is not None
         b01, *_ = np.linalg.lstsq(Zf, np.column_stack([y.ravel(), Wy.ravel()]), rcond=None)
         E01 = np.column_stack([y.ravel(), Wy.ravel()]) - Zf @ b01
-        e00, e01, e11 = float(E01[:, 0] @ E01[:, 0]), float(E01[:, 0] @ E01[:, 1]), float(E01[:, 1] @ E01[:, 1])
+        e00, e01, e11 = (
+            float(E01[:, 0] @ E01[:, 0]),
+            float(E01[:, 0] @ E01[:, 1]),
+            float(E01[:, 1] @ E01[:, 1]),
+        )
 
     def sse(r: float, lam: float) -> float:
         if sar_only:
@@ -151,9 +155,9 @@ def make_objective(d: Design, *, has_rho: bool, has_lam: bool) -> Objective:
         if iwwy is not None:
             a[iwwy] = r * lam
         B = np.zeros((ncol, p))
-        B[iz:iz + p, :] = np.eye(p)
+        B[iz : iz + p, :] = np.eye(p)
         if WZ is not None:
-            B[iwz:iwz + p, :] = -lam * np.eye(p)
+            B[iwz : iwz + p, :] = -lam * np.eye(p)
         MB = M @ B
         ZZ = B.T @ MB
         Zy = MB.T @ a
@@ -202,12 +206,18 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         inner: dict[float, float] = {}
 
         def prof(r: float) -> float:
-            res = minimize_scalar(lambda lm: -conc(r, lm), bounds=(blo, bhi), method="bounded",
-                                  options={"xatol": XATOL, "maxiter": 500})
+            res = minimize_scalar(
+                lambda lm: -conc(r, lm),
+                bounds=(blo, bhi),
+                method="bounded",
+                options={"xatol": XATOL, "maxiter": 500},
+            )
             inner[r] = float(res.x)
             return float(res.fun)
 
-        res = minimize_scalar(prof, bounds=(blo, bhi), method="bounded", options={"xatol": XATOL, "maxiter": 500})
+        res = minimize_scalar(
+            prof, bounds=(blo, bhi), method="bounded", options={"xatol": XATOL, "maxiter": 500}
+        )
         r_hat = float(res.x)
         lam_hat = inner.get(r_hat) if r_hat in inner else None  # type: ignore[assignment]
         if lam_hat is None:
@@ -215,12 +225,20 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
             lam_hat = inner[r_hat]
         nfev = int(res.nfev)
     elif has_rho:
-        res = minimize_scalar(lambda r: -conc(r, 0.0), bounds=(blo, bhi), method="bounded",
-                              options={"xatol": XATOL, "maxiter": 500})
+        res = minimize_scalar(
+            lambda r: -conc(r, 0.0),
+            bounds=(blo, bhi),
+            method="bounded",
+            options={"xatol": XATOL, "maxiter": 500},
+        )
         r_hat, nfev = float(res.x), int(res.nfev)
     elif has_lam:
-        res = minimize_scalar(lambda lm: -conc(0.0, lm), bounds=(blo, bhi), method="bounded",
-                              options={"xatol": XATOL, "maxiter": 500})
+        res = minimize_scalar(
+            lambda lm: -conc(0.0, lm),
+            bounds=(blo, bhi),
+            method="bounded",
+            options={"xatol": XATOL, "maxiter": 500},
+        )
         lam_hat, nfev = float(res.x), int(res.nfev)
     if has_rho:
         check_interior("rho (Wy)", r_hat, (lo, min(hi, 1.0) if d.unit_projection else hi))
@@ -283,13 +301,28 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         params.append(lam_hat)
         names.append("lambda")
     info: dict[str, Any] = {
-        "bounds": spec.bounds, "bounds_method": spec.bounds_method, "nfev": nfev,
+        "bounds": spec.bounds,
+        "bounds_method": spec.bounds_method,
+        "nfev": nfev,
         "logdet": "eigenvalues" if spec.dense else "sparse LU",
         "traces": "exact (dense)" if spec.dense else "power series + Hutchinson",
-        "trace_se": tr.get("se", {}), "eigen_max_n": EIGEN_MAX_N, "N_eff": d.N_eff, "T_eff": d.T_eff,
+        "trace_se": tr.get("se", {}),
+        "eigen_max_n": EIGEN_MAX_N,
+        "N_eff": d.N_eff,
+        "T_eff": d.T_eff,
     }
-    return Core(names, np.array(params), V[:-1, :-1], s2, float(np.sqrt(V[-1, -1])), float(loglik),
-                has_rho, has_lam, e.reshape(y.shape), info)
+    return Core(
+        names,
+        np.array(params),
+        V[:-1, :-1],
+        s2,
+        float(np.sqrt(V[-1, -1])),
+        float(loglik),
+        has_rho,
+        has_lam,
+        e.reshape(y.shape),
+        info,
+    )
 
 
 def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> dict[str, Any]:
@@ -332,6 +365,29 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
     def hutch(vals: np.ndarray) -> tuple[float, float]:
         return float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(m))
 
+    W2 = (W @ W).tocsr()
+    ones = np.ones(n)
+
+    def exact_inner(Pa: Any, Pb: Any) -> float:
+        """``tr((J Pa J)' (J Pb J))`` for sparse ``Pa, Pb`` (J = I without Lee-Yu projection)."""
+        val = float(Pa.multiply(Pb).sum())
+        if d.unit_projection:
+            val += (
+                -float((Pa @ ones) @ (Pb @ ones)) / n
+                - float((Pa.T @ ones) @ (Pb.T @ ones)) / n
+                + float(ones @ (Pa @ ones)) * float(ones @ (Pb @ ones)) / n**2
+            )
+        return val
+
+    def inner_cv(Az: np.ndarray, Bz: np.ndarray, Pa: Any, Pb: Any, Zp: np.ndarray) -> tuple[float, float]:
+        """Hutchinson ``tr(A'B)`` with control variate ``tr(Pa'Pb)`` (sparse polynomials, exact)."""
+        PAz, PBz = proj(Pa @ Zp), proj(Pb @ Zp)
+        vals = np.einsum("ij,ij->j", Az, Bz) - np.einsum("ij,ij->j", PAz, PBz) + exact_inner(Pa, Pb)
+        return hutch(vals)
+
+    PG = (W + r * W2).tocsr()
+    PH = (W + lam * W2).tocsr()
+
     if has_rho:
         t, s = spec.trG(r)
         t2, s2_ = spec.trG2(r)
@@ -339,14 +395,14 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
             t, t2 = t - c_r, t2 - c_r**2
         out["G"], out["GG"] = t, t2
         se["G"], se["GG"] = s, s2_
-        Ainv = spec.solver(r)
-        Binv = spec.solver(lam)
+        solve_a = spec.solver(r)
+        solve_b = spec.solver(lam)
         Zp = proj(Z0)
-        Gdz = proj(Binv(Zp)) if has_lam else Zp
-        Gdz = proj(W @ Ainv(Gdz))
+        Gdz = proj(solve_b(Zp)) if has_lam else Zp
+        Gdz = proj(W @ solve_a(Gdz))
         if has_lam:
             Gdz = proj(Gdz - lam * (W @ Gdz))
-        out["GdtGd"], se["GdtGd"] = hutch(np.einsum("ij,ij->j", Gdz, Gdz))
+        out["GdtGd"], se["GdtGd"] = inner_cv(Gdz, Gdz, PG, PG, Zp)
     if has_lam:
         t, s = spec.trG(lam)
         t2, s2_ = spec.trG2(lam)
@@ -354,14 +410,14 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
             t, t2 = t - c_l, t2 - c_l**2
         out["H"], out["HH"] = t, t2
         se["H"], se["HH"] = s, s2_
-        Binv = spec.solver(lam)
+        solve_b = spec.solver(lam)
         Zp = proj(Z0)
-        Hz = proj(W @ Binv(Zp))
-        out["HtH"], se["HtH"] = hutch(np.einsum("ij,ij->j", Hz, Hz))
+        Hz = proj(W @ solve_b(Zp))
+        out["HtH"], se["HtH"] = inner_cv(Hz, Hz, PH, PH, Zp)
         if has_rho:
-            BinvT = spec.solver_t(lam)
-            HTz = proj(BinvT(W.T @ Zp))
-            out["HtGd"], se["HtGd"] = hutch(np.einsum("ij,ij->j", Hz, Gdz))
-            out["HGd"], se["HGd"] = hutch(np.einsum("ij,ij->j", HTz, Gdz))
+            solve_bt = spec.solver_t(lam)
+            HTz = proj(solve_bt(W.T @ Zp))
+            out["HtGd"], se["HtGd"] = inner_cv(Hz, Gdz, PH, PG, Zp)
+            out["HGd"], se["HGd"] = inner_cv(HTz, Gdz, PH.T.tocsr(), PG, Zp)
     out["se"] = se
     return out

@@ -73,9 +73,11 @@ class SpatialResult:
 
     def summary(self) -> str:
         """Plain-text summary."""
-        head = (f"Spatial {self.model.upper()} model, effects={self.effects}, lee_yu={self.lee_yu}\n"
-                f"n={self.n_units}, T={self.n_periods}, nobs={self.nobs}, sigma2={self.sigma2:.6g}, "
-                f"loglik={self.loglik:.6f}, AIC={self.aic:.4f}\n")
+        head = (
+            f"Spatial {self.model.upper()} model, effects={self.effects}, lee_yu={self.lee_yu}\n"
+            f"n={self.n_units}, T={self.n_periods}, nobs={self.nobs}, sigma2={self.sigma2:.6g}, "
+            f"loglik={self.loglik:.6f}, AIC={self.aic:.4f}\n"
+        )
         return head + self.to_frame().to_string(float_format=lambda v: f"{v: .6g}")
 
     # ------------------------------------------------------------------ impacts
@@ -83,8 +85,9 @@ class SpatialResult:
         """Direct, indirect and total impacts with standard errors (see :meth:`_impacts`)."""
         return self._impacts(n_sim=n_sim, seed=seed)
 
-    def _impacts(self, n_sim: int = 1000, seed: int | None = 20240607,
-                 vcov: pd.DataFrame | None = None) -> pd.DataFrame:
+    def _impacts(
+        self, n_sim: int = 1000, seed: int | None = 20240607, vcov: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Direct, indirect and total impacts with standard errors.
 
         For models with ``Wy`` (SAR, SDM, SARAC) the impact matrix of regressor ``k`` is
@@ -122,10 +125,16 @@ class SpatialResult:
                     a_t[idx[th]] = rowmean
                 a_i = a_t - a_d
                 Vm = V.to_numpy()
-                rows.append({"direct": b + trW * t, "indirect": (rowmean - trW) * t, "total": b + rowmean * t,
-                             "se_direct": float(np.sqrt(a_d @ Vm @ a_d)),
-                             "se_indirect": float(np.sqrt(max(a_i @ Vm @ a_i, 0.0))),
-                             "se_total": float(np.sqrt(a_t @ Vm @ a_t))})
+                rows.append(
+                    {
+                        "direct": b + trW * t,
+                        "indirect": (rowmean - trW) * t,
+                        "total": b + rowmean * t,
+                        "se_direct": float(np.sqrt(a_d @ Vm @ a_d)),
+                        "se_indirect": float(np.sqrt(max(a_i @ Vm @ a_i, 0.0))),
+                        "se_total": float(np.sqrt(a_t @ Vm @ a_t)),
+                    }
+                )
             return pd.DataFrame(rows, index=pd.Index(names, name="term"))
         keys = ["rho", *names, *[f"W_{nm}" for nm in names if f"W_{nm}" in p.index]]
         mean = p[keys].to_numpy(dtype=float)
@@ -140,8 +149,11 @@ class SpatialResult:
         w1 = spec.row_sums
 
         def multipliers(rv: np.ndarray, point: bool) -> tuple[np.ndarray, ...]:
-            trG = np.array([spec.trG(float(r))[0] for r in rv]) if not spec.dense else \
-                np.sum(spec.ev[None, :] / (1.0 - rv[:, None] * spec.ev[None, :]), axis=1).real
+            trG = (
+                np.array([spec.trG(float(r))[0] for r in rv])
+                if not spec.dense
+                else np.sum(spec.ev[None, :] / (1.0 - rv[:, None] * spec.ev[None, :]), axis=1).real
+            )
             dA = 1.0 + rv * trG / n  # mean diag (I - rho W)^{-1}
             dAW = trG / n  # mean diag (I - rho W)^{-1} W
             if exact_tot:
@@ -154,7 +166,7 @@ class SpatialResult:
                 pm = spec.power_means(ones, J + 1)
                 pw = rv[:, None] ** np.arange(J + 1)[None, :]
                 t1 = pw @ pm[: J + 1]
-                t2 = pw @ pm[1: J + 2]
+                t2 = pw @ pm[1 : J + 2]
             return dA, dAW, t1, t2
 
         P = multipliers(np.array([mean[0]]), True)
@@ -175,9 +187,16 @@ class SpatialResult:
             bs = draws[:, ib]
             ts = draws[:, it] if it is not None else np.zeros(len(draws))
             sd, si, st = eff(S, bs, ts)
-            rows.append({"direct": float(pd_[0]), "indirect": float(pi_[0]), "total": float(pt_[0]),
-                         "se_direct": float(np.std(sd, ddof=1)), "se_indirect": float(np.std(si, ddof=1)),
-                         "se_total": float(np.std(st, ddof=1))})
+            rows.append(
+                {
+                    "direct": float(pd_[0]),
+                    "indirect": float(pi_[0]),
+                    "total": float(pt_[0]),
+                    "se_direct": float(np.std(sd, ddof=1)),
+                    "se_indirect": float(np.std(si, ddof=1)),
+                    "se_total": float(np.std(st, ddof=1)),
+                }
+            )
         out = pd.DataFrame(rows, index=pd.Index(names, name="term"))
         out.attrs["n_sim"] = int(n_sim)
         out.attrs["n_draws_used"] = int(ok.sum())

@@ -82,12 +82,16 @@ class Spectrum:
             if abs(C - C.T).max() > 1e-10 * max(1.0, abs(C).max()):
                 d = None
         if sym or d is not None:
-            M = W if sym else sp.diags(np.sqrt(d)) @ W @ sp.diags(1.0 / np.sqrt(d))  # type: ignore[arg-type]
+            sq = np.sqrt(d) if d is not None else None
+            M = W if sq is None else sp.diags(sq) @ W @ sp.diags(1.0 / sq)
             M = (M + M.T) * 0.5
             lmin = spla.eigsh(M, k=1, which="SA", return_eigenvectors=False, tol=1e-8)[0]
             lmax = spla.eigsh(M, k=1, which="LA", return_eigenvectors=False, tol=1e-8)[0]
-            return (1.0 / lmin, 1.0 / lmax), "extreme eigenvalues by Lanczos (symmetric or similar to symmetric W)"
-        r = float(np.abs(W).sum(axis=1).max())
+            return (
+                1.0 / lmin,
+                1.0 / lmax,
+            ), "extreme eigenvalues by Lanczos (symmetric or similar to symmetric W)"
+        r = float(abs(W).sum(axis=1).max())
         return (-1.0 / r, 1.0 / r), "Gershgorin (±1/max absolute row sum), a conservative subset"
 
     # ------------------------------------------------------------------ log-determinant
@@ -157,7 +161,7 @@ class Spectrum:
                 for j in range(1, EXACT_POWERS + 1):
                     self._power_se[j] = 0.0
                 have = EXACT_POWERS
-            if J > have:
+            if have < J:
                 Z = self._probe_matrix()
                 V = Z.copy()
                 for _ in range(EXACT_POWERS):
@@ -223,4 +227,5 @@ def check_interior(name: str, value: float, bounds: tuple[float, float]) -> None
     if value - lo <= tol or hi - value <= tol:
         raise EstimationError(
             f"ML estimate of {name} = {value:.8g} is on the boundary of its admissible interval "
-            f"({lo:.6g}, {hi:.6g}); the likelihood has no interior maximum, results are not usable")
+            f"({lo:.6g}, {hi:.6g}); the likelihood has no interior maximum, results are not usable"
+        )

@@ -12,8 +12,15 @@ from zonespill.errors import InputError
 from zonespill.spatial._data import EFFECTS, build_panel, check_collinear, coerce_weights, demean, spatial_lag
 
 
-def lm_statistics(y: np.ndarray, Z: np.ndarray, W: object, *, n_periods: int, nobs: float | None = None,
-                  trace_ww: float | None = None) -> pd.DataFrame:
+def lm_statistics(
+    y: np.ndarray,
+    Z: np.ndarray,
+    W: object,
+    *,
+    n_periods: int,
+    nobs: float | None = None,
+    trace_ww: float | None = None,
+) -> pd.DataFrame:
     r"""LM lag / error / robust statistics for ``y = Z b + e`` with the panel lag ``I_T \otimes W``.
 
     ``y`` is ``(T, n)``, ``Z`` is ``(T, n, k)`` (already transformed). With OLS residuals
@@ -30,7 +37,7 @@ def lm_statistics(y: np.ndarray, Z: np.ndarray, W: object, *, n_periods: int, no
     """
     import scipy.sparse as sp
 
-    Wm = sp.csr_matrix(W)
+    Wm = sp.csr_matrix(W)  # type: ignore[call-overload]
     N = y.size if nobs is None else nobs
     Zf = Z.reshape(y.size, -1)
     yf = y.ravel()

@@ -1,0 +1,122 @@
+# Convergence part of the paper: tables C1-C5, figures FC1-FC3 (src/zonespill/convergence/pipeline.py).
+# Options: the optional `convergence` config section (defaults in zonespill.convergence.pipeline.DEFAULTS).
+
+
+def convergence_opts():
+    """The `convergence` config section as compact JSON ({} when the section is absent)."""
+    return json.dumps(config.get("convergence", {}), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+
+
+CONVERGENCE_FORMATS = config["tables"]["formats"]
+
+
+rule convergence_sigma:
+    input:
+        region_year=f"{OUT}/indicators/region_year.parquet",
+        provenance=f"{OUT}/provenance.json",
+    output:
+        [f"{OUT}/tables/C1.{ext}" for ext in CONVERGENCE_FORMATS],
+        f"{OUT}/figures/FC1_sigma_groups.png",
+        f"{OUT}/figures/FC1_sigma_groups.pdf",
+    params:
+        zs=ZS,
+        options=convergence_opts(),
+        formats=FORMATS,
+        outdir=output_dir_of,
+        stem=figure_stem_of,
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/convergence_sigma.log",
+    benchmark:
+        f"{OUT}/benchmarks/convergence_sigma.tsv"
+    shell:
+        "{params.zs} convergence-sigma --log {log} --options {params.options:q} --region-year {input.region_year}"
+        " --provenance {input.provenance} --outdir {params.outdir} --figure-stem {params.stem}"
+        " --formats {params.formats}"
+
+
+rule convergence_beta:
+    input:
+        region_year=f"{OUT}/indicators/region_year.parquet",
+        weights=f"{OUT}/weights/weights.parquet",
+        weights_meta=f"{OUT}/weights/weights.json",
+        provenance=f"{OUT}/provenance.json",
+    output:
+        [f"{OUT}/tables/C2.{ext}" for ext in CONVERGENCE_FORMATS],
+        f"{OUT}/figures/FC2_beta_scatter.png",
+        f"{OUT}/figures/FC2_beta_scatter.pdf",
+    params:
+        zs=ZS,
+        options=convergence_opts(),
+        formats=FORMATS,
+        outdir=output_dir_of,
+        stem=figure_stem_of,
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/convergence_beta.log",
+    benchmark:
+        f"{OUT}/benchmarks/convergence_beta.tsv"
+    shell:
+        "{params.zs} convergence-beta --log {log} --options {params.options:q} --region-year {input.region_year}"
+        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
+        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
+
+
+rule convergence_panel:
+    input:
+        region_year=f"{OUT}/indicators/region_year.parquet",
+        weights=f"{OUT}/weights/weights.parquet",
+        weights_meta=f"{OUT}/weights/weights.json",
+        provenance=f"{OUT}/provenance.json",
+    output:
+        [f"{OUT}/tables/C3.{ext}" for ext in CONVERGENCE_FORMATS],
+    params:
+        zs=ZS,
+        options=convergence_opts(),
+        formats=FORMATS,
+        outdir=output_dir_of,
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/convergence_panel.log",
+    benchmark:
+        f"{OUT}/benchmarks/convergence_panel.tsv"
+    shell:
+        "{params.zs} convergence-panel --log {log} --options {params.options:q} --region-year {input.region_year}"
+        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
+        " --outdir {params.outdir} --formats {params.formats}"
+
+
+rule convergence_clubs:
+    input:
+        region_year=f"{OUT}/indicators/region_year.parquet",
+        regions=f"{OUT}/canonical/regions.parquet",
+        collaborations=f"{OUT}/canonical/collaborations.parquet",
+        provenance=f"{OUT}/provenance.json",
+    output:
+        [f"{OUT}/tables/{t}.{ext}" for t in ("C4", "C5") for ext in CONVERGENCE_FORMATS],
+        f"{OUT}/figures/FC3_transition_paths.png",
+        f"{OUT}/figures/FC3_transition_paths.pdf",
+    params:
+        zs=ZS,
+        options=convergence_opts(),
+        formats=FORMATS,
+        outdir=output_dir_of,
+        stem=figure_stem_of,
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/convergence_clubs.log",
+    benchmark:
+        f"{OUT}/benchmarks/convergence_clubs.tsv"
+    shell:
+        "{params.zs} convergence-clubs --log {log} --options {params.options:q} --region-year {input.region_year}"
+        " --regions {input.regions} --collaborations {input.collaborations} --provenance {input.provenance}"
+        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
+
+
+ALL_OUTPUTS += [f"{OUT}/tables/{t}.{ext}" for t in ("C1", "C2", "C3", "C4", "C5") for ext in CONVERGENCE_FORMATS]
+ALL_OUTPUTS += [f"{OUT}/figures/{f}.{ext}" for f in ("FC1_sigma_groups", "FC2_beta_scatter", "FC3_transition_paths")
+                for ext in ("png", "pdf")]
