@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zonespill-installed
 CORES  ?= 2
 
-.PHONY: run test report lint typecheck bench lock clean-results
+.PHONY: run test report lint typecheck bench lock clean-results slurm-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,8 @@ lock:
 
 clean-results:
 	rm -rf results .snakemake/incomplete
+
+# System packages for the local single-node SLURM test (Debian/Ubuntu, as root).
+slurm-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge

@@ -593,9 +593,7 @@ def simulate_panel(
         truth[f"att_{name}"] = float(programme_effect[mask].mean()) if mask.any() else None
         truth[f"n_treated_{name}"] = int(mask.sum())
     spill_mask = spill > 0
-    truth["spillover_untreated"] = (
-        float(programme_effect[spill_mask].mean()) if spill_mask.any() else None
-    )
+    truth["spillover_untreated"] = float(programme_effect[spill_mask].mean()) if spill_mask.any() else None
     truth["unit_fe"] = dict(zip(ids, alpha.tolist(), strict=True))
     truth["time_fe"] = dict(zip(years.tolist(), delta.tolist(), strict=True))
     truth["initial_log_y"] = dict(zip(ids, y0.tolist(), strict=True))

@@ -1,12 +1,9 @@
 # Convergence part of the paper: tables C1-C5, figures FC1-FC3 (src/zonespill/convergence/pipeline.py).
 # Options: the optional `convergence` config section (defaults in zonespill.convergence.pipeline.DEFAULTS).
 
-
-def convergence_opts():
-    """The `convergence` config section as compact JSON ({} when the section is absent)."""
-    return json.dumps(config.get("convergence", {}), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-
-
+# The optional `convergence` config section as compact JSON ({} when absent); a constant, not a function,
+# so that this rules file holds no function definitions (snakemake --lint).
+CONVERGENCE_OPTIONS = json.dumps(config.get("convergence", {}), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
 CONVERGENCE_FORMATS = config["tables"]["formats"]
 
 
@@ -20,7 +17,7 @@ rule convergence_sigma:
         f"{OUT}/figures/FC1_sigma_groups.pdf",
     params:
         zs=ZS,
-        options=convergence_opts(),
+        options=CONVERGENCE_OPTIONS,
         formats=FORMATS,
         outdir=output_dir_of,
         stem=figure_stem_of,
@@ -48,7 +45,7 @@ rule convergence_beta:
         f"{OUT}/figures/FC2_beta_scatter.pdf",
     params:
         zs=ZS,
-        options=convergence_opts(),
+        options=CONVERGENCE_OPTIONS,
         formats=FORMATS,
         outdir=output_dir_of,
         stem=figure_stem_of,
@@ -74,7 +71,7 @@ rule convergence_panel:
         [f"{OUT}/tables/C3.{ext}" for ext in CONVERGENCE_FORMATS],
     params:
         zs=ZS,
-        options=convergence_opts(),
+        options=CONVERGENCE_OPTIONS,
         formats=FORMATS,
         outdir=output_dir_of,
     conda:
@@ -101,7 +98,7 @@ rule convergence_clubs:
         f"{OUT}/figures/FC3_transition_paths.pdf",
     params:
         zs=ZS,
-        options=convergence_opts(),
+        options=CONVERGENCE_OPTIONS,
         formats=FORMATS,
         outdir=output_dir_of,
         stem=figure_stem_of,

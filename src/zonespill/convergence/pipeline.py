@@ -84,6 +84,12 @@ def _weights(weights: Path | None, weights_meta: Path | None, use: bool) -> Any:
     return read_weights(weights, weights_meta)
 
 
+def _w_text(W: Any) -> str:
+    if W is None:
+        return "no weights (spatial columns switched off: convergence.spatial = false)"
+    return f"the spine's spatial weights ({W.kind}; {W.transform} transform; {W.n} provinces)"
+
+
 def _ties_note(last: int) -> str:
     return (f"Tie groups: 'ever K' = a province-level tie of type K (bundled pairings) was active at some time up "
             f"to {last} (first_K ≤ {last}; may predate the window). Groups overlap.")
@@ -157,9 +163,8 @@ def beta_step(
         "group K is the initial-level coefficient plus the interaction; the dummy is the growth gap at the mean level.",
         "Speed λ = −ln(1 + T·b)/T per year and half-life ln 2/λ, from the initial-level coefficient b (the slope of "
         "provinces in none of the interacted groups in (3)); n/a when there is no convergence.",
-        "OLS columns: heteroskedasticity-robust (HC1) standard errors. SEM/SAR (Rey–Montouri 1999): ML with the "
-        "row-standardised queen contiguity matrix (Hainan linked to its nearest province), SEs from the inverse "
-        "information matrix; in SAR, b is the direct coefficient, not the total impact.",
+        f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with {_w_text(W)}, SEs "
+        "from the inverse information matrix; in SAR, b is the direct coefficient, not the total impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
@@ -211,8 +216,8 @@ def panel_step(
         f"OLS columns: pyfixest within estimator, SEs clustered by province (CRV1; only {n} clusters — p-values are "
         "approximate). Speed λ = −ln(1 + b), half-life ln 2/λ; with province effects b carries Nickell bias of "
         f"order 1/T (T = {last - first}).",
-        "SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with the row-standardised "
-        "queen matrix; W· rows are spatial lags of the regressors; b is the direct coefficient, not the impact.",
+        f"SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with {_w_text(W)}; W· rows "
+        "are spatial lags of the regressors; b is the direct coefficient, not the impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
@@ -318,11 +323,16 @@ def clubs_step(
     paths += write_table(t5, outdir, provenance_hash=hpkey, formats=formats)
 
     figures.use_agg()
-    title = f"Relative transition paths by club, {first}–{last} (HP trend of log GDP p.c.)"
+    title = f"Transition paths by club, {first}–{last}"
     if design.result is None:
         paths += plot_message(figure_stem, title=title, message=f"Clubs not estimated: {design.reason}")
     else:
-        tp = transition_paths(design.panel, value="log_gdp_pc", unit=D.UNIT, time=D.TIME, clubs=design.result,
+        clubs: Any = design.result
+        if design.merged and design.initial_membership is not None:
+            # merging joined clubs: the initial clubs show the paths that were merged
+            clubs = {u: int(c) for u, c in design.initial_membership.dropna().items()}
+            title += " (initial clubs, before merging)"
+        tp = transition_paths(design.panel, value="log_gdp_pc", unit=D.UNIT, time=D.TIME, clubs=clubs,
                               filter="hp", hp_lambda=float(opts["hp_lambda"]))
         paths += plot_transition_paths(tp, figure_stem, title=title)
     return paths

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from zonespill.convergence.beta import INITIAL, BetaResult
 from zonespill.convergence.clubs import TransitionPaths
@@ -35,6 +36,7 @@ def plot_sigma(
             raise InputError("measure not in sigma frame", source="plot_sigma", rows="all", column=measure)
         ax.plot(frame.index.to_numpy(), frame[measure].to_numpy(dtype=float), marker="o", ms=3, label=label)
     ax.set_xlabel(str(next(iter(frames.values())).index.name or "time"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel or measure)
     if title:
         ax.set_title(title)
@@ -118,6 +120,7 @@ def plot_transition_paths(
     ax.axhline(1.0, color="grey", lw=0.5)
     ax.set_xlabel("time")
     ax.set_ylabel("relative transition h")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -36,10 +36,10 @@ def seed_to_int(seed: int | np.random.Generator | None) -> int:
 
 
 def _draws(rng: np.random.Generator, b: int, m: int) -> np.ndarray:
-    """b × m Rademacher weights (±1) from random bits."""
+    """b × m Rademacher weights (±1, float32: the product below is the cost driver) from random bits."""
     nbytes = (b * m + 7) // 8
     bits = np.unpackbits(np.frombuffer(rng.bytes(nbytes), dtype=np.uint8))[: b * m]
-    return bits.reshape(b, m).astype(np.float64) * 2.0 - 1.0
+    return bits.reshape(b, m).astype(np.float32) * np.float32(2.0) - np.float32(1.0)
 
 
 def multiplier_bootstrap(
@@ -68,11 +68,14 @@ def multiplier_bootstrap(
     n, K = inf.shape
     S = np.asarray(indicator(clusters[0]).T @ inf) if clusters else inf
     m = S.shape[0]
+    # float32 product: halves the dominant cost; relative error ~1e-7, far below Monte-Carlo error
+    scale = float(np.abs(S).max()) or 1.0
+    S32 = (S / scale).astype(np.float32)
     rng = np.random.default_rng(seed)
     bres = np.empty((n_boot, K))
     for start in range(0, n_boot, _CHUNK):
         b = min(_CHUNK, n_boot - start)
-        bres[start : start + b] = _draws(rng, b, m) @ S
+        bres[start : start + b] = (_draws(rng, b, m) @ S32).astype(np.float64) * scale
     bres /= np.sqrt(n)
     q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
     q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
