@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from zonespill.convergence.beta import INITIAL, LAG, BetaResult, beta, panel_beta
-from zonespill.convergence.clubs import ClubResult, club_convergence
+from zonespill.convergence.clubs import ClubResult, MergeMethod, club_convergence
 from zonespill.convergence.sigma import sigma
 from zonespill.errors import InputError, ZonespillError
 
@@ -83,8 +83,11 @@ def analysis_window(
     first = int(years.min()) if first_year is None else int(first_year)
     last = int(years.max()) if last_year is None else int(last_year)
     if first >= last:
-        raise InputError(f"convergence window {first}-{last} is empty or a single year",
-                         source="config", column="convergence.first_year")
+        raise InputError(
+            f"convergence window {first}-{last} is empty or a single year",
+            source="config",
+            column="convergence.first_year",
+        )
     sub = ry.loc[((years >= first) & (years <= last)).to_numpy()].copy()
     sub[UNIT] = sub[UNIT].astype(str)
     sub = sub.sort_values([UNIT, TIME], kind="mergesort").reset_index(drop=True)
@@ -93,8 +96,12 @@ def analysis_window(
     if "vintage" in sub.columns:
         vint = sorted(set(sub["vintage"].dropna().astype(str)))
         if len(vint) > 1:
-            raise InputError(f"the window {first}-{last} mixes GDP vintages {vint}; choose one vintage",
-                             source="region_year", rows="all", column="vintage")
+            raise InputError(
+                f"the window {first}-{last} mixes GDP vintages {vint}; choose one vintage",
+                source="region_year",
+                rows="all",
+                column="vintage",
+            )
     return sub, first, last
 
 
@@ -107,8 +114,9 @@ def ever_ties(ry: pd.DataFrame, *, end_year: int) -> pd.DataFrame:
     kinds = [*TIE_TYPES, "any"]
     for k in kinds:
         if f"first_{k}" not in ry.columns:
-            raise InputError("column not found in region_year", source="region_year", rows="all",
-                             column=f"first_{k}")
+            raise InputError(
+                "column not found in region_year", source="region_year", rows="all", column=f"first_{k}"
+            )
     d = ry[[UNIT, *[f"first_{k}" for k in kinds]]].copy()
     d[UNIT] = d[UNIT].astype(str)
     out = pd.DataFrame(index=pd.Index(sorted(d[UNIT].unique()), name=UNIT))
@@ -116,12 +124,14 @@ def ever_ties(ry: pd.DataFrame, *, end_year: int) -> pd.DataFrame:
         f = pd.to_numeric(d[f"first_{k}"], errors="coerce").fillna(0)
         positive = f.where(f > 0)
         first = positive.groupby(d[UNIT]).min()
-        out[f"ever_{k}"] = ((first > 0) & (first <= end_year)).reindex(out.index, fill_value=False).astype("int64")
+        out[f"ever_{k}"] = (
+            ((first > 0) & (first <= end_year)).reindex(out.index, fill_value=False).astype("int64")
+        )
     out["profile"] = [tie_profile(row) for row in out.to_dict("records")]
     return out
 
 
-def tie_profile(ever: Mapping[str, Any]) -> str:
+def tie_profile(ever: Mapping[Any, Any]) -> str:
     """Mutually exclusive profile of one province from its ``ever_<K>`` flags (see :data:`PROFILES`)."""
     fg, fr = bool(ever.get("ever_forward_giver")), bool(ever.get("ever_forward_receiver"))
     if ever.get("ever_two_way"):
@@ -181,8 +191,10 @@ def sigma_design(ry: pd.DataFrame, ever: pd.DataFrame, *, min_units: int = 3) ->
         sizes[label] = len(ids)
         if len(ids) < min_units:
             table[col] = np.nan
-            notes.append(f"'{label}' has {len(ids)} province(s) (< {min_units}): dispersion not computed "
-                         "(blank column)" + (f": {', '.join(ids)}." if ids else "."))
+            notes.append(
+                f"'{label}' has {len(ids)} province(s) (< {min_units}): dispersion not computed "
+                "(blank column)" + (f": {', '.join(ids)}." if ids else ".")
+            )
             continue
         frame = sigma(sub[sub[UNIT].isin(ids)], value="gdp_pc", unit=UNIT, time=TIME, log=True)
         short = frame.index[frame["n"] < len(ids)].tolist()
@@ -194,7 +206,9 @@ def sigma_design(ry: pd.DataFrame, ever: pd.DataFrame, *, min_units: int = 3) ->
 
 
 # ----------------------------------------------------------------------------- helpers for regressions
-def _drop_unusable(X: pd.DataFrame, base: Sequence[str], candidates: Sequence[str]) -> tuple[list[str], list[str]]:
+def _drop_unusable(
+    X: pd.DataFrame, base: Sequence[str], candidates: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """Keep candidates (in order) that vary and are not collinear with ``base`` + kept ones."""
     kept: list[str] = []
     dropped: list[str] = []
@@ -238,7 +252,10 @@ def _weights_for(W: Any, ids: Sequence[str]) -> tuple[Any, str | None]:
     removed = [u for u in w.ids if u not in set(ids)]
     if w.transform == "row":
         sub = sub.row_standardise()
-    return sub, f"weights restricted to the estimation sample (removed {', '.join(removed)}) and re-standardised"
+    return (
+        sub,
+        f"weights restricted to the estimation sample (removed {', '.join(removed)}) and re-standardised",
+    )
 
 
 @dataclass(frozen=True)
@@ -253,12 +270,19 @@ class RegressionDesign:
     data: pd.DataFrame | None = None
 
 
-def _append(coefs: list[pd.DataFrame], stats: list[dict[str, str]], name: str, res: BetaResult,
-            rows: Sequence[tuple[str, str]]) -> None:
+def _append(
+    coefs: list[pd.DataFrame],
+    stats: list[dict[str, str]],
+    name: str,
+    res: BetaResult,
+    rows: Sequence[tuple[str, str]],
+) -> None:
     coefs.append(res.to_frame(model=name))
     speed, half = _fmt_speed(res)
-    stats.extend({"model": name, "stat": s, "value": v} for s, v in
-                 [("N", str(res.nobs)), *rows, ("Speed (per year)", speed), ("Half-life (years)", half)])
+    stats.extend(
+        {"model": name, "stat": s, "value": v}
+        for s, v in [("N", str(res.nobs)), *rows, ("Speed (per year)", speed), ("Half-life (years)", half)]
+    )
 
 
 # ----------------------------------------------------------------------------- C2 cross-sectional beta
@@ -280,8 +304,12 @@ def cross_section_frame(ry: pd.DataFrame, ever: pd.DataFrame, *, start: int, end
 
 
 def beta_labels() -> dict[str, str]:
-    labels = {"const": "constant", INITIAL: "initial log GDP p.c.", "rho": "ρ (spatial lag)",
-              "lambda": "λ (spatial error)"}
+    labels = {
+        "const": "constant",
+        INITIAL: "initial log GDP p.c.",
+        "rho": "ρ (spatial lag)",
+        "lambda": "λ (spatial error)",
+    }
     for k in TIE_TYPES:
         labels[f"ever_{k}"] = f"ever {TIE_LABELS[k]}"
         labels[f"ix_{k}"] = f"ever {TIE_LABELS[k]} × initial level (centred)"
@@ -312,8 +340,9 @@ def beta_design(
     dropped_units = sorted(set(ry[UNIT].astype(str)) - set(cs.index))
     X = cs.assign(const=1.0)
     dummies, d_drop = _drop_unusable(X, ["const", INITIAL], [f"ever_{k}" for k in TIE_TYPES])
-    inter, i_drop = _drop_unusable(X, ["const", INITIAL, *dummies],
-                                   [f"ix_{k}" for k in TIE_TYPES if f"ever_{k}" in dummies])
+    inter, i_drop = _drop_unusable(
+        X, ["const", INITIAL, *dummies], [f"ix_{k}" for k in TIE_TYPES if f"ever_{k}" in dummies]
+    )
     i_drop += [f"ix_{k}" for k in TIE_TYPES if f"ever_{k}" not in dummies]
     specs: dict[str, tuple[list[str], list[str]]] = {
         "(1)": ([], []),
@@ -330,13 +359,26 @@ def beta_design(
     for name, (covs, dropped) in specs.items():
         k = 2 + len(covs)
         if n - k < min_df:
-            notes.append(f"Column {name} not estimated: {n} provinces for {k} parameters "
-                         f"(fewer than {min_df} residual degrees of freedom).")
+            notes.append(
+                f"Column {name} not estimated: {n} provinces for {k} parameters "
+                f"(fewer than {min_df} residual degrees of freedom)."
+            )
             continue
-        res = beta(long, value="gdp_pc", unit=UNIT, time=TIME, start=start, end=end, covariates=covs,
-                   cov_type=cov_type)
-        rows = [("Estimator", "OLS"), ("SE type", f"{cov_type} (heteroskedasticity-robust)"),
-                ("R²", f"{res.extra['R2']:.3f}")]
+        res = beta(
+            long,
+            value="gdp_pc",
+            unit=UNIT,
+            time=TIME,
+            start=start,
+            end=end,
+            covariates=covs,
+            cov_type=cov_type,
+        )
+        rows = [
+            ("Estimator", "OLS"),
+            ("SE type", f"{cov_type} (heteroskedasticity-robust)"),
+            ("R²", f"{res.extra['R2']:.3f}"),
+        ]
         if dropped:
             rows.append(("Dropped (no variation / collinear)", _dropped_str(dropped, labels)))
         _append(coefs, stats, name, res, rows)
@@ -358,25 +400,42 @@ def beta_design(
                     continue
                 covs = specs[base][0]
                 if n - (3 + len(covs)) < min_df:
-                    notes.append(f"Column {name} not estimated: too few provinces for {3 + len(covs)} parameters.")
+                    notes.append(
+                        f"Column {name} not estimated: too few provinces for {3 + len(covs)} parameters."
+                    )
                     continue
                 try:
-                    res = beta(long, value="gdp_pc", unit=UNIT, time=TIME, start=start, end=end,
-                               covariates=covs, spatial=(model, w))
+                    res = beta(
+                        long,
+                        value="gdp_pc",
+                        unit=UNIT,
+                        time=TIME,
+                        start=start,
+                        end=end,
+                        covariates=covs,
+                        spatial=(model, w),
+                    )
                 except OPTIONAL_ERRORS as exc:
                     log.warning("C2 %s failed: %s", name, exc)
                     notes.append(f"Column {name} ({model.upper()} of {base}) not estimated: {exc}")
                     continue
-                rows = [("Estimator", f"{model.upper()} (ML), spec. {base}"),
-                        ("SE type", "ML (inverse information)")]
+                rows = [
+                    ("Estimator", f"{model.upper()} (ML), spec. {base}"),
+                    ("SE type", "ML (inverse information)"),
+                ]
                 _append(coefs, stats, name, res, rows)
                 results[name] = res
     if dropped_units:
-        notes.append(f"Provinces without GDP p.c. in {start} or {end} are excluded: {', '.join(dropped_units)}.")
+        notes.append(
+            f"Provinces without GDP p.c. in {start} or {end} are excluded: {', '.join(dropped_units)}."
+        )
     if not coefs:
-        raise InputError(f"no C2 column could be estimated with {n} provinces", source="region_year", rows="all")
-    return RegressionDesign(pd.concat(coefs, ignore_index=True), pd.DataFrame(stats), tuple(notes), labels,
-                            results, cs)
+        raise InputError(
+            f"no C2 column could be estimated with {n} provinces", source="region_year", rows="all"
+        )
+    return RegressionDesign(
+        pd.concat(coefs, ignore_index=True), pd.DataFrame(stats), tuple(notes), labels, results, cs
+    )
 
 
 # ----------------------------------------------------------------------------- C3 panel beta
@@ -434,14 +493,24 @@ def panel_design(ry: pd.DataFrame, *, W: Any = None) -> RegressionDesign:
     d = panel_frame(ry)
     est = d.loc[np.isfinite(d["_lag"])].reset_index(drop=True)
     if est.empty:
-        raise InputError("no consecutive years with GDP p.c.: the panel regression cannot run",
-                         source="region_year", rows="all", column=TIME)
+        raise InputError(
+            "no consecutive years with GDP p.c.: the panel regression cannot run",
+            source="region_year",
+            rows="all",
+            column=TIME,
+        )
     cand_d = [f"active_{k}" for k in TIE_TYPES]
     cand_i = [f"ix_{k}" for k in TIE_TYPES]
-    Xd = pd.DataFrame({c: _twoway_demean(est[c].to_numpy(dtype=float), est[UNIT].to_numpy(), est[TIME].to_numpy())
-                       for c in ["_lag", *cand_d, *cand_i]})
+    Xd = pd.DataFrame(
+        {
+            c: _twoway_demean(est[c].to_numpy(dtype=float), est[UNIT].to_numpy(), est[TIME].to_numpy())
+            for c in ["_lag", *cand_d, *cand_i]
+        }
+    )
     dummies, d_drop = _drop_unusable(Xd, ["_lag"], cand_d)
-    inter, i_drop = _drop_unusable(Xd, ["_lag", *dummies], [f"ix_{k}" for k in TIE_TYPES if f"active_{k}" in dummies])
+    inter, i_drop = _drop_unusable(
+        Xd, ["_lag", *dummies], [f"ix_{k}" for k in TIE_TYPES if f"active_{k}" in dummies]
+    )
     i_drop += [f"ix_{k}" for k in TIE_TYPES if f"active_{k}" not in dummies]
     specs: dict[str, tuple[list[str], list[str]]] = {
         "(1)": ([], []),
@@ -456,12 +525,19 @@ def panel_design(ry: pd.DataFrame, *, W: Any = None) -> RegressionDesign:
     data = d.drop(columns="_lag")
     for name, (covs, dropped) in specs.items():
         if len(est) - n_units - n_years - 1 - len(covs) < 2:
-            notes.append(f"Column {name} not estimated: too few region-years for two-way FE and {1 + len(covs)} slopes.")
+            notes.append(
+                f"Column {name} not estimated: too few region-years for two-way FE and {1 + len(covs)} "
+                "slopes."
+            )
             continue
         res = panel_beta(data, value="gdp_pc", unit=UNIT, time=TIME, effects="twoways", covariates=covs)
-        rows = [("Estimator", "OLS, two-way FE"), ("Provinces", str(n_units)),
-                ("Fixed effects", "province, year"), ("SE type", f"clustered by province (CRV1, {n_units} clusters)"),
-                ("R² (within)", f"{res.extra['R2 (within)']:.3f}")]
+        rows = [
+            ("Estimator", "OLS, two-way FE"),
+            ("Provinces", str(n_units)),
+            ("Fixed effects", "province, year"),
+            ("SE type", f"clustered by province (CRV1, {n_units} clusters)"),
+            ("R² (within)", f"{res.extra['R2 (within)']:.3f}"),
+        ]
         if dropped:
             rows.append(("Dropped (no variation / collinear)", _dropped_str(dropped, labels)))
         _append(coefs, stats, name, res, rows)
@@ -477,20 +553,32 @@ def panel_design(ry: pd.DataFrame, *, W: Any = None) -> RegressionDesign:
                 continue
             try:
                 w, wnote = _weights_for(W, ids)
-                res = panel_beta(data, value="gdp_pc", unit=UNIT, time=TIME, effects="twoways",
-                                 covariates=specs[base][0], spatial=("sdm", w))
+                res = panel_beta(
+                    data,
+                    value="gdp_pc",
+                    unit=UNIT,
+                    time=TIME,
+                    effects="twoways",
+                    covariates=specs[base][0],
+                    spatial=("sdm", w),
+                )
             except OPTIONAL_ERRORS as exc:
                 log.warning("C3 %s failed: %s", name, exc)
                 notes.append(f"Column {name} (spatial Durbin of {base}) not estimated: {exc}")
                 continue
             if wnote:
                 notes.append(f"{name}: {wnote}.")
-            rows = [("Estimator", f"SDM (ML), two-way FE, spec. {base}"), ("Provinces", str(n_units)),
-                    ("Fixed effects", "province, year"), ("SE type", "ML (inverse information)")]
+            rows = [
+                ("Estimator", f"SDM (ML), two-way FE, spec. {base}"),
+                ("Provinces", str(n_units)),
+                ("Fixed effects", "province, year"),
+                ("SE type", "ML (inverse information)"),
+            ]
             _append(coefs, stats, name, res, rows)
             results[name] = res
-    return RegressionDesign(pd.concat(coefs, ignore_index=True), pd.DataFrame(stats), tuple(notes), labels,
-                            results, data)
+    return RegressionDesign(
+        pd.concat(coefs, ignore_index=True), pd.DataFrame(stats), tuple(notes), labels, results, data
+    )
 
 
 # ----------------------------------------------------------------------------- C4 clubs
@@ -521,7 +609,7 @@ def club_design(
     names: Mapping[str, str],
     *,
     hp_lambda: float = 400.0,
-    merge: str | None = "PS",
+    merge: MergeMethod | None = "PS",
     time_trim: float = 1 / 3,
     cstar: float = 0.0,
     min_periods: int = 10,
@@ -550,37 +638,81 @@ def club_design(
     res: ClubResult | None = None
     if reason is None:
         try:
-            res = club_convergence(panel, value="log_gdp_pc", unit=UNIT, time=TIME, time_trim=time_trim,
-                                   cstar=cstar, filter="hp", hp_lambda=hp_lambda, merge=merge)  # type: ignore[arg-type]
+            res = club_convergence(
+                panel,
+                value="log_gdp_pc",
+                unit=UNIT,
+                time=TIME,
+                time_trim=time_trim,
+                cstar=cstar,
+                filter="hp",
+                hp_lambda=hp_lambda,
+                merge=merge,
+            )
         except ZonespillError as exc:
             reason = f"the club algorithm could not run: {exc}"
     if res is None:
         assert reason is not None
-        table = pd.DataFrame([{"group": "not estimated", "n": len(keep), "members": reason, "log-t b": np.nan,
-                               "se": np.nan, "t": np.nan}])
+        table = pd.DataFrame(
+            [
+                {
+                    "group": "not estimated",
+                    "n": len(keep),
+                    "members": reason,
+                    "log-t b": np.nan,
+                    "se": np.nan,
+                    "t": np.nan,
+                }
+            ]
+        )
         notes.append(f"Clubs not estimated: {reason}.")
         member = pd.Series(pd.NA, index=pd.Index(keep, name=UNIT), dtype="Int64")
         return ClubDesign(None, table, member, tuple(notes), reason, panel)
-    rows = [{"group": "full panel", "n": res.logt.n_units, "members": "all provinces", "log-t b": res.logt.beta,
-             "se": res.logt.se, "t": res.logt.t}]
-    for c in res.clubs.itertuples(index=False):
-        origin = res.merged_from[int(c.club) - 1] if merge else [int(c.club)]
+    rows = [
+        {
+            "group": "full panel",
+            "n": res.logt.n_units,
+            "members": "all provinces",
+            "log-t b": res.logt.beta,
+            "se": res.logt.se,
+            "t": res.logt.t,
+        }
+    ]
+    for j, c in enumerate(res.clubs.to_dict("records")):
+        origin = res.merged_from[j] if merge else [int(c["club"])]
         merged = f" (merged initial clubs {', '.join(map(str, origin))})" if len(origin) > 1 else ""
-        rows.append({"group": f"club {c.club}{merged}", "n": int(c.n), "members": _names(c.members, names),
-                     "log-t b": float(c.beta), "se": float(c.se), "t": float(c.t)})
+        rows.append({"group": f"club {c['club']}{merged}", **_club_row(c, names)})
     if res.divergent:
-        rows.append({"group": "divergent", "n": len(res.divergent), "members": _names(res.divergent, names),
-                     "log-t b": np.nan, "se": np.nan, "t": np.nan})
+        rows.append(
+            {
+                "group": "divergent",
+                "n": len(res.divergent),
+                "members": _names(res.divergent, names),
+                "log-t b": np.nan,
+                "se": np.nan,
+                "t": np.nan,
+            }
+        )
     member = _membership(keep, res.clubs)
     initial = _membership(keep, res.initial_clubs)
     if any(len(o) > 1 for o in res.merged_from):
-        for c in res.initial_clubs.itertuples(index=False):
-            rows.append({"group": f"initial club {c.club} (before merging)", "n": int(c.n),
-                         "members": _names(c.members, names), "log-t b": float(c.beta), "se": float(c.se),
-                         "t": float(c.t)})
-        notes.append("Initial clubs (before merging) are listed below the final clubs: merging joined adjacent "
-                     "initial clubs whose union passes the log-t test.")
+        for c in res.initial_clubs.to_dict("records"):
+            rows.append({"group": f"initial club {c['club']} (before merging)", **_club_row(c, names)})
+        notes.append(
+            "Initial clubs (before merging) are listed below the final clubs: merging joined adjacent "
+            "initial clubs whose union passes the log-t test."
+        )
     return ClubDesign(res, pd.DataFrame(rows), member, tuple(notes), None, panel, initial)
+
+
+def _club_row(c: Mapping[Any, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "n": int(c["n"]),
+        "members": _names(list(c["members"]), names),
+        "log-t b": float(c["beta"]),
+        "se": float(c["se"]),
+        "t": float(c["t"]),
+    }
 
 
 def _membership(ids: Sequence[str], clubs: pd.DataFrame) -> pd.Series:
@@ -616,10 +748,17 @@ def province_pairs(
     active = (start <= last_year) & ((end == 0) | (end >= first_year))
     idset = set(map(str, ids))
     ok = active & sp.isin(idset) & tp.isin(idset) & (sp != tp)
-    frame = pd.DataFrame({"a": np.minimum(sp[ok], tp[ok]), "b": np.maximum(sp[ok], tp[ok]),
-                          "direction": c.loc[ok, "direction"].astype(str)})
-    out = frame.assign(two_way=(frame["direction"] == "two_way").astype("int64"),
-                       one_way=frame["direction"].isin(["forward", "reverse"]).astype("int64"))
+    frame = pd.DataFrame(
+        {
+            "a": np.minimum(sp[ok], tp[ok]),
+            "b": np.maximum(sp[ok], tp[ok]),
+            "direction": c.loc[ok, "direction"].astype(str),
+        }
+    )
+    out = frame.assign(
+        two_way=(frame["direction"] == "two_way").astype("int64"),
+        one_way=frame["direction"].isin(["forward", "reverse"]).astype("int64"),
+    )
     out = out.groupby(["a", "b"], as_index=False)[["two_way", "one_way"]].max()
     return out.sort_values(["a", "b"], kind="mergesort").reset_index(drop=True)
 
@@ -652,7 +791,7 @@ def club_tie_crosstab(membership: pd.Series, ever: pd.DataFrame, pairs: pd.DataF
         rows.append(row)
     inside = set(ids)
     pr = pairs[pairs["a"].isin(inside) & pairs["b"].isin(inside)]
-    all_pairs = pd.DataFrame([(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]], columns=["a", "b"])
+    all_pairs = pd.DataFrame([(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]], columns=["a", "b"])
     pair_sets = {
         "two-way partner pairs": pr[pr["two_way"] == 1][["a", "b"]],
         "one-way partner pairs (forward or reverse)": pr[pr["one_way"] == 1][["a", "b"]],
@@ -674,8 +813,9 @@ def club_tie_crosstab(membership: pd.Series, ever: pd.DataFrame, pairs: pd.DataF
         row["total"] = len(frame)
         row["same-club share"] = same_total / both if both else np.nan
         rows.append(row)
-    out = pd.DataFrame(rows, columns=["unit", "group", *ccols, "divergent", "different clubs", "total",
-                                      "same-club share"])
+    out = pd.DataFrame(
+        rows, columns=["unit", "group", *ccols, "divergent", "different clubs", "total", "same-club share"]
+    )
     for col in [*ccols, "divergent", "total"]:
         out[col] = out[col].astype("int64")
     return out

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from zonespill.convergence import designs as D
+from zonespill.convergence import designs
 from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 
@@ -37,8 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "cov_type": "HC1",
 }
 
-SMALL_SAMPLE = ("Small sample: {n} provinces — asymptotic standard errors and p-values are rough guides; "
-                "estimates with many interaction terms rest on few provinces per group.")
+SMALL_SAMPLE = (
+    "Small sample: {n} provinces — asymptotic standard errors and p-values are rough guides; "
+    "estimates with many interaction terms rest on few provinces per group."
+)
 
 
 def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -46,14 +48,22 @@ def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     opts = dict(options or {})
     unknown = sorted(set(opts) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"unknown convergence option(s) {unknown}; known: {sorted(DEFAULTS)}",
-                          source="config", column="convergence")
+        raise ConfigError(
+            f"unknown convergence option(s) {unknown}; known: {sorted(DEFAULTS)}",
+            source="config",
+            column="convergence",
+        )
     out = {**DEFAULTS, **opts}
     if out["merge"] not in ("PS", "vLT", None):
-        raise ConfigError("convergence.merge must be 'PS', 'vLT' or null", source="config", column="convergence.merge")
+        raise ConfigError(
+            "convergence.merge must be 'PS', 'vLT' or null", source="config", column="convergence.merge"
+        )
     if out["cov_type"] not in ("HC0", "HC1", "HC2", "HC3", "nonrobust"):
-        raise ConfigError("convergence.cov_type must be HC0-HC3 or nonrobust", source="config",
-                          column="convergence.cov_type")
+        raise ConfigError(
+            "convergence.cov_type must be HC0-HC3 or nonrobust",
+            source="config",
+            column="convergence.cov_type",
+        )
     return out
 
 
@@ -61,7 +71,7 @@ def _load(region_year: Path, opts: Mapping[str, Any]) -> tuple[pd.DataFrame, int
     from zonespill.steps import _region_year_sample
 
     ry = _region_year_sample(region_year)
-    return D.analysis_window(ry, first_year=opts["first_year"], last_year=opts["last_year"])
+    return designs.analysis_window(ry, first_year=opts["first_year"], last_year=opts["last_year"])
 
 
 def _hash(provenance: Path) -> str:
@@ -91,8 +101,11 @@ def _w_text(W: Any) -> str:
 
 
 def _ties_note(last: int) -> str:
-    return (f"Tie groups: 'ever K' = a province-level tie of type K (bundled pairings) was active at some time up "
-            f"to {last} (first_K ≤ {last}; may predate the window). Groups overlap.")
+    return (
+        "Tie groups: 'ever K' = a province-level tie of type K (bundled pairings) was active at some time "
+        "up "
+        f"to {last} (first_K ≤ {last}; may predate the window). Groups overlap."
+    )
 
 
 # --------------------------------------------------------------------------- C1 + FC1
@@ -112,23 +125,34 @@ def sigma_step(
 
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
-    ever = D.ever_ties(ry, end_year=last)
-    design = D.sigma_design(ry, ever, min_units=int(opts["min_group_units"]))
+    ever = designs.ever_ties(ry, end_year=last)
+    design = designs.sigma_design(ry, ever, min_units=int(opts["min_group_units"]))
     notes = (
-        f"Sample: {len(ever)} provinces, {first}–{last}. Entries: standard deviation of log GDP per capita across "
+        f"Sample: {len(ever)} provinces, {first}–{last}. Entries: standard deviation of log GDP per capita "
+        "across "
         "the provinces of the group (population SD, ddof = 0, unweighted).",
         _vintage(ry),
         _ties_note(last),
         *design.notes,
-        "Small groups: with few provinces per group the SD is sensitive to single provinces; differences in levels "
+        "Small groups: with few provinces per group the SD is sensitive to single provinces; differences in "
+        "levels "
         "between groups are not tests.",
     )
-    table = PlainTable(design.table, table_id="C1", title="Sigma convergence with and without collaborating provinces",
-                       notes=notes, digits=4)
+    table = PlainTable(
+        design.table,
+        table_id="C1",
+        title="Sigma convergence with and without collaborating provinces",
+        notes=notes,
+        digits=4,
+    )
     paths = write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
     figures.use_agg()
-    paths += plot_sigma(design.paths, figure_stem, ylabel="SD of log GDP per capita",
-                        title="Sigma convergence by collaboration group")
+    paths += plot_sigma(
+        design.paths,
+        figure_stem,
+        ylabel="SD of log GDP per capita",
+        title="Sigma convergence by collaboration group",
+    )
     return paths
 
 
@@ -151,34 +175,48 @@ def beta_step(
 
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
-    ever = D.ever_ties(ry, end_year=last)
+    ever = designs.ever_ties(ry, end_year=last)
     W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    design = D.beta_design(ry, ever, start=first, end=last, W=W, cov_type=str(opts["cov_type"]))
+    design = designs.beta_design(ry, ever, start=first, end=last, W=W, cov_type=str(opts["cov_type"]))
     n = len(design.data) if design.data is not None else 0
     notes = (
-        f"Dependent variable: average annual log growth of GDP per capita {first}–{last} (T = {last - first}); "
-        f"regressor: log GDP per capita in {first}. {n} provinces.",
+        f"Dependent variable: average annual log growth of GDP per capita {first}–{last} "
+        f"(T = {last - first}); regressor: log GDP per capita in {first}. {n} provinces.",
         _vintage(ry),
         _ties_note(last) + " Interactions use the initial log level centred at its sample mean: the slope of "
-        "group K is the initial-level coefficient plus the interaction; the dummy is the growth gap at the mean level.",
-        "Speed λ = −ln(1 + T·b)/T per year and half-life ln 2/λ, from the initial-level coefficient b (the slope of "
+        "group K is the initial-level coefficient plus the interaction; the dummy is the growth gap at the "
+        "mean level.",
+        "Speed λ = −ln(1 + T·b)/T per year and half-life ln 2/λ, from the initial-level coefficient b (the "
+        "slope of "
         "provinces in none of the interacted groups in (3)); n/a when there is no convergence.",
-        f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with {_w_text(W)}, SEs "
+        f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with "
+        f"{_w_text(W)}, SEs "
         "from the inverse information matrix; in SAR, b is the direct coefficient, not the total impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
-    table = RegressionTable.from_long(design.coefs, design.stats, table_id="C2",
-                                      title="Cross-sectional beta convergence and collaboration ties",
-                                      notes=notes, term_labels=design.labels,
-                                      term_order=_term_order(design.coefs, design.labels))
+    table = RegressionTable.from_long(
+        design.coefs,
+        design.stats,
+        table_id="C2",
+        title="Cross-sectional beta convergence and collaboration ties",
+        notes=notes,
+        term_labels=design.labels,
+        term_order=_term_order(design.coefs, design.labels),
+    )
     paths = write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
     figures.use_agg()
     assert design.data is not None
     cs = design.data.reset_index()
-    paths += plot_beta_scatter(cs, figure_stem, result=design.results.get("(1)"), label=D.UNIT, groups="profile",
-                               group_order=list(D.PROFILES),
-                               title=f"Beta convergence {first}–{last} by tie profile")
+    paths += plot_beta_scatter(
+        cs,
+        figure_stem,
+        result=design.results.get("(1)"),
+        label=designs.UNIT,
+        groups="profile",
+        group_order=list(designs.PROFILES),
+        title=f"Beta convergence {first}–{last} by tie profile",
+    )
     return paths
 
 
@@ -205,26 +243,36 @@ def panel_step(
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
     W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    design = D.panel_design(ry, W=W)
-    n = ry[D.UNIT].nunique()
+    design = designs.panel_design(ry, W=W)
+    n = ry[designs.UNIT].nunique()
     notes = (
-        f"Dependent variable: annual growth of log GDP per capita, {first + 1}–{last}; regressor: log GDP per capita "
+        f"Dependent variable: annual growth of log GDP per capita, {first + 1}–{last}; regressor: log GDP "
+        "per capita "
         "in t−1 (consecutive years only). Province and year fixed effects.",
         _vintage(ry),
-        "Tie indicators: 1 if the province has an active tie in that role in the year; interactions use the lagged "
+        "Tie indicators: 1 if the province has an active tie in that role in the year; interactions use the "
+        "lagged "
         "log level centred at its sample mean (slope of active group K = b + interaction).",
-        f"OLS columns: pyfixest within estimator, SEs clustered by province (CRV1; only {n} clusters — p-values are "
-        "approximate). Speed λ = −ln(1 + b), half-life ln 2/λ; with province effects b carries Nickell bias of "
+        f"OLS columns: pyfixest within estimator, SEs clustered by province (CRV1; only {n} clusters — "
+        "p-values are "
+        "approximate). Speed λ = −ln(1 + b), half-life ln 2/λ; with province effects b carries Nickell bias "
+        "of "
         f"order 1/T (T = {last - first}).",
-        f"SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with {_w_text(W)}; W· rows "
+        "SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with "
+        f"{_w_text(W)}; W· rows "
         "are spatial lags of the regressors; b is the direct coefficient, not the impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
-    table = RegressionTable.from_long(design.coefs, design.stats, table_id="C3",
-                                      title="Panel beta convergence and active collaboration ties (two-way FE)",
-                                      notes=notes, term_labels=design.labels,
-                                      term_order=_term_order(design.coefs, design.labels))
+    table = RegressionTable.from_long(
+        design.coefs,
+        design.stats,
+        table_id="C3",
+        title="Panel beta convergence and active collaboration ties (two-way FE)",
+        notes=notes,
+        term_labels=design.labels,
+        term_order=_term_order(design.coefs, design.labels),
+    )
     return write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
 
 
@@ -251,48 +299,73 @@ def clubs_step(
     ry, first, last = _load(region_year, opts)
     reg = read_parquet(regions)
     names = dict(zip(reg["region_id"].astype(str), reg["name"].astype(str), strict=True))
-    ever = D.ever_ties(ry, end_year=last)
+    ever = designs.ever_ties(ry, end_year=last)
     merge = opts["merge"]
-    design = D.club_design(ry, names, hp_lambda=float(opts["hp_lambda"]), merge=merge,
-                           time_trim=float(opts["time_trim"]), cstar=float(opts["cstar"]),
-                           min_periods=int(opts["min_club_periods"]))
+    design = designs.club_design(
+        ry,
+        names,
+        hp_lambda=float(opts["hp_lambda"]),
+        merge=merge,
+        time_trim=float(opts["time_trim"]),
+        cstar=float(opts["cstar"]),
+        min_periods=int(opts["min_club_periods"]),
+    )
     n_units = len(design.membership)
     caveats = (
-        f"Club tests with few units: {n_units} provinces and {last - first + 1} years; the log-t regressions of "
-        "small clubs use the cross-sectional variation of a handful of provinces, so club boundaries are fragile.",
-        f"HP filter (λ = {float(opts['hp_lambda']):g}) end-point problem: the trend is least reliable in the first "
+        f"Club tests with few units: {n_units} provinces and {last - first + 1} years; the log-t "
+        "regressions of "
+        "small clubs use the cross-sectional variation of a handful of provinces, so club boundaries are "
+        "fragile.",
+        f"HP filter (λ = {float(opts['hp_lambda']):g}) end-point problem: the trend is least reliable in "
+        "the first "
         "and last years, and the algorithm sorts provinces by the last-year trend value.",
     )
     hpkey = _hash(provenance)
     notes4 = (
-        f"Phillips–Sul (2007, 2009) log-t test and clustering on the HP trend of log GDP per capita, {first}–{last}; "
+        "Phillips–Sul (2007, 2009) log-t test and clustering on the HP trend of log GDP per capita, "
+        f"{first}–{last}; "
         f"time trim {float(opts['time_trim']):.3g}, c* = {float(opts['cstar']):g}, critical value −1.65, "
         f"club merging: {merge or 'none'} (ConvergenceClubs 2.2.5 conventions).",
-        "log-t b: slope of log(H1/Ht) − 2 log log t on log t; SE: HAC (quadratic spectral kernel, Andrews bandwidth); "
+        "log-t b: slope of log(H1/Ht) − 2 log log t on log t; SE: HAC (quadratic spectral kernel, Andrews "
+        "bandwidth); "
         "convergence within a group is not rejected when t > −1.65. Members sorted by code.",
         _vintage(ry),
         *caveats,
         *design.notes,
     )
-    t4 = PlainTable(design.table, table_id="C4", title="Convergence clubs of provinces (Phillips–Sul)", notes=notes4,
-                    digits={"log-t b": 3, "se": 3, "t": 2})
+    t4 = PlainTable(
+        design.table,
+        table_id="C4",
+        title="Convergence clubs of provinces (Phillips–Sul)",
+        notes=notes4,
+        digits={"log-t b": 3, "se": 3, "t": 2},
+    )
     paths = write_table(t4, outdir, provenance_hash=hpkey, formats=formats)
 
     col = read_parquet(collaborations)
     pmap = province_of(reg)
-    pairs = D.province_pairs(col, pmap, list(ever.index), first_year=first, last_year=last)
+    pairs = designs.province_pairs(col, pmap, list(ever.index), first_year=first, last_year=last)
     if design.result is None:
         frame = pd.DataFrame([{"group": "not estimated", "reason": design.reason or ""}])
-        notes5: tuple[str, ...] = (f"Clubs not estimated ({design.reason}); no cross-tabulation.",
-                                   _vintage(ry), *caveats)
-        t5 = PlainTable(frame, table_id="C5", title="Convergence clubs and collaboration direction", notes=notes5)
+        notes5: tuple[str, ...] = (
+            f"Clubs not estimated ({design.reason}); no cross-tabulation.",
+            _vintage(ry),
+            *caveats,
+        )
+        t5 = PlainTable(
+            frame, table_id="C5", title="Convergence clubs and collaboration direction", notes=notes5
+        )
     else:
-        frame = D.club_tie_crosstab(design.membership, ever, pairs)
+        frame = designs.club_tie_crosstab(design.membership, ever, pairs)
         if design.merged and design.initial_membership is not None:
-            init = D.club_tie_crosstab(design.initial_membership, ever, pairs)
-            frame = pd.concat([frame.assign(clubs="final"), init.assign(clubs="initial (before merging)")],
-                              ignore_index=True)
-            cols = sorted((c for c in frame.columns if c.startswith("club ")), key=lambda c: int(c.split()[1]))
+            init = designs.club_tie_crosstab(design.initial_membership, ever, pairs)
+            frame = pd.concat(
+                [frame.assign(clubs="final"), init.assign(clubs="initial (before merging)")],
+                ignore_index=True,
+            )
+            cols = sorted(
+                (c for c in frame.columns if c.startswith("club ")), key=lambda c: int(c.split()[1])
+            )
             rest = ["divergent", "different clubs", "total", "same-club share"]
             frame = frame[["clubs", "unit", "group", *cols, *rest]]
             frame[cols] = frame[cols].astype("float64")
@@ -301,16 +374,29 @@ def clubs_step(
         both_kinds = int(((pairs["two_way"] == 1) & (pairs["one_way"] == 1)).sum())
         notes5 = (
             "Province rows: number of provinces of the tie group in each club (groups overlap; 'no tie' = no "
-            f"province-level tie of any type by {last}). Pair rows: unordered province pairs with a tie active at "
-            f"some time in {first}–{last} (within-province ties excluded); 'club c' counts pairs with both members in "
+            f"province-level tie of any type by {last}). Pair rows: unordered province pairs with a tie "
+            "active at "
+            f"some time in {first}–{last} (within-province ties excluded); 'club c' counts pairs with both "
+            "members in "
             "club c; 'divergent' pairs have a member in no club.",
-            "Same-club share = pairs in the same club / pairs with both members in some club; the benchmark row is "
+            "Same-club share = pairs in the same club / pairs with both members in some club; the benchmark "
+            "row is "
             "the share for all pairs of provinces. "
             f"Two-way pairs: {int(two['total'])}, one-way pairs: {int(one['total'])}"
-            + (f" ({both_kinds} pair(s) have both kinds of tie and are counted in both rows)." if both_kinds else "."),
-            *(("Merging left fewer clubs than the clustering step found, so the cross-tabulation is shown for the "
-               "final clubs and for the initial clubs (blank: club absent from that partition).",)
-              if design.merged else ()),
+            + (
+                f" ({both_kinds} pair(s) have both kinds of tie and are counted in both rows)."
+                if both_kinds
+                else "."
+            ),
+            *(
+                (
+                    "Merging left fewer clubs than the clustering step found, so the cross-tabulation is "
+                    "shown for the "
+                    "final clubs and for the initial clubs (blank: club absent from that partition).",
+                )
+                if design.merged
+                else ()
+            ),
             _vintage(ry),
             *caveats,
             "With this few pairs the shares are descriptive; no test of equality is reported.",
@@ -318,8 +404,13 @@ def clubs_step(
         keys = [c for c in ("clubs", "unit", "group") if c in frame.columns]
         digits5: dict[str, int] = {c: 0 for c in frame.columns if c not in (*keys, "same-club share")}
         digits5["same-club share"] = 3
-        t5 = PlainTable(frame.set_index(keys), table_id="C5",
-                        title="Convergence clubs and collaboration direction", notes=notes5, digits=digits5)
+        t5 = PlainTable(
+            frame.set_index(keys),
+            table_id="C5",
+            title="Convergence clubs and collaboration direction",
+            notes=notes5,
+            digits=digits5,
+        )
     paths += write_table(t5, outdir, provenance_hash=hpkey, formats=formats)
 
     figures.use_agg()
@@ -332,7 +423,14 @@ def clubs_step(
             # merging joined clubs: the initial clubs show the paths that were merged
             clubs = {u: int(c) for u, c in design.initial_membership.dropna().items()}
             title += " (initial clubs, before merging)"
-        tp = transition_paths(design.panel, value="log_gdp_pc", unit=D.UNIT, time=D.TIME, clubs=clubs,
-                              filter="hp", hp_lambda=float(opts["hp_lambda"]))
+        tp = transition_paths(
+            design.panel,
+            value="log_gdp_pc",
+            unit=designs.UNIT,
+            time=designs.TIME,
+            clubs=clubs,
+            filter="hp",
+            hp_lambda=float(opts["hp_lambda"]),
+        )
         paths += plot_transition_paths(tp, figure_stem, title=title)
     return paths

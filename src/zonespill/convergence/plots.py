@@ -82,8 +82,14 @@ def plot_beta_scatter(
         markers = "osD^vP*X"
         for k, cat in enumerate(order):
             mask = g == cat
-            ax.scatter(xs[mask], ys[mask], s=18, color=f"C{k % 10}", marker=markers[k % len(markers)],
-                       label=f"{cat} (n={int(mask.sum())})")
+            ax.scatter(
+                xs[mask],
+                ys[mask],
+                s=18,
+                color=f"C{k % 10}",
+                marker=markers[k % len(markers)],
+                label=f"{cat} (n={int(mask.sum())})",
+            )
         ax.legend(frameon=False, fontsize=7)
     if label is not None:
         for xi, yi, txt in zip(xs, ys, cross_section[label].astype(str), strict=True):
