@@ -29,7 +29,15 @@ with open(HERE / "prefectures.csv", "w", newline="", encoding="utf-8") as fh:
     for pid, (gx, gy) in provinces.items():
         for half in (0, 1):
             code = f"{pid}{half + 1:02d}00"
-            w.writerow([code, f"Pref {code}", f"{pid}0000", f"Province {pid}", square(100 + gx + 0.5 * half, 30 + gy, 0.5, 1)])
+            w.writerow(
+                [
+                    code,
+                    f"Pref {code}",
+                    f"{pid}0000",
+                    f"Province {pid}",
+                    square(100 + gx + 0.5 * half, 30 + gy, 0.5, 1),
+                ]
+            )
 
 years = range(2000, 2011)
 with open(HERE / "panel.csv", "w", newline="", encoding="utf-8") as fh:
@@ -51,8 +59,17 @@ with open(HERE / "zones.csv", "w", newline="", encoding="utf-8") as fh:
     w.writerow(["zone", "zone_name", "host", "lvl", "kind", "year", "ha"])
     for z in range(14):
         host = list(provinces)[z % 7]
-        w.writerow([f"Z{z:03d}", f"Zone {z}", host, "national" if z % 3 == 0 else "provincial",
-                    "hitech" if z % 2 else "etdz", 1995 + z, f"{100 + 10 * z:.1f}"])
+        w.writerow(
+            [
+                f"Z{z:03d}",
+                f"Zone {z}",
+                host,
+                "national" if z % 3 == 0 else "provincial",
+                "hitech" if z % 2 else "etdz",
+                1995 + z,
+                f"{100 + 10 * z:.1f}",
+            ]
+        )
 
 with open(HERE / "pairings.csv", "w", newline="", encoding="utf-8") as fh:
     w = csv.writer(fh)

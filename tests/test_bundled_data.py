@@ -20,7 +20,9 @@ def manifest() -> list[dict[str, str]]:
 def test_manifest_sha256(entry: dict[str, str]) -> None:
     assert entry["source"] and entry["licence"] and entry["what"]
     digest = hashlib.sha256((RAW / entry["file"]).read_bytes()).hexdigest()
-    assert digest == entry["sha256"], f"{entry['file']} differs from the MANIFEST: raw inputs must not be edited"
+    assert digest == entry["sha256"], (
+        f"{entry['file']} differs from the MANIFEST: raw inputs must not be edited"
+    )
 
 
 def test_every_file_is_listed() -> None:

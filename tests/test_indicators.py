@@ -12,14 +12,16 @@ import scipy.sparse as sp
 from zonespill import indicators as ind
 from zonespill.weights import SpatialWeights
 
-REGIONS = pd.DataFrame({
-    "region_id": ["11", "12", "13", "110100", "110200", "130100"],
-    "name": list("ABCabc"),
-    "level": ["province"] * 3 + ["prefecture"] * 3,
-    "parent_id": [pd.NA, pd.NA, pd.NA, "11", "11", "13"],
-    "lon": [0.0, 1.0, 2.0, 0.1, 0.2, 2.1],
-    "lat": [0.0, 0.0, 0.0, 0.1, 0.2, 0.1],
-})
+REGIONS = pd.DataFrame(
+    {
+        "region_id": ["11", "12", "13", "110100", "110200", "130100"],
+        "name": list("ABCabc"),
+        "level": ["province"] * 3 + ["prefecture"] * 3,
+        "parent_id": [pd.NA, pd.NA, pd.NA, "11", "11", "13"],
+        "lon": [0.0, 1.0, 2.0, 0.1, 0.2, 2.1],
+        "lat": [0.0, 0.0, 0.0, 0.1, 0.2, 0.1],
+    }
+)
 YEARS = range(2005, 2009)
 
 
@@ -28,23 +30,34 @@ def panel() -> pd.DataFrame:
     for k, rid in enumerate(["11", "12", "13"]):
         for t in YEARS:
             # GDP in 100m yuan, population in 10k: gdp_pc = gdp * 1e4 / pop
-            rows.append({"region_id": rid, "year": t, "gdp": float(10 * (k + 1) * (1 + 0.1 * (t - 2005))),
-                         "population": 100.0, "vintage": "v1" if t < 2008 or rid != "13" else "v2"})
+            rows.append(
+                {
+                    "region_id": rid,
+                    "year": t,
+                    "gdp": float(10 * (k + 1) * (1 + 0.1 * (t - 2005))),
+                    "population": 100.0,
+                    "vintage": "v1" if t < 2008 or rid != "13" else "v2",
+                }
+            )
     return pd.DataFrame(rows)
 
 
-COLLABS = pd.DataFrame({
-    "collab_id": ["c1", "c2", "c3", "c4"],
-    "source_id": ["11", "130100", "12", "110100"],
-    "target_id": ["12", "110100", "13", "110200"],
-    "start_year": [2005, 2006, 2007, 2005],
-    "end_year": pd.array([2006, pd.NA, pd.NA, pd.NA], dtype="Int64"),
-    "programme": ["p"] * 4,
-    "direction": ["forward", "reverse", "two_way", "forward"],
-})
+COLLABS = pd.DataFrame(
+    {
+        "collab_id": ["c1", "c2", "c3", "c4"],
+        "source_id": ["11", "130100", "12", "110100"],
+        "target_id": ["12", "110100", "13", "110200"],
+        "start_year": [2005, 2006, 2007, 2005],
+        "end_year": pd.array([2006, pd.NA, pd.NA, pd.NA], dtype="Int64"),
+        "programme": ["p"] * 4,
+        "direction": ["forward", "reverse", "two_way", "forward"],
+    }
+)
 
 # path graph 11 - 12 - 13, row-standardised
-W = SpatialWeights(("11", "12", "13"), sp.csr_matrix(np.array([[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]], dtype=float)), "row")
+W = SpatialWeights(
+    ("11", "12", "13"), sp.csr_matrix(np.array([[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]], dtype=float)), "row"
+)
 
 
 def test_region_panel_growth_never_crosses_vintage_or_gaps() -> None:
@@ -65,7 +78,10 @@ def test_province_ties_drop_within_province_pairs() -> None:
     ties = ind.province_ties(COLLABS, REGIONS, analysis_ids=["11", "12", "13"])
     assert ties.same_province == ("c4",)
     assert list(ties.ties.collab_id) == ["c1", "c2", "c3"]
-    assert ties.ties.set_index("collab_id").loc["c2", ["source_province", "target_province"]].tolist() == ["13", "11"]
+    assert ties.ties.set_index("collab_id").loc["c2", ["source_province", "target_province"]].tolist() == [
+        "13",
+        "11",
+    ]
 
 
 def test_region_year_roles_counts_first_years_gaps_and_exposure() -> None:
@@ -96,8 +112,12 @@ def test_region_year_roles_counts_first_years_gaps_and_exposure() -> None:
 
 
 def test_pair_year_active_flags_gap_and_distance() -> None:
-    ry = ind.region_year(panel(), ind.province_ties(COLLABS, REGIONS, analysis_ids=["11", "12", "13"]).ties,
-                         weights=W, years=YEARS)
+    ry = ind.region_year(
+        panel(),
+        ind.province_ties(COLLABS, REGIONS, analysis_ids=["11", "12", "13"]).ties,
+        weights=W,
+        years=YEARS,
+    )
     py = ind.pair_year(COLLABS, REGIONS, ry, years=YEARS).set_index(["collab_id", "year"])
     assert py.loc[("c1", 2006), "active"] == 1 and py.loc[("c1", 2007), "active"] == 0
     assert py.loc[("c2", 2005), "active"] == 0 and py.loc[("c2", 2008), "active"] == 1
@@ -108,11 +128,19 @@ def test_pair_year_active_flags_gap_and_distance() -> None:
 
 
 def test_zone_panel_counts_from_approval_year() -> None:
-    zones = pd.DataFrame({"zone_id": ["z1", "z2", "z3"], "region_id": ["11", "110100", "12"],
-                          "level": ["national", "provincial", "national"], "type": ["etdz", "hitech", "etdz"],
-                          "approval_year": [2006, 2007, 1990], "area_ha": [10.0, 5.0, pd.NA]})
-    zp = ind.zone_panel(zones, region_ids=["11", "12"], years=YEARS,
-                        province_map=ind.province_of(REGIONS)).set_index(["region_id", "year"])
+    zones = pd.DataFrame(
+        {
+            "zone_id": ["z1", "z2", "z3"],
+            "region_id": ["11", "110100", "12"],
+            "level": ["national", "provincial", "national"],
+            "type": ["etdz", "hitech", "etdz"],
+            "approval_year": [2006, 2007, 1990],
+            "area_ha": [10.0, 5.0, pd.NA],
+        }
+    )
+    zp = ind.zone_panel(
+        zones, region_ids=["11", "12"], years=YEARS, province_map=ind.province_of(REGIONS)
+    ).set_index(["region_id", "year"])
     assert zp.loc[("11", 2005), "zones_total"] == 0
     assert zp.loc[("11", 2006), "zones_total"] == 1
     assert zp.loc[("11", 2007), "zones_total"] == 2  # the prefecture-hosted zone maps to province 11

@@ -92,4 +92,6 @@ def test_spine_outputs_are_byte_identical_across_runs(tiny: tuple[Path, dict[str
 
 def test_contract_doc_is_current(repo_dir: Path) -> None:
     doc = repo_dir / "docs" / "data_contract.md"
-    assert doc.read_text(encoding="utf-8") == contract_markdown() + "\n", "regenerate: python -m zonespill.contract"
+    assert doc.read_text(encoding="utf-8") == contract_markdown() + "\n", (
+        "regenerate: python -m zonespill.contract"
+    )

@@ -18,7 +18,13 @@ def square(x: float, y: float) -> str:
 
 def grid_regions(extra_island: bool = False) -> pd.DataFrame:
     """A 2 x 2 grid: A B / C D (A at the bottom left). Queen: everyone touches everyone."""
-    rows = [("A", square(0, 0)), ("B", square(1, 0)), ("C", square(0, 1)), ("D", square(1, 1)), ("E", square(2, 0))]
+    rows = [
+        ("A", square(0, 0)),
+        ("B", square(1, 0)),
+        ("C", square(0, 1)),
+        ("D", square(1, 1)),
+        ("E", square(2, 0)),
+    ]
     if extra_island:
         rows.append(("I", square(10, 10)))
     return pd.DataFrame(rows, columns=["region_id", "geometry_wkt"])
@@ -29,7 +35,9 @@ def test_queen_on_grid_matches_hand_count() -> None:
     w = build.weights.to_dense_frame()
     expected = pd.DataFrame(
         [[0, 1, 1, 1, 0], [1, 0, 1, 1, 1], [1, 1, 0, 1, 0], [1, 1, 1, 0, 1], [0, 1, 0, 1, 0]],
-        index=list("ABCDE"), columns=list("ABCDE"), dtype=float,
+        index=list("ABCDE"),
+        columns=list("ABCDE"),
+        dtype=float,
     )
     pd.testing.assert_frame_equal(w, expected)
     assert build.islands == ()
@@ -76,7 +84,10 @@ def test_edge_list_round_trip_keeps_islands_and_order() -> None:
     w = SpatialWeights(("b", "a", "z"), mat, "binary", "test")
     edges = w.to_edge_list()
     assert edges[["i", "j"]].astype(object).where(edges[["i", "j"]].notna(), None).values.tolist() == [
-        ["b", "a"], ["a", "b"], ["z", None]]
+        ["b", "a"],
+        ["a", "b"],
+        ["z", None],
+    ]
     back = SpatialWeights.from_edge_list(edges, ids=list(w.ids))
     assert back.ids == w.ids
     assert (back.matrix != w.matrix).nnz == 0

@@ -38,10 +38,14 @@ def _json(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
 
 
-def _args(*names: str, options: bool = True, formats: bool = False) -> Callable[[argparse.ArgumentParser], None]:
+def _args(
+    *names: str, options: bool = True, formats: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
     def configure(p: argparse.ArgumentParser) -> None:
         if options:
-            p.add_argument("--options", type=_json, default={}, help="JSON object with the step's config section")
+            p.add_argument(
+                "--options", type=_json, default={}, help="JSON object with the step's config section"
+            )
         for n in names:
             p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=Path, required=True)
         if formats:
@@ -101,15 +105,35 @@ def _weights(ns: argparse.Namespace) -> object:
     return weights_step(ns.options, ns.analysis, regions=ns.regions, panel=ns.panel, out=ns.out, meta=ns.meta)
 
 
-@step("indicators", _args("regions", "panel", "zones", "collaborations", "weights", "weights_meta",
-                          "region_year_out", "pair_year_out", "summary_out"))
+@step(
+    "indicators",
+    _args(
+        "regions",
+        "panel",
+        "zones",
+        "collaborations",
+        "weights",
+        "weights_meta",
+        "region_year_out",
+        "pair_year_out",
+        "summary_out",
+    ),
+)
 def _indicators(ns: argparse.Namespace) -> object:
     from zonespill.steps import indicators_step
 
-    return indicators_step(ns.options, regions=ns.regions, panel=ns.panel, zones=ns.zones,
-                           collaborations=ns.collaborations, weights=ns.weights, weights_meta=ns.weights_meta,
-                           region_year_out=ns.region_year_out, pair_year_out=ns.pair_year_out,
-                           summary_out=ns.summary_out)
+    return indicators_step(
+        ns.options,
+        regions=ns.regions,
+        panel=ns.panel,
+        zones=ns.zones,
+        collaborations=ns.collaborations,
+        weights=ns.weights,
+        weights_meta=ns.weights_meta,
+        region_year_out=ns.region_year_out,
+        pair_year_out=ns.pair_year_out,
+        summary_out=ns.summary_out,
+    )
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:
@@ -123,35 +147,50 @@ def _prov_args(p: argparse.ArgumentParser) -> None:
 def _provenance(ns: argparse.Namespace) -> object:
     from zonespill.steps import provenance_step
 
-    return provenance_step(ns.config_json, inputs={str(p): p for p in ns.inputs}, out=ns.out, repo_dir=ns.repo_dir)
+    return provenance_step(
+        ns.config_json, inputs={str(p): p for p in ns.inputs}, out=ns.out, repo_dir=ns.repo_dir
+    )
 
 
 @step("table-descriptives", _args("region_year", "provenance", "outdir", options=False, formats=True))
 def _t1(ns: argparse.Namespace) -> object:
     from zonespill.steps import table_descriptives_step
 
-    return table_descriptives_step(region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir,
-                                   formats=_fmt(ns))
+    return table_descriptives_step(
+        region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns)
+    )
 
 
 @step("table-sigma", _args("region_year", "provenance", "outdir", "figure_stem", options=False, formats=True))
 def _t2(ns: argparse.Namespace) -> object:
     from zonespill.steps import table_sigma_step
 
-    return table_sigma_step(region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir,
-                            figure_stem=ns.figure_stem, formats=_fmt(ns))
+    return table_sigma_step(
+        region_year=ns.region_year,
+        provenance=ns.provenance,
+        outdir=ns.outdir,
+        figure_stem=ns.figure_stem,
+        formats=_fmt(ns),
+    )
 
 
 @step("table-twfe", _args("region_year", "provenance", "outdir", options=False, formats=True))
 def _t3(ns: argparse.Namespace) -> object:
     from zonespill.steps import table_twfe_step
 
-    return table_twfe_step(region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns))
+    return table_twfe_step(
+        region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns)
+    )
 
 
 # Estimator families register their own steps (one module each, importing ``step`` from here).
-FAMILY_CLI_MODULES = ("zonespill.did.cli", "zonespill.spatial.cli", "zonespill.convergence.cli",
-                      "zonespill.simulate_cli", "zonespill.report_cli")
+FAMILY_CLI_MODULES = (
+    "zonespill.did.cli",
+    "zonespill.spatial.cli",
+    "zonespill.convergence.cli",
+    "zonespill.simulate_cli",
+    "zonespill.report_cli",
+)
 
 
 def _load_family_steps() -> None:
@@ -184,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+    )
     try:
         ns._fn(ns)
     except ZonespillError as exc:

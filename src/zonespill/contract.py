@@ -88,7 +88,9 @@ PANEL = TableContract(
         Column("year", "int", minimum=YEAR_MIN, maximum=YEAR_MAX),
         Column("gdp", "float", nullable=True, minimum=0, description="nominal GDP of the chosen vintage"),
         Column("population", "float", nullable=True, minimum=0, description="year-end resident population"),
-        Column("vintage", "string", nullable=True, description="GDP vintage label; growth never crosses a change"),
+        Column(
+            "vintage", "string", nullable=True, description="GDP vintage label; growth never crosses a change"
+        ),
     ),
     extra_numeric=True,
     description="region-year panel in long format (unbalanced allowed, declared)",
@@ -115,7 +117,11 @@ COLLABORATIONS = TableContract(
     key=("collab_id",),
     columns=(
         Column("collab_id", "string"),
-        Column("source_id", "string", description="giver: the more developed side (host core for reverse enclaves)"),
+        Column(
+            "source_id",
+            "string",
+            description="giver: the more developed side (host core for reverse enclaves)",
+        ),
         Column("target_id", "string", description="receiver"),
         Column("start_year", "int", minimum=YEAR_MIN, maximum=YEAR_MAX),
         Column("end_year", "int", nullable=True, minimum=YEAR_MIN, maximum=YEAR_MAX),
@@ -226,16 +232,23 @@ def _coerce_column(series: pd.Series, col: Column, *, source: str, row_offset: i
     if not_number.any():
         examples = ", ".join(repr(v) for v in as_text[not_number].head(3).tolist())
         raise InputError(
-            f"value is not a number ({examples})", source=source, rows=_rows(not_number, row_offset), column=col.name
+            f"value is not a number ({examples})",
+            source=source,
+            rows=_rows(not_number, row_offset),
+            column=col.name,
         )
     values = numeric.astype("float64")
     infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
     if infinite.any():
-        raise InputError("value is infinite", source=source, rows=_rows(infinite, row_offset), column=col.name)
+        raise InputError(
+            "value is infinite", source=source, rows=_rows(infinite, row_offset), column=col.name
+        )
     if col.kind == "int":
         frac = values.notna() & (values != np.round(values))
         if frac.any():
-            raise InputError("value must be a whole number", source=source, rows=_rows(frac, row_offset), column=col.name)
+            raise InputError(
+                "value must be a whole number", source=source, rows=_rows(frac, row_offset), column=col.name
+            )
         return values.astype("Int64")
     return values.astype("Float64")
 
@@ -250,7 +263,12 @@ def _check_values(
 ) -> None:
     missing = series.isna()
     if not col.nullable and missing.any():
-        raise InputError("missing value in a required column", source=source, rows=_rows(missing, row_offset), column=col.name)
+        raise InputError(
+            "missing value in a required column",
+            source=source,
+            rows=_rows(missing, row_offset),
+            column=col.name,
+        )
     present = series[~missing]
     if col.allowed is not None:
         bad = ~series.isin(col.allowed) & ~missing
@@ -270,21 +288,35 @@ def _check_values(
         if lo is not None:
             bad = (values < lo).fillna(False)
             if bad.any():
-                raise InputError(f"value below the minimum {lo:g}", source=source, rows=_rows(bad, row_offset), column=col.name)
+                raise InputError(
+                    f"value below the minimum {lo:g}",
+                    source=source,
+                    rows=_rows(bad, row_offset),
+                    column=col.name,
+                )
         if hi is not None:
             bad = (values > hi).fillna(False)
             if bad.any():
-                raise InputError(f"value above the maximum {hi:g}", source=source, rows=_rows(bad, row_offset), column=col.name)
+                raise InputError(
+                    f"value above the maximum {hi:g}",
+                    source=source,
+                    rows=_rows(bad, row_offset),
+                    column=col.name,
+                )
 
 
 def check_key(frame: pd.DataFrame, contract: TableContract, *, source: str, row_offset: int = 2) -> None:
     """Raise unless ``contract.key`` is present, non-null and unique in ``frame``."""
     for name in contract.key:
         if name not in frame.columns:
-            raise InputError(f"key column of the {contract.name} table is missing", source=source, column=name)
+            raise InputError(
+                f"key column of the {contract.name} table is missing", source=source, column=name
+            )
         null = frame[name].isna()
         if null.any():
-            raise InputError("missing value in a key column", source=source, rows=_rows(null, row_offset), column=name)
+            raise InputError(
+                "missing value in a key column", source=source, rows=_rows(null, row_offset), column=name
+            )
     dup = frame.duplicated(subset=list(contract.key), keep=False)
     if dup.any():
         first = frame.loc[dup, list(contract.key)].iloc[0].tolist()
@@ -335,13 +367,19 @@ def contract_markdown() -> str:
     lines = ["# Data contract (generated from `zonespill.contract`)", ""]
     for contract in CONTRACTS.values():
         lines += [f"## `{contract.name}` — key ({', '.join(contract.key)})", "", contract.description, ""]
-        lines += ["| column | type | required | missing allowed | allowed values / range | meaning |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| column | type | required | missing allowed | allowed values / range | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in contract.columns:
             rng = ", ".join(c.allowed) if c.allowed else ""
             if c.minimum is not None or c.maximum is not None:
-                rng = f"[{'' if c.minimum is None else f'{c.minimum:g}'}, {'' if c.maximum is None else f'{c.maximum:g}'}]"
+                lo = "" if c.minimum is None else f"{c.minimum:g}"
+                hi = "" if c.maximum is None else f"{c.maximum:g}"
+                rng = f"[{lo}, {hi}]"
             lines.append(
-                f"| {c.name} | {c.kind} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} | {rng} | {c.description} |"
+                f"| {c.name} | {c.kind} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} "
+                f"| {rng} | {c.description} |"
             )
         if contract.extra_numeric:
             lines.append("")

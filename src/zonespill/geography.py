@@ -43,7 +43,9 @@ def _load_geoms(wkts: Sequence[str | None], ids: Sequence[str], *, source: str) 
         try:
             geoms.append(shapely_wkt.loads(str(text)))
         except Exception as exc:
-            raise InputError(f"region {rid}: invalid WKT ({exc})", source=source, column="geometry_wkt") from exc
+            raise InputError(
+                f"region {rid}: invalid WKT ({exc})", source=source, column="geometry_wkt"
+            ) from exc
     return geoms
 
 
@@ -55,10 +57,17 @@ def centroids(regions: pd.DataFrame, *, source: str = "regions") -> pd.DataFrame
     out = regions[["region_id"]].copy()
     lon = np.full(len(regions), np.nan)
     lat = np.full(len(regions), np.nan)
-    has_geom = regions["geometry_wkt"].notna().to_numpy() if "geometry_wkt" in regions else np.zeros(len(regions), bool)
+    has_geom = (
+        regions["geometry_wkt"].notna().to_numpy()
+        if "geometry_wkt" in regions
+        else np.zeros(len(regions), bool)
+    )
     if has_geom.any():
-        geoms = _load_geoms(regions.loc[has_geom, "geometry_wkt"].tolist(), regions.loc[has_geom, "region_id"].tolist(),
-                            source=source)
+        geoms = _load_geoms(
+            regions.loc[has_geom, "geometry_wkt"].tolist(),
+            regions.loc[has_geom, "region_id"].tolist(),
+            source=source,
+        )
         cent = [g.centroid for g in geoms]  # type: ignore[attr-defined]
         lon[has_geom] = [c.x for c in cent]
         lat[has_geom] = [c.y for c in cent]
@@ -118,8 +127,9 @@ def queen_weights(
             cols.append(pos[j])
     mat = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
     binary = SpatialWeights(tuple(ids), mat, "binary", "queen")
-    return _apply_island_rule(binary, regions, island_rule=island_rule, k=island_k, row_standardise=row_standardise,
-                              source=source)
+    return _apply_island_rule(
+        binary, regions, island_rule=island_rule, k=island_k, row_standardise=row_standardise, source=source
+    )
 
 
 def _apply_island_rule(
@@ -136,8 +146,12 @@ def _apply_island_rule(
     added: list[tuple[str, str]] = []
     if islands:
         if island_rule == "error":
-            raise InputError(f"island(s) without contiguous neighbours: {', '.join(islands)}; choose an island rule "
-                             "(nearest, drop, keep) in config weights.islands", source=source, column=column)
+            raise InputError(
+                f"island(s) without contiguous neighbours: {', '.join(islands)}; choose an island rule "
+                "(nearest, drop, keep) in config weights.islands",
+                source=source,
+                column=column,
+            )
         if island_rule == "nearest":
             cent = centroids(regions.set_index("region_id").loc[list(w.ids)].reset_index(), source=source)
             dist = distance_matrix_km(cent)
@@ -155,13 +169,17 @@ def _apply_island_rule(
         elif island_rule == "keep":
             pass
         else:
-            raise ConfigError(f"unknown island rule {island_rule!r}", source="config", column="weights.islands")
+            raise ConfigError(
+                f"unknown island rule {island_rule!r}", source="config", column="weights.islands"
+            )
     if row_standardise:
         w = w.row_standardise()
     return WeightsBuild(w, islands, tuple(added), island_rule)
 
 
-def knn_weights(regions: pd.DataFrame, *, k: int, row_standardise: bool = True, source: str = "regions") -> WeightsBuild:
+def knn_weights(
+    regions: pd.DataFrame, *, k: int, row_standardise: bool = True, source: str = "regions"
+) -> WeightsBuild:
     """k nearest neighbours by great-circle centroid distance (ties broken by id order)."""
     if k < 1 or k >= len(regions):
         raise ConfigError(f"k must be between 1 and {len(regions) - 1}", source="config", column="weights.k")
@@ -191,6 +209,10 @@ def inverse_distance_weights(
         dense = np.where(np.isfinite(dist), dist ** (-power), 0.0)
     if cutoff_km is not None:
         dense[dist > cutoff_km] = 0.0
-    w = SpatialWeights(tuple(regions["region_id"].astype(str)), sp.csr_matrix(dense), "distance",
-                       f"inverse distance^{power:g}" + (f" ≤ {cutoff_km:g} km" if cutoff_km else ""))
+    w = SpatialWeights(
+        tuple(regions["region_id"].astype(str)),
+        sp.csr_matrix(dense),
+        "distance",
+        f"inverse distance^{power:g}" + (f" ≤ {cutoff_km:g} km" if cutoff_km else ""),
+    )
     return WeightsBuild(w.row_standardise() if row_standardise else w, w.islands, (), "none")

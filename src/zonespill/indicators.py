@@ -30,7 +30,15 @@ from zonespill.errors import InputError
 from zonespill.geography import centroids, haversine_km
 from zonespill.weights import SpatialWeights
 
-ROLES = ("forward_giver", "forward_receiver", "reverse_giver", "reverse_receiver", "reverse", "two_way", "any")
+ROLES = (
+    "forward_giver",
+    "forward_receiver",
+    "reverse_giver",
+    "reverse_receiver",
+    "reverse",
+    "two_way",
+    "any",
+)
 
 
 def province_of(regions: pd.DataFrame) -> dict[str, str]:
@@ -65,12 +73,16 @@ def region_panel(panel: pd.DataFrame) -> pd.DataFrame:
         out["log_gdp_pc"] = np.log(out["gdp_pc"])
     out = out.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
     prev = out.groupby("region_id", sort=False)[["year", "log_gdp_pc", "vintage"]].shift(1)
-    same = (prev["year"] == out["year"] - 1) & (prev["vintage"].astype("string") == out["vintage"].astype("string")).fillna(False)
+    same = (prev["year"] == out["year"] - 1) & (
+        prev["vintage"].astype("string") == out["vintage"].astype("string")
+    ).fillna(False)
     out["growth"] = np.where(same, out["log_gdp_pc"] - prev["log_gdp_pc"], np.nan)
     return out
 
 
-def zone_panel(zones: pd.DataFrame, *, region_ids: list[str], years: range, province_map: dict[str, str] | None = None) -> pd.DataFrame:
+def zone_panel(
+    zones: pd.DataFrame, *, region_ids: list[str], years: range, province_map: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Region-year counts of approved zones by level and type and cumulative approved area.
 
     A zone counts from its approval year on. Zone hosts below the province level are
@@ -82,14 +94,20 @@ def zone_panel(zones: pd.DataFrame, *, region_ids: list[str], years: range, prov
         host = host.map(lambda r: province_map.get(r, r))
     z["host"] = host
     z = z[z["host"].isin(region_ids)]
-    grid = pd.MultiIndex.from_product([sorted(region_ids), list(years)], names=["region_id", "year"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product(
+        [sorted(region_ids), list(years)], names=["region_id", "year"]
+    ).to_frame(index=False)
     year_arr = grid["year"].to_numpy()
     cols: dict[str, np.ndarray] = {}
 
     def cumulative(mask: pd.Series, weight: pd.Series | None = None) -> np.ndarray:
         sub = z[mask]
         vals = np.zeros(len(grid))
-        w = (weight[mask] if weight is not None else pd.Series(1.0, index=sub.index)).fillna(0.0).astype(float)
+        w = (
+            (weight[mask] if weight is not None else pd.Series(1.0, index=sub.index))
+            .fillna(0.0)
+            .astype(float)
+        )
         by = pd.DataFrame({"host": sub["host"], "y": sub["approval_year"].astype(int), "w": w})
         agg = by.groupby(["host", "y"])["w"].sum()
         for (host_id, yr), val in agg.items():
@@ -102,7 +120,9 @@ def zone_panel(zones: pd.DataFrame, *, region_ids: list[str], years: range, prov
         cols[f"zones_{lvl}"] = cumulative(z["level"] == lvl)
     for typ in sorted(z["type"].dropna().unique()):
         cols[f"zones_type_{typ}"] = cumulative(z["type"] == typ)
-    cols["zone_area_ha"] = cumulative(all_rows, pd.to_numeric(z["area_ha"], errors="coerce").astype("float64"))
+    cols["zone_area_ha"] = cumulative(
+        all_rows, pd.to_numeric(z["area_ha"], errors="coerce").astype("float64")
+    )
     for name, vals in cols.items():
         grid[name] = vals if name == "zone_area_ha" else vals.astype("int64")
     return grid
@@ -117,7 +137,9 @@ class ProvinceTies:
     outside_panel: tuple[str, ...]
 
 
-def province_ties(collaborations: pd.DataFrame, regions: pd.DataFrame, *, analysis_ids: list[str]) -> ProvinceTies:
+def province_ties(
+    collaborations: pd.DataFrame, regions: pd.DataFrame, *, analysis_ids: list[str]
+) -> ProvinceTies:
     """Map each collaboration's endpoints to provinces for province-level analysis."""
     pmap = province_of(regions)
     c = collaborations.copy()
@@ -125,8 +147,12 @@ def province_ties(collaborations: pd.DataFrame, regions: pd.DataFrame, *, analys
     c["target_province"] = c["target_id"].astype(str).map(pmap)
     unmapped = c["source_province"].isna() | c["target_province"].isna()
     if unmapped.any():
-        raise InputError("collaboration endpoint has no province (check parent_id in the regions table)",
-                         source="collaborations", rows=c.index[unmapped].tolist(), column="source_id/target_id")
+        raise InputError(
+            "collaboration endpoint has no province (check parent_id in the regions table)",
+            source="collaborations",
+            rows=c.index[unmapped].tolist(),
+            column="source_id/target_id",
+        )
     same = c["source_province"] == c["target_province"]
     outside = ~(c["source_province"].isin(analysis_ids) & c["target_province"].isin(analysis_ids))
     keep = ~same & ~outside
@@ -147,12 +173,19 @@ def _role_rows(ties: pd.DataFrame) -> pd.DataFrame:
         ("unknown", None, None),
     ):
         sub = ties[ties["direction"] == direction]
-        for side, role, partner in (("source_province", src_role, "target_province"), ("target_province", tgt_role, "source_province")):
-            base = pd.DataFrame({
-                "collab_id": sub["collab_id"].astype(str), "region_id": sub[side].astype(str),
-                "partner_id": sub[partner].astype(str), "start_year": sub["start_year"].astype(int),
-                "end_year": sub["end_year"].astype("Float64"),
-            })
+        for side, role, partner in (
+            ("source_province", src_role, "target_province"),
+            ("target_province", tgt_role, "source_province"),
+        ):
+            base = pd.DataFrame(
+                {
+                    "collab_id": sub["collab_id"].astype(str),
+                    "region_id": sub[side].astype(str),
+                    "partner_id": sub[partner].astype(str),
+                    "start_year": sub["start_year"].astype(int),
+                    "end_year": sub["end_year"].astype("Float64"),
+                }
+            )
             roles = [role] if role else []
             if direction == "reverse":
                 roles.append("reverse")
@@ -160,7 +193,9 @@ def _role_rows(ties: pd.DataFrame) -> pd.DataFrame:
             for r in roles:
                 parts.append(base.assign(role=r))
     if not parts:
-        return pd.DataFrame(columns=["collab_id", "region_id", "partner_id", "start_year", "end_year", "role"])
+        return pd.DataFrame(
+            columns=["collab_id", "region_id", "partner_id", "start_year", "end_year", "role"]
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -196,8 +231,11 @@ def region_year(
     any_roles = roles[roles["role"] == "any"]
     gaps = np.full(len(base), np.nan)
     for k, (rid, yr) in enumerate(zip(rid_arr, year_arr, strict=True)):
-        act = any_roles[(any_roles["region_id"] == rid) & (any_roles["start_year"] <= yr)
-                        & (any_roles["end_year"].isna() | (any_roles["end_year"] >= yr))]
+        act = any_roles[
+            (any_roles["region_id"] == rid)
+            & (any_roles["start_year"] <= yr)
+            & (any_roles["end_year"].isna() | (any_roles["end_year"] >= yr))
+        ]
         partners = sorted(set(act["partner_id"]))
         if not partners:
             continue
@@ -212,7 +250,12 @@ def region_year(
     if not w.is_row_standardised:
         w = w.row_standardise()
     share = np.full(len(base), np.nan)
-    active = base.pivot(index="region_id", columns="year", values="active_any").reindex(list(w.ids)).fillna(0).to_numpy()
+    active = (
+        base.pivot(index="region_id", columns="year", values="active_any")
+        .reindex(list(w.ids))
+        .fillna(0)
+        .to_numpy()
+    )
     lag = w.matrix @ active
     col_of = {y: k for k, y in enumerate(sorted(base["year"].unique()))}
     row_of = {u: k for k, u in enumerate(w.ids)}
@@ -221,7 +264,9 @@ def region_year(
             share[k] = lag[row_of[rid], col_of[yr]]
     base["nb_share_active"] = share
     if zones is not None:
-        zp = zone_panel(zones, region_ids=ids, years=range(int(base["year"].min()), int(base["year"].max()) + 1))
+        zp = zone_panel(
+            zones, region_ids=ids, years=range(int(base["year"].min()), int(base["year"].max()) + 1)
+        )
         base = base.merge(zp, on=["region_id", "year"], how="left", validate="one_to_one")
     return base.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
@@ -240,21 +285,46 @@ def pair_year(
     c["source_province"] = c["source_id"].astype(str).map(pmap)
     c["target_province"] = c["target_id"].astype(str).map(pmap)
     c["distance_km"] = haversine_km(
-        cent.loc[c["source_id"].astype(str), "lon"].to_numpy(float), cent.loc[c["source_id"].astype(str), "lat"].to_numpy(float),
-        cent.loc[c["target_id"].astype(str), "lon"].to_numpy(float), cent.loc[c["target_id"].astype(str), "lat"].to_numpy(float),
+        cent.loc[c["source_id"].astype(str), "lon"].to_numpy(float),
+        cent.loc[c["source_id"].astype(str), "lat"].to_numpy(float),
+        cent.loc[c["target_id"].astype(str), "lon"].to_numpy(float),
+        cent.loc[c["target_id"].astype(str), "lat"].to_numpy(float),
     ).round(3)
     grid = c.merge(pd.DataFrame({"year": list(years)}), how="cross")
     end = grid["end_year"].astype("Float64").fillna(np.inf).astype(float)
-    grid["active"] = ((grid["year"] >= grid["start_year"].astype(int)) & (grid["year"] <= end)).astype(np.int64)
+    grid["active"] = ((grid["year"] >= grid["start_year"].astype(int)) & (grid["year"] <= end)).astype(
+        np.int64
+    )
     logy = region_year_table.set_index(["region_id", "year"])["log_gdp_pc"]
-    grid["giver_log_gdp_pc"] = logy.reindex(pd.MultiIndex.from_arrays([grid["source_province"], grid["year"]])).to_numpy()
-    grid["receiver_log_gdp_pc"] = logy.reindex(pd.MultiIndex.from_arrays([grid["target_province"], grid["year"]])).to_numpy()
+    grid["giver_log_gdp_pc"] = logy.reindex(
+        pd.MultiIndex.from_arrays([grid["source_province"], grid["year"]])
+    ).to_numpy()
+    grid["receiver_log_gdp_pc"] = logy.reindex(
+        pd.MultiIndex.from_arrays([grid["target_province"], grid["year"]])
+    ).to_numpy()
     grid["log_gap"] = grid["giver_log_gdp_pc"] - grid["receiver_log_gdp_pc"]
     grid["abs_log_gap"] = grid["log_gap"].abs()
     grid["same_province"] = (grid["source_province"] == grid["target_province"]).astype(np.int64)
-    cols = ["collab_id", "year", "source_id", "target_id", "source_province", "target_province", "programme", "direction",
-            "level", "start_year", "end_year", "active", "same_province", "giver_log_gdp_pc", "receiver_log_gdp_pc",
-            "log_gap", "abs_log_gap", "distance_km"]
+    cols = [
+        "collab_id",
+        "year",
+        "source_id",
+        "target_id",
+        "source_province",
+        "target_province",
+        "programme",
+        "direction",
+        "level",
+        "start_year",
+        "end_year",
+        "active",
+        "same_province",
+        "giver_log_gdp_pc",
+        "receiver_log_gdp_pc",
+        "log_gap",
+        "abs_log_gap",
+        "distance_km",
+    ]
     for col in cols:
         if col not in grid:
             grid[col] = pd.NA

@@ -78,13 +78,23 @@ class SourceSpec:
             path = base_dir / path
         fmt = str(section.get("format") or "")
         if fmt and fmt not in FORMATS:
-            raise ConfigError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})", source="config", column=f"{key}.format")
+            raise ConfigError(
+                f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})",
+                source="config",
+                column=f"{key}.format",
+            )
         header_row = section.get("header_row", 1)
         if not isinstance(header_row, int) or isinstance(header_row, bool) or header_row < 1:
-            raise ConfigError("header_row must be a positive integer", source="config", column=f"{key}.header_row")
+            raise ConfigError(
+                "header_row must be a positive integer", source="config", column=f"{key}.header_row"
+            )
         columns = section.get("columns") or {}
         if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
-            raise ConfigError("columns must map canonical names to source column names", source="config", column=f"{key}.columns")
+            raise ConfigError(
+                "columns must map canonical names to source column names",
+                source="config",
+                column=f"{key}.columns",
+            )
         return cls(
             path=path,
             format=fmt,
@@ -92,7 +102,9 @@ class SourceSpec:
             sheet=section.get("sheet", 0),
             header_row=header_row,
             columns=dict(columns),
-            values={k: {str(a): str(b) for a, b in v.items()} for k, v in (section.get("values") or {}).items()},
+            values={
+                k: {str(a): str(b) for a, b in v.items()} for k, v in (section.get("values") or {}).items()
+            },
             constants={k: str(v) for k, v in (section.get("constants") or {}).items()},
             compose={k: tuple(str(c) for c in v) for k, v in (section.get("compose") or {}).items()},
         )
@@ -102,8 +114,17 @@ class SourceSpec:
         if self.format:
             return self.format
         suffix = self.path.suffix.lower()
-        return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
-                ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".dta": "dta"}.get(suffix, "csv")
+        return {
+            ".csv": "csv",
+            ".txt": "csv",
+            ".tsv": "csv",
+            ".parquet": "parquet",
+            ".pq": "parquet",
+            ".xlsx": "excel",
+            ".xlsm": "excel",
+            ".xls": "excel",
+            ".dta": "dta",
+        }.get(suffix, "csv")
 
     @property
     def first_data_row(self) -> int:
@@ -125,7 +146,9 @@ def read_source(spec: SourceSpec) -> pd.DataFrame:
         try:
             frame = pd.read_parquet(spec.path)
         except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise InputError(f"not a readable Parquet file ({type(exc).__name__}: {exc})", source=src) from exc
+            raise InputError(
+                f"not a readable Parquet file ({type(exc).__name__}: {exc})", source=src
+            ) from exc
     elif fmt == "excel":
         frame = _read_excel(spec)
     elif fmt == "dta":
@@ -169,7 +192,9 @@ def _read_csv(spec: SourceSpec) -> pd.DataFrame:
         seen: set[str] = set()
         for name in names:
             if name in seen and name:
-                raise InputError("duplicate column name in the header", source=src, rows=[spec.header_row], column=name)
+                raise InputError(
+                    "duplicate column name in the header", source=src, rows=[spec.header_row], column=name
+                )
             seen.add(name)
     try:
         return pd.read_csv(
@@ -210,10 +235,14 @@ def _check_header(frame: pd.DataFrame, spec: SourceSpec) -> None:
         )
     dups = pd.Index(frame.columns)[pd.Index(frame.columns).duplicated()].tolist()
     if dups:
-        raise InputError("duplicate column name in the header", source=src, rows=[spec.header_row], column=dups[0])
+        raise InputError(
+            "duplicate column name in the header", source=src, rows=[spec.header_row], column=dups[0]
+        )
 
 
-def map_columns(frame: pd.DataFrame, spec: SourceSpec, contract: C.TableContract, *, extra: Sequence[str] = ()) -> pd.DataFrame:
+def map_columns(
+    frame: pd.DataFrame, spec: SourceSpec, contract: C.TableContract, *, extra: Sequence[str] = ()
+) -> pd.DataFrame:
     """Rename source columns to canonical names and apply value maps and constants."""
     src = str(spec.path)
     unknown = set(spec.columns) - set(contract.column_names) - set(extra)
@@ -235,8 +264,12 @@ def map_columns(frame: pd.DataFrame, spec: SourceSpec, contract: C.TableContract
             parts = []
             for part in spec.compose[canon]:
                 if part not in frame.columns:
-                    raise InputError(f"column not found (composing canonical '{canon}'); the file has: "
-                                     f"{', '.join(frame.columns)}", source=src, column=part)
+                    raise InputError(
+                        f"column not found (composing canonical '{canon}'); the file has: "
+                        f"{', '.join(frame.columns)}",
+                        source=src,
+                        column=part,
+                    )
                 parts.append(frame[part].astype("string").str.strip())
             joined = parts[0]
             for extra_part in parts[1:]:
@@ -273,7 +306,12 @@ def map_columns(frame: pd.DataFrame, spec: SourceSpec, contract: C.TableContract
 
 
 # --------------------------------------------------------------------------- tables
-def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, derive_parents: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def ingest_regions(
+    spec: SourceSpec,
+    *,
+    parent_code_length: int | None = None,
+    derive_parents: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Read the regions table.
 
     ``parent_code_length`` truncates ``parent_id`` codes (``110000 → 11``);
@@ -286,12 +324,20 @@ def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, d
         mapped["parent_id"] = mapped["parent_id"].astype("string").str.strip().str[:parent_code_length]
     regions = C.coerce_and_validate(mapped, C.REGIONS, source=str(spec.path), row_offset=spec.first_data_row)
     if "geometry_wkt" in regions:
-        _check_wkt(regions["geometry_wkt"], source=str(spec.path), column=spec.columns.get("geometry_wkt", "geometry_wkt"),
-                   row_offset=spec.first_data_row)
+        _check_wkt(
+            regions["geometry_wkt"],
+            source=str(spec.path),
+            column=spec.columns.get("geometry_wkt", "geometry_wkt"),
+            row_offset=spec.first_data_row,
+        )
     if derive_parents:
         name_col = derive_parents.get("name_column")
         level = str(derive_parents.get("level", "province"))
-        names = frame[name_col].astype("string") if name_col and name_col in frame else pd.Series(pd.NA, index=frame.index)
+        names = (
+            frame[name_col].astype("string")
+            if name_col and name_col in frame
+            else pd.Series(pd.NA, index=frame.index)
+        )
         parents = (
             pd.DataFrame({"region_id": regions["parent_id"].to_numpy(), "name": names.to_numpy()})
             .dropna(subset=["region_id"])
@@ -302,12 +348,19 @@ def ingest_regions(spec: SourceSpec, *, parent_code_length: int | None = None, d
         parents["parent_id"] = pd.NA
         if "geometry_wkt" in regions:
             parents["geometry_wkt"] = [
-                _dissolve_wkt(regions.loc[regions["parent_id"] == pid, "geometry_wkt"]) for pid in parents["region_id"]
+                _dissolve_wkt(regions.loc[regions["parent_id"] == pid, "geometry_wkt"])
+                for pid in parents["region_id"]
             ]
         regions = pd.concat([parents, regions], ignore_index=True)
         for col in ("region_id", "name", "level", "parent_id"):
             regions[col] = regions[col].astype("string")
-    C.check_references(regions["parent_id"], regions["region_id"], source=str(spec.path), column="parent_id", what="parent region")
+    C.check_references(
+        regions["parent_id"],
+        regions["region_id"],
+        source=str(spec.path),
+        column="parent_id",
+        what="parent region",
+    )
     regions = regions.sort_values("region_id", kind="mergesort").reset_index(drop=True)
     C.check_key(regions, C.REGIONS, source=str(spec.path))
     return regions
@@ -320,14 +373,22 @@ def _check_wkt(wkts: pd.Series, *, source: str, column: str, row_offset: int) ->
     geoms = shapely.from_wkt(wkts.where(wkts.notna(), None).to_numpy(dtype=object), on_invalid="ignore")
     bad = present & pd.isna(geoms)
     if bad.any():
-        raise InputError("geometry is not valid WKT", source=source, rows=(np.flatnonzero(bad) + row_offset).tolist(),
-                         column=column)
+        raise InputError(
+            "geometry is not valid WKT",
+            source=source,
+            rows=(np.flatnonzero(bad) + row_offset).tolist(),
+            column=column,
+        )
     kinds = shapely.get_type_id(geoms[present])
     not_area = np.zeros(len(wkts), dtype=bool)
     not_area[np.flatnonzero(present)] = ~np.isin(kinds, [3, 6])  # Polygon, MultiPolygon
     if not_area.any():
-        raise InputError("geometry must be a POLYGON or MULTIPOLYGON", source=source,
-                         rows=(np.flatnonzero(not_area) + row_offset).tolist(), column=column)
+        raise InputError(
+            "geometry must be a POLYGON or MULTIPOLYGON",
+            source=source,
+            rows=(np.flatnonzero(not_area) + row_offset).tolist(),
+            column=column,
+        )
 
 
 def _dissolve_wkt(wkts: pd.Series) -> str | None:
@@ -369,41 +430,74 @@ def ingest_panel(
     """
     src = str(spec.path)
     if vintage not in vintages:
-        raise ConfigError(f"unknown GDP vintage {vintage!r} (configured: {', '.join(vintages)})", source="config", column="panel.vintage")
+        raise ConfigError(
+            f"unknown GDP vintage {vintage!r} (configured: {', '.join(vintages)})",
+            source="config",
+            column="panel.vintage",
+        )
     frame = read_source(spec)
     extra_map = dict(covariates or {})
     for v in vintages.values():
         extra_map[f"gdp_{v.name}"] = v.column
     spec2 = SourceSpec(
-        path=spec.path, format=spec.format, encoding=spec.encoding, sheet=spec.sheet, header_row=spec.header_row,
-        columns={**{k: v for k, v in spec.columns.items() if k not in ("gdp", "vintage")}, **extra_map,
-                 "gdp": vintages[vintage].column},
-        values=spec.values, constants={**spec.constants, "vintage": vintage},
+        path=spec.path,
+        format=spec.format,
+        encoding=spec.encoding,
+        sheet=spec.sheet,
+        header_row=spec.header_row,
+        columns={
+            **{k: v for k, v in spec.columns.items() if k not in ("gdp", "vintage")},
+            **extra_map,
+            "gdp": vintages[vintage].column,
+        },
+        values=spec.values,
+        constants={**spec.constants, "vintage": vintage},
     )
     mapped = map_columns(frame, spec2, C.PANEL, extra=list(extra_map))
     chosen = vintages[vintage]
-    panel = C.coerce_and_validate(mapped, C.PANEL, source=src, row_offset=spec.first_data_row, year_range=years)
+    panel = C.coerce_and_validate(
+        mapped, C.PANEL, source=src, row_offset=spec.first_data_row, year_range=years
+    )
     outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
     panel.loc[outside, "gdp"] = pd.NA
     panel.loc[outside, "vintage"] = pd.NA
     if panel["gdp"].isna().all():
         raise InputError(
-            f"the outcome is missing in every row for vintage {vintage!r} ({chosen.first_year}–{chosen.last_year})",
-            source=src, rows="all", column=chosen.column,
+            f"the outcome is missing in every row for vintage {vintage!r} "
+            f"({chosen.first_year}–{chosen.last_year})",
+            source=src,
+            rows="all",
+            column=chosen.column,
         )
-    C.check_references(panel["region_id"], regions["region_id"], source=src, column=spec.columns.get("region_id", "region_id"),
-                       what="region", row_offset=spec.first_data_row)
+    C.check_references(
+        panel["region_id"],
+        regions["region_id"],
+        source=src,
+        column=spec.columns.get("region_id", "region_id"),
+        what="region",
+        row_offset=spec.first_data_row,
+    )
     return panel.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
-def ingest_zones(spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None) -> pd.DataFrame:
+def ingest_zones(
+    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+) -> pd.DataFrame:
     """Read the zone catalogue; every host region must be a known region."""
     src = str(spec.path)
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.ZONES)
-    zones = C.coerce_and_validate(mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years)
-    C.check_references(zones["region_id"], regions["region_id"], source=src, column=spec.columns.get("region_id", "region_id"),
-                       what="host region", row_offset=spec.first_data_row)
+    zones = C.coerce_and_validate(
+        mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years
+    )
+    C.check_references(
+        zones["region_id"],
+        regions["region_id"],
+        source=src,
+        column=spec.columns.get("region_id", "region_id"),
+        what="host region",
+        row_offset=spec.first_data_row,
+    )
     return zones.sort_values("zone_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -427,23 +521,39 @@ def ingest_collaborations(
     drops: list[C.DropRecord] = []
     if "collab_id" not in spec.columns and "collab_id" not in frame.columns:
         frame = frame.copy()
-        frame["collab_id"] = [f"{id_prefix}{r:04d}" for r in range(spec.first_data_row, spec.first_data_row + len(frame))]
+        frame["collab_id"] = [
+            f"{id_prefix}{r:04d}" for r in range(spec.first_data_row, spec.first_data_row + len(frame))
+        ]
     mapped = map_columns(frame, spec, C.COLLABORATIONS)
     start_col = spec.columns.get("start_year", "start_year")
     blank_start = mapped["start_year"].astype("string").str.strip().replace("", pd.NA).isna()
     if blank_start.any():
         rows = (np.flatnonzero(blank_start.to_numpy()) + spec.first_data_row).tolist()
         if missing_start_year == "exclude":
-            drops.append(C.DropRecord("collaborations", src, tuple(rows), f"missing {start_col} (rule: exclude)",
-                                      tuple(mapped.loc[blank_start, "collab_id"].astype(str))))
+            drops.append(
+                C.DropRecord(
+                    "collaborations",
+                    src,
+                    tuple(rows),
+                    f"missing {start_col} (rule: exclude)",
+                    tuple(mapped.loc[blank_start, "collab_id"].astype(str)),
+                )
+            )
             keep = ~blank_start.to_numpy()
             row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))[keep]
             mapped = mapped[keep]
         elif missing_start_year == "error":
-            raise InputError("missing start year (set collaborations.missing_start_year: exclude to drop such rows "
-                             "explicitly)", source=src, rows=rows, column=start_col)
+            raise InputError(
+                "missing start year (set collaborations.missing_start_year: exclude to drop such rows "
+                "explicitly)",
+                source=src,
+                rows=rows,
+                column=start_col,
+            )
         else:
-            raise ConfigError("must be 'error' or 'exclude'", source="config", column="collaborations.missing_start_year")
+            raise ConfigError(
+                "must be 'error' or 'exclude'", source="config", column="collaborations.missing_start_year"
+            )
     else:
         row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))
     collabs = _validate_with_rows(mapped, C.COLLABORATIONS, src, row_numbers, years)
@@ -451,24 +561,43 @@ def ingest_collaborations(
         bad = collabs[col].notna() & ~collabs[col].isin(set(regions["region_id"].astype(str)))
         if bad.any():
             codes = sorted(set(collabs.loc[bad, col].astype(str)))
-            raise InputError(f"unknown region code(s) {', '.join(codes[:10])} (not in the regions table)",
-                             source=src, rows=row_numbers[bad.to_numpy()].tolist(), column=spec.columns.get(col, col))
+            raise InputError(
+                f"unknown region code(s) {', '.join(codes[:10])} (not in the regions table)",
+                source=src,
+                rows=row_numbers[bad.to_numpy()].tolist(),
+                column=spec.columns.get(col, col),
+            )
     self_pair = (collabs["source_id"] == collabs["target_id"]).fillna(False)
     if self_pair.any():
-        raise InputError("a region cannot collaborate with itself (source = target)", source=src,
-                         rows=row_numbers[self_pair.to_numpy()].tolist(), column=spec.columns.get("target_id", "target_id"))
+        raise InputError(
+            "a region cannot collaborate with itself (source = target)",
+            source=src,
+            rows=row_numbers[self_pair.to_numpy()].tolist(),
+            column=spec.columns.get("target_id", "target_id"),
+        )
     reversed_years = (collabs["end_year"] < collabs["start_year"]).fillna(False)
     if reversed_years.any():
-        raise InputError("end year is before start year", source=src, rows=row_numbers[reversed_years.to_numpy()].tolist(),
-                         column=spec.columns.get("end_year", "end_year"))
+        raise InputError(
+            "end year is before start year",
+            source=src,
+            rows=row_numbers[reversed_years.to_numpy()].tolist(),
+            column=spec.columns.get("end_year", "end_year"),
+        )
     return collabs.sort_values("collab_id", kind="mergesort").reset_index(drop=True), drops
 
 
-def _validate_with_rows(mapped: pd.DataFrame, contract: C.TableContract, src: str, row_numbers: np.ndarray,
-                        years: tuple[int, int] | None) -> pd.DataFrame:
+def _validate_with_rows(
+    mapped: pd.DataFrame,
+    contract: C.TableContract,
+    src: str,
+    row_numbers: np.ndarray,
+    years: tuple[int, int] | None,
+) -> pd.DataFrame:
     """Validate a table whose rows are a subset of the file: report original row numbers."""
     try:
-        return C.coerce_and_validate(mapped.reset_index(drop=True), contract, source=src, row_offset=0, year_range=years)
+        return C.coerce_and_validate(
+            mapped.reset_index(drop=True), contract, source=src, row_offset=0, year_range=years
+        )
     except InputError as err:
         if isinstance(err.rows, list):
             rows = [int(row_numbers[r]) for r in err.rows]
@@ -476,15 +605,25 @@ def _validate_with_rows(mapped: pd.DataFrame, contract: C.TableContract, src: st
         raise
 
 
-def ingest_flows(spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None) -> pd.DataFrame:
+def ingest_flows(
+    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+) -> pd.DataFrame:
     """Read the optional flows table (directed, by year and kind)."""
     src = str(spec.path)
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.FLOWS)
-    flows = C.coerce_and_validate(mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years)
+    flows = C.coerce_and_validate(
+        mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years
+    )
     for col in ("origin_id", "destination_id"):
-        C.check_references(flows[col], regions["region_id"], source=src, column=spec.columns.get(col, col), what="region",
-                           row_offset=spec.first_data_row)
+        C.check_references(
+            flows[col],
+            regions["region_id"],
+            source=src,
+            column=spec.columns.get(col, col),
+            what="region",
+            row_offset=spec.first_data_row,
+        )
     return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
 
 

@@ -69,6 +69,7 @@ any number of chunks give byte-identical summaries.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -233,6 +234,20 @@ def resolve_options(options: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid true parameters: {exc}", source=src, column="params") from None
     return out
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS/OpenMP to one thread (``threadpoolctl``, when installed).
+
+    Dense eigenvalues and solves of a few hundred units are fastest single-threaded (an
+    oversubscribed two-core machine is ~50x slower with two BLAS threads), and one thread
+    makes every floating-point reduction independent of the machine's core count.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with the pinned stack
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
 
 
 def study_seed(master_seed: int) -> int:
@@ -456,7 +471,8 @@ def run_chunk(
         return _empty_chunk()
     geo, pairs = _load_design(opts, Path(census_csv), Path(pairings_csv))
     seed = study_seed(opts["master_seed"])
-    rows = [row for r in reps for row in _replication_rows(r, geo, pairs, opts, seed)]
+    with _one_blas_thread():
+        rows = [row for r in reps for row in _replication_rows(r, geo, pairs, opts, seed)]
     frame = pd.DataFrame(rows).assign(n_units=len(geo.regions), n_pairs=len(pairs))
     frame = frame.loc[:, list(CHUNK_COLUMNS)].astype(_CHUNK_DTYPES)
     return _sorted(frame, ["replication"])

@@ -60,8 +60,11 @@ def _vintages(options: Mapping[str, Any]) -> dict[str, Vintage]:
         try:
             out[name] = Vintage(str(name), str(v["column"]), int(v["first_year"]), int(v["last_year"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError("each vintage needs column, first_year, last_year", source="config",
-                              column=f"inputs.panel.gdp_vintages.{name}") from exc
+            raise ConfigError(
+                "each vintage needs column, first_year, last_year",
+                source="config",
+                column=f"inputs.panel.gdp_vintages.{name}",
+            ) from exc
     return out
 
 
@@ -77,8 +80,13 @@ def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
         covariates=options.get("covariates"),
     )
     write_canonical(out, panel, "panel")
-    log.info("panel: %d rows, %d regions, years %d-%d", len(panel), panel["region_id"].nunique(),
-             panel["year"].min(), panel["year"].max())
+    log.info(
+        "panel: %d rows, %d regions, years %d-%d",
+        len(panel),
+        panel["region_id"].nunique(),
+        panel["year"].min(),
+        panel["year"].max(),
+    )
     return panel
 
 
@@ -90,14 +98,28 @@ def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
     return zones
 
 
-def ingest_collaborations_step(options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path) -> pd.DataFrame:
+def ingest_collaborations_step(
+    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path
+) -> pd.DataFrame:
     spec = SourceSpec.from_config(options, key="inputs.collaborations")
     collabs, dropped = ingest_collaborations(
-        spec, regions=read_canonical(regions, "regions"),
+        spec,
+        regions=read_canonical(regions, "regions"),
         missing_start_year=str(options.get("missing_start_year", "error")),
     )
-    write_json(drops, [{"table": d.table, "source": d.source, "rows": list(d.rows), "reason": d.reason,
-                        "ids": list(d.detail)} for d in dropped])
+    write_json(
+        drops,
+        [
+            {
+                "table": d.table,
+                "source": d.source,
+                "rows": list(d.rows),
+                "reason": d.reason,
+                "ids": list(d.detail),
+            }
+            for d in dropped
+        ],
+    )
     write_canonical(out, collabs, "collaborations")
     for d in dropped:
         log.warning("dropped %d row(s) of %s: %s (rows %s)", len(d.rows), d.source, d.reason, list(d.rows))
@@ -136,30 +158,54 @@ def weights_step(
     kind = str(weights_options.get("kind", "queen"))
     row_std = bool(weights_options.get("row_standardise", True))
     if kind == "queen":
-        build = geography.queen_weights(units, island_rule=weights_options.get("islands", "error"),
-                                        island_k=int(weights_options.get("island_k", 1)), row_standardise=row_std)
+        build = geography.queen_weights(
+            units,
+            island_rule=weights_options.get("islands", "error"),
+            island_k=int(weights_options.get("island_k", 1)),
+            row_standardise=row_std,
+        )
     elif kind == "knn":
         build = geography.knn_weights(units, k=int(weights_options.get("k", 4)), row_standardise=row_std)
     elif kind == "file":
         build = _weights_from_file(weights_options, units, row_std)
     elif kind == "distance":
-        build = geography.inverse_distance_weights(units, power=float(weights_options.get("distance_power", 1.0)),
-                                                   cutoff_km=weights_options.get("distance_cutoff_km"),
-                                                   row_standardise=row_std)
+        build = geography.inverse_distance_weights(
+            units,
+            power=float(weights_options.get("distance_power", 1.0)),
+            cutoff_km=weights_options.get("distance_cutoff_km"),
+            row_standardise=row_std,
+        )
     else:
-        raise ConfigError(f"unknown weights kind {kind!r} (queen, knn, distance, file)", source="config", column="weights.kind")
+        raise ConfigError(
+            f"unknown weights kind {kind!r} (queen, knn, distance, file)",
+            source="config",
+            column="weights.kind",
+        )
     edges = build.weights.to_edge_list()
     write_parquet(out, edges)
-    write_json(meta, {"kind": build.weights.kind, "transform": build.weights.transform, "n": build.weights.n,
-                      "ids": list(build.weights.ids), "islands": list(build.islands),
-                      "island_rule": build.rule, "added_links": [list(x) for x in build.added_links],
-                      "links": int(build.weights.matrix.nnz)})
+    write_json(
+        meta,
+        {
+            "kind": build.weights.kind,
+            "transform": build.weights.transform,
+            "n": build.weights.n,
+            "ids": list(build.weights.ids),
+            "islands": list(build.islands),
+            "island_rule": build.rule,
+            "added_links": [list(x) for x in build.added_links],
+            "links": int(build.weights.matrix.nnz),
+        },
+    )
     if build.islands:
-        log.warning("islands %s handled by rule %r; added links %s", build.islands, build.rule, build.added_links)
+        log.warning(
+            "islands %s handled by rule %r; added links %s", build.islands, build.rule, build.added_links
+        )
     return build.weights
 
 
-def _weights_from_file(options: Mapping[str, Any], units: pd.DataFrame, row_std: bool) -> geography.WeightsBuild:
+def _weights_from_file(
+    options: Mapping[str, Any], units: pd.DataFrame, row_std: bool
+) -> geography.WeightsBuild:
     """User-supplied edge list (i, j, w): ids must match the analysis regions exactly."""
     from zonespill.ingest import map_columns, read_source
 
@@ -182,11 +228,21 @@ def _weights_from_file(options: Mapping[str, Any], units: pd.DataFrame, row_std:
     if absent:
         from zonespill.errors import InputError
 
-        raise InputError(f"analysis region(s) {absent[:10]} do not appear in the weights file", source=src, rows="all",
-                         column="i")
-    return geography._apply_island_rule(w, units, island_rule=str(options.get("islands", "error")),
-                                        k=int(options.get("island_k", 1)), row_standardise=row_std, source=src,
-                                        column="j")
+        raise InputError(
+            f"analysis region(s) {absent[:10]} do not appear in the weights file",
+            source=src,
+            rows="all",
+            column="i",
+        )
+    return geography._apply_island_rule(
+        w,
+        units,
+        island_rule=str(options.get("islands", "error")),
+        k=int(options.get("island_k", 1)),
+        row_standardise=row_std,
+        source=src,
+        column="j",
+    )
 
 
 def read_weights(edges: Path, meta: Path | None = None) -> SpatialWeights:
@@ -236,19 +292,32 @@ def indicators_step(
     py = indicators.pair_year(col, reg, ry, years=years)
     write_parquet(region_year_out, ry)
     write_parquet(pair_year_out, py)
-    write_json(summary_out, {
-        "regions": len(ids), "years": [first, last], "collaborations": len(col),
-        "province_level_ties": len(ties.ties),
-        "same_province_ties_excluded_at_province_level": list(ties.same_province),
-        "ties_outside_analysis_regions": list(ties.outside_panel),
-        "ties_by_direction": {k: int(v) for k, v in ties.ties["direction"].value_counts().sort_index().items()},
-    })
-    log.info("region_year %s, pair_year %s; %d same-province ties kept only at native level",
-             ry.shape, py.shape, len(ties.same_province))
+    write_json(
+        summary_out,
+        {
+            "regions": len(ids),
+            "years": [first, last],
+            "collaborations": len(col),
+            "province_level_ties": len(ties.ties),
+            "same_province_ties_excluded_at_province_level": list(ties.same_province),
+            "ties_outside_analysis_regions": list(ties.outside_panel),
+            "ties_by_direction": {
+                k: int(v) for k, v in ties.ties["direction"].value_counts().sort_index().items()
+            },
+        },
+    )
+    log.info(
+        "region_year %s, pair_year %s; %d same-province ties kept only at native level",
+        ry.shape,
+        py.shape,
+        len(ties.same_province),
+    )
 
 
 # --------------------------------------------------------------------------- provenance
-def provenance_step(config: Mapping[str, Any], *, inputs: Mapping[str, Path], out: Path, repo_dir: Path) -> str:
+def provenance_step(
+    config: Mapping[str, Any], *, inputs: Mapping[str, Path], out: Path, repo_dir: Path
+) -> str:
     from zonespill import provenance as prov
 
     seeds = {"master_seed": int(config.get("master_seed", 0))}
@@ -265,41 +334,64 @@ def _region_year_sample(region_year: Path) -> pd.DataFrame:
 
 def _vintage_note(ry: pd.DataFrame) -> str:
     vint = sorted(set(ry["vintage"].dropna().astype(str)))
-    return f"GDP vintage: {', '.join(vint) or 'n/a'} (one consistent series; growth never crosses a vintage break)."
+    names = ", ".join(vint) or "n/a"
+    return f"GDP vintage: {names} (one consistent series; growth never crosses a vintage break)."
 
 
 # --------------------------------------------------------------------------- tables T1-T3
-def table_descriptives_step(*, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]) -> list[Path]:
+def table_descriptives_step(
+    *, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]
+) -> list[Path]:
     """T1: descriptive statistics of the province panel."""
     from zonespill import provenance as prov
     from zonespill.tables import PlainTable, write_table
 
     ry = _region_year_sample(region_year)
     variables = [
-        ("gdp_pc", "GDP per capita (yuan)"), ("log_gdp_pc", "log GDP per capita"), ("growth", "growth of log GDP p.c."),
-        ("population", "population (10,000)"), ("zones_total", "approved zones (cumulative)"),
-        ("zones_national", "approved zones: State Council"), ("zone_area_ha", "approved zone area (ha)"),
-        ("n_forward_giver", "active ties: forward giver"), ("n_forward_receiver", "active ties: forward receiver"),
-        ("n_reverse", "active ties: reverse (either role)"), ("n_two_way", "active ties: two-way"),
-        ("partner_log_gap", "partner log income gap"), ("nb_share_active", "share of neighbours with a tie"),
+        ("gdp_pc", "GDP per capita (yuan)"),
+        ("log_gdp_pc", "log GDP per capita"),
+        ("growth", "growth of log GDP p.c."),
+        ("population", "population (10,000)"),
+        ("zones_total", "approved zones (cumulative)"),
+        ("zones_national", "approved zones: State Council"),
+        ("zone_area_ha", "approved zone area (ha)"),
+        ("n_forward_giver", "active ties: forward giver"),
+        ("n_forward_receiver", "active ties: forward receiver"),
+        ("n_reverse", "active ties: reverse (either role)"),
+        ("n_two_way", "active ties: two-way"),
+        ("partner_log_gap", "partner log income gap"),
+        ("nb_share_active", "share of neighbours with a tie"),
     ]
     rows = []
     for var, label in variables:
         s = ry[var].astype("float64").dropna()
-        rows.append({"variable": label, "N": len(s), "mean": s.mean(), "sd": s.std(ddof=1), "min": s.min(),
-                     "median": s.median(), "max": s.max()})
+        rows.append(
+            {
+                "variable": label,
+                "N": len(s),
+                "mean": s.mean(),
+                "sd": s.std(ddof=1),
+                "min": s.min(),
+                "median": s.median(),
+                "max": s.max(),
+            }
+        )
     frame = pd.DataFrame(rows)
     n_units = ry["region_id"].nunique()
     notes = (
         f"Sample: {n_units} provinces, {int(ry['year'].min())}–{int(ry['year'].max())} (region-years).",
         _vintage_note(ry),
         "GDP per capita = GDP / year-end resident population (computed; the source column is blank).",
-        "Zones: 2018 national catalogue; a zone counts from its approval year on (zones abolished before 2018 are "
+        "Zones: 2018 national catalogue; a zone counts from its approval year on "
+        "(zones abolished before 2018 are "
         "not in the catalogue).",
-        "Ties: province-level ties from the bundled pairings; within-province ties are excluded at this level.",
+        "Ties: province-level ties from the bundled pairings; "
+        "within-province ties are excluded at this level.",
         "SD is the sample standard deviation (ddof = 1).",
     )
-    table = PlainTable(frame, table_id="T1", title="Descriptive statistics, province panel", notes=notes, digits=3)
+    table = PlainTable(
+        frame, table_id="T1", title="Descriptive statistics, province panel", notes=notes, digits=3
+    )
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
 
 
@@ -314,8 +406,9 @@ def sigma_frame(ry: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def table_sigma_step(*, region_year: Path, provenance: Path, outdir: Path, figure_stem: Path,
-                     formats: tuple[str, ...]) -> list[Path]:
+def table_sigma_step(
+    *, region_year: Path, provenance: Path, outdir: Path, figure_stem: Path, formats: tuple[str, ...]
+) -> list[Path]:
     """T2: sigma convergence (SD of log GDP per capita by year) and its figure."""
     from zonespill import figures
     from zonespill import provenance as prov
@@ -329,12 +422,20 @@ def table_sigma_step(*, region_year: Path, provenance: Path, outdir: Path, figur
         "sd_log: standard deviation of log GDP per capita across provinces (unweighted); "
         "cv: coefficient of variation of GDP per capita; theil, gini: unweighted inequality indices.",
     )
-    table = PlainTable(frame, table_id="T2", title="Sigma convergence of provincial GDP per capita", notes=notes)
+    table = PlainTable(
+        frame, table_id="T2", title="Sigma convergence of provincial GDP per capita", notes=notes
+    )
     paths = write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
     figures.use_agg()
     ycol = "sd_log" if "sd_log" in frame.columns else frame.columns[1]
-    paths += figures.plot_lines(frame, "year", [ycol], title="Sigma convergence: SD of log GDP per capita",
-                                ylabel="SD of log GDP per capita", path_stem=figure_stem)
+    paths += figures.plot_lines(
+        frame,
+        "year",
+        [ycol],
+        title="Sigma convergence: SD of log GDP per capita",
+        ylabel="SD of log GDP per capita",
+        path_stem=figure_stem,
+    )
     return paths
 
 
@@ -352,18 +453,36 @@ def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     specs = {
         "(1)": ["lag_log_gdp_pc"],
         "(2)": ["lag_log_gdp_pc", "active_any"],
-        "(3)": ["lag_log_gdp_pc", "active_forward_giver", "active_forward_receiver", "active_reverse", "active_two_way"],
+        "(3)": [
+            "lag_log_gdp_pc",
+            "active_forward_giver",
+            "active_forward_receiver",
+            "active_reverse",
+            "active_two_way",
+        ],
     }
     coefs, stats = [], []
     for name, xs in specs.items():
         usable = [x for x in xs if d[x].astype(float).std() > 0]
         dropped = [x for x in xs if x not in usable]
-        model = PanelOLS(d["growth"].astype(float), d[usable].astype(float), entity_effects=True, time_effects=True,
-                         drop_absorbed=True)
+        model = PanelOLS(
+            d["growth"].astype(float),
+            d[usable].astype(float),
+            entity_effects=True,
+            time_effects=True,
+            drop_absorbed=True,
+        )
         res = model.fit(cov_type="clustered", cluster_entity=True)
         for term in res.params.index:
-            coefs.append({"model": name, "term": term, "estimate": float(res.params[term]), "se": float(res.std_errors[term]),
-                          "pvalue": float(res.pvalues[term])})
+            coefs.append(
+                {
+                    "model": name,
+                    "term": term,
+                    "estimate": float(res.params[term]),
+                    "se": float(res.std_errors[term]),
+                    "pvalue": float(res.pvalues[term]),
+                }
+            )
         stats += [
             {"model": name, "stat": "N", "value": str(int(res.nobs))},
             {"model": name, "stat": "Provinces", "value": str(int(res.entity_info["total"]))},
@@ -376,26 +495,39 @@ def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(coefs), pd.DataFrame(stats)
 
 
-def table_twfe_step(*, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]) -> list[Path]:
+def table_twfe_step(
+    *, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]
+) -> list[Path]:
     """T3: two-way FE growth regressions with tie indicators by direction."""
     from zonespill import provenance as prov
     from zonespill.tables import RegressionTable, write_table
 
     ry = _region_year_sample(region_year)
     coefs, stats = twfe_growth_models(ry)
-    labels = {"lag_log_gdp_pc": "log GDP p.c. (t−1)", "active_any": "any active tie",
-              "active_forward_giver": "forward giver", "active_forward_receiver": "forward receiver",
-              "active_reverse": "reverse (either role)", "active_two_way": "two-way"}
+    labels = {
+        "lag_log_gdp_pc": "log GDP p.c. (t−1)",
+        "active_any": "any active tie",
+        "active_forward_giver": "forward giver",
+        "active_forward_receiver": "forward receiver",
+        "active_reverse": "reverse (either role)",
+        "active_two_way": "two-way",
+    }
     notes = (
         "Dependent variable: annual growth of log GDP per capita. Linear two-way fixed effects (linearmodels "
-        f"PanelOLS), standard errors clustered by province (few clusters: {ry['region_id'].nunique()} — interpret "
+        f"PanelOLS), standard errors clustered by province "
+        f"(few clusters: {ry['region_id'].nunique()} — interpret "
         "p-values with care).",
         _vintage_note(ry),
         "Tie indicators: 1 if the province has an active tie in that role in the year (bundled pairings).",
     )
-    table = RegressionTable.from_long(coefs, stats, table_id="T3",
-                                      title="Growth, initial income and collaboration ties (two-way FE)",
-                                      notes=notes, term_labels=labels)
+    table = RegressionTable.from_long(
+        coefs,
+        stats,
+        table_id="T3",
+        title="Growth, initial income and collaboration ties (two-way FE)",
+        notes=notes,
+        term_labels=labels,
+    )
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
 
 
@@ -411,21 +543,42 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     validate_config(config)
     out = Path(out_dir)
     paths = {
-        "regions": out / "canonical/regions.parquet", "panel": out / "canonical/panel.parquet",
-        "zones": out / "canonical/zones.parquet", "collaborations": out / "canonical/collaborations.parquet",
-        "drops": out / "canonical/collaborations_drops.json", "weights": out / "weights/weights.parquet",
-        "weights_meta": out / "weights/weights.json", "region_year": out / "indicators/region_year.parquet",
-        "pair_year": out / "indicators/pair_year.parquet", "summary": out / "indicators/summary.json",
+        "regions": out / "canonical/regions.parquet",
+        "panel": out / "canonical/panel.parquet",
+        "zones": out / "canonical/zones.parquet",
+        "collaborations": out / "canonical/collaborations.parquet",
+        "drops": out / "canonical/collaborations_drops.json",
+        "weights": out / "weights/weights.parquet",
+        "weights_meta": out / "weights/weights.json",
+        "region_year": out / "indicators/region_year.parquet",
+        "pair_year": out / "indicators/pair_year.parquet",
+        "summary": out / "indicators/summary.json",
     }
     inputs = config["inputs"]
     ingest_regions_step(inputs["regions"], out=paths["regions"])
     ingest_panel_step(inputs["panel"], regions=paths["regions"], out=paths["panel"])
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
-    ingest_collaborations_step(inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"],
-                               drops=paths["drops"])
-    weights_step(config["weights"], config["analysis"], regions=paths["regions"], panel=paths["panel"],
-                 out=paths["weights"], meta=paths["weights_meta"])
-    indicators_step(config["analysis"], regions=paths["regions"], panel=paths["panel"], zones=paths["zones"],
-                    collaborations=paths["collaborations"], weights=paths["weights"], weights_meta=paths["weights_meta"],
-                    region_year_out=paths["region_year"], pair_year_out=paths["pair_year"], summary_out=paths["summary"])
+    ingest_collaborations_step(
+        inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]
+    )
+    weights_step(
+        config["weights"],
+        config["analysis"],
+        regions=paths["regions"],
+        panel=paths["panel"],
+        out=paths["weights"],
+        meta=paths["weights_meta"],
+    )
+    indicators_step(
+        config["analysis"],
+        regions=paths["regions"],
+        panel=paths["panel"],
+        zones=paths["zones"],
+        collaborations=paths["collaborations"],
+        weights=paths["weights"],
+        weights_meta=paths["weights_meta"],
+        region_year_out=paths["region_year"],
+        pair_year_out=paths["pair_year"],
+        summary_out=paths["summary"],
+    )
     return paths

@@ -65,7 +65,9 @@ class SpatialWeights:
             raise InputError("weights must be non-negative", source="weights", column="w")
         if mat.diagonal().any():
             bad = (np.flatnonzero(mat.diagonal()) + 1).tolist()
-            raise InputError("weights have a non-zero diagonal (self-neighbours)", source="weights", rows=bad, column="w")
+            raise InputError(
+                "weights have a non-zero diagonal (self-neighbours)", source="weights", rows=bad, column="w"
+            )
         mat.eliminate_zeros()
         mat.sort_indices()
         object.__setattr__(self, "ids", tuple(str(i) for i in self.ids))
@@ -173,9 +175,13 @@ class SpatialWeights:
         w = pd.to_numeric(edges["w"], errors="coerce")
         bad_w = w.isna() & edges["w"].notna()
         if bad_w.any():
-            raise InputError("weight is not a number", source=source, rows=(np.flatnonzero(bad_w) + 1).tolist(), column="w")
+            raise InputError(
+                "weight is not a number", source=source, rows=(np.flatnonzero(bad_w) + 1).tolist(), column="w"
+            )
         if i.isna().any():
-            raise InputError("missing origin id", source=source, rows=(np.flatnonzero(i.isna()) + 1).tolist(), column="i")
+            raise InputError(
+                "missing origin id", source=source, rows=(np.flatnonzero(i.isna()) + 1).tolist(), column="i"
+            )
         if ids is None:
             ids = list(dict.fromkeys(i.tolist()))
         id_list = [str(u) for u in ids]
@@ -183,17 +189,29 @@ class SpatialWeights:
         link = j.notna()
         unknown_i = ~i.isin(id_list)
         if unknown_i.any():
-            raise InputError("id not in the weights' id list", source=source, rows=(np.flatnonzero(unknown_i) + 1).tolist(), column="i")
+            raise InputError(
+                "id not in the weights' id list",
+                source=source,
+                rows=(np.flatnonzero(unknown_i) + 1).tolist(),
+                column="i",
+            )
         unknown_j = link & ~j.isin(id_list)
         if unknown_j.any():
-            raise InputError("neighbour id is not a unit of the weights", source=source, rows=(np.flatnonzero(unknown_j) + 1).tolist(), column="j")
+            raise InputError(
+                "neighbour id is not a unit of the weights",
+                source=source,
+                rows=(np.flatnonzero(unknown_j) + 1).tolist(),
+                column="j",
+            )
         dup = edges.loc[link, ["i", "j"]].astype(str).duplicated(keep=False)
         if dup.any():
             rows = (np.flatnonzero(link)[np.flatnonzero(dup.to_numpy())] + 1).tolist()
             raise InputError("duplicate edge (i, j)", source=source, rows=rows, column="i,j")
         rows_idx = np.array([pos[u] for u in i[link]], dtype=np.int64)
         cols_idx = np.array([pos[u] for u in j[link]], dtype=np.int64)
-        mat = sp.csr_matrix((w[link].to_numpy(dtype=float), (rows_idx, cols_idx)), shape=(len(id_list), len(id_list)))
+        mat = sp.csr_matrix(
+            (w[link].to_numpy(dtype=float), (rows_idx, cols_idx)), shape=(len(id_list), len(id_list))
+        )
         return cls(tuple(id_list), mat, transform, kind)
 
     @classmethod
@@ -210,7 +228,9 @@ class SpatialWeights:
         return cls(tuple(idx), sp.csr_matrix(frame.to_numpy(dtype=float)), transform, "given")
 
     @classmethod
-    def from_sparse(cls, matrix: sp.spmatrix, *, w_ids: Sequence[str], transform: Transform = "given") -> SpatialWeights:
+    def from_sparse(
+        cls, matrix: sp.spmatrix, *, w_ids: Sequence[str], transform: Transform = "given"
+    ) -> SpatialWeights:
         return cls(tuple(str(u) for u in w_ids), sp.csr_matrix(matrix), transform, "given")
 
 

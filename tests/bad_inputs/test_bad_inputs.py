@@ -115,7 +115,13 @@ def weights_file(rows: list[tuple[str, str, str]], **extra: Any) -> Mutator:
             w = csv.writer(fh)
             w.writerow(["i", "j", "w"])
             w.writerows(rows)
-        cfg["weights"] = {"kind": "file", "file": {"path": str(path)}, "islands": "error", "row_standardise": True, **extra}
+        cfg["weights"] = {
+            "kind": "file",
+            "file": {"path": str(path)},
+            "islands": "error",
+            "row_standardise": True,
+            **extra,
+        }
 
     return mutate
 
@@ -136,9 +142,30 @@ def excel_merged_header(data: Path, cfg: dict[str, Any]) -> None:
 
 
 # The full set of grid links of the .test provinces (queen contiguity), for weights-file cases.
-GRID = [("11", "12"), ("12", "11"), ("12", "13"), ("13", "12"), ("11", "21"), ("21", "11"), ("12", "22"), ("22", "12"),
-        ("13", "23"), ("23", "13"), ("21", "22"), ("22", "21"), ("22", "23"), ("23", "22"), ("11", "22"), ("22", "11"),
-        ("12", "21"), ("21", "12"), ("12", "23"), ("23", "12"), ("13", "22"), ("22", "13")]
+GRID = [
+    ("11", "12"),
+    ("12", "11"),
+    ("12", "13"),
+    ("13", "12"),
+    ("11", "21"),
+    ("21", "11"),
+    ("12", "22"),
+    ("22", "12"),
+    ("13", "23"),
+    ("23", "13"),
+    ("21", "22"),
+    ("22", "21"),
+    ("22", "23"),
+    ("23", "22"),
+    ("11", "22"),
+    ("22", "11"),
+    ("12", "21"),
+    ("21", "12"),
+    ("12", "23"),
+    ("23", "12"),
+    ("13", "22"),
+    ("22", "13"),
+]
 GRID_W = [(i, j, "1") for i, j in GRID]
 
 
@@ -154,8 +181,13 @@ class Case:
 
 
 P, R, Z, C = "panel.csv", "prefectures.csv", "zones.csv", "pairings.csv"
-REG, PAN, ZON, COL, WTS = ("canonical/regions.parquet", "canonical/panel.parquet", "canonical/zones.parquet",
-                           "canonical/collaborations.parquet", "weights/weights.parquet")
+REG, PAN, ZON, COL, WTS = (
+    "canonical/regions.parquet",
+    "canonical/panel.parquet",
+    "canonical/zones.parquet",
+    "canonical/collaborations.parquet",
+    "weights/weights.parquet",
+)
 
 CASES = [
     # --- regions (prefecture polygons)
@@ -165,7 +197,14 @@ CASES = [
     Case("regions-invalid-wkt", set_cell(R, 4, "wkt", "POLYGON((1 2, 3"), R, "wkt", (4,), REG),
     Case("regions-point-not-polygon", set_cell(R, 6, "wkt", "POINT (1 2)"), R, "wkt", (6,), REG),
     Case("regions-empty-file", write_bytes(R, b""), R, "", None, REG),
-    Case("regions-header-only", write_bytes(R, b"code,name,province_code,province_name,wkt\n"), R, "", None, REG),
+    Case(
+        "regions-header-only",
+        write_bytes(R, b"code,name,province_code,province_name,wkt\n"),
+        R,
+        "",
+        None,
+        REG,
+    ),
     Case("regions-gbk-encoding", gbk_file(R), R, "(encoding)", (4,), REG),
     Case("regions-duplicate-header", rename_header(R, "name", "code"), R, "code", (1,), REG),
     # --- panel
@@ -180,8 +219,15 @@ CASES = [
     Case("panel-missing-region", set_cell(P, 15, "code", ""), P, "region_id", (15,), PAN),
     Case("panel-all-missing-outcome", blank_column(P, "gdp_new"), P, "gdp_new", None, PAN),
     Case("panel-missing-year-column", rename_header(P, "year", "yr"), P, "year", None, PAN),
-    Case("panel-unknown-vintage", config_set("inputs", "panel", "vintage", value="v2099"), "config", "panel.vintage",
-         None, PAN, ConfigError),
+    Case(
+        "panel-unknown-vintage",
+        config_set("inputs", "panel", "vintage", value="v2099"),
+        "config",
+        "panel.vintage",
+        None,
+        PAN,
+        ConfigError,
+    ),
     Case("panel-empty-file", write_bytes(P, b"   \n"), P, "", None, PAN),
     # --- zones
     Case("zones-unknown-host", set_cell(Z, 4, "host", "77"), Z, "host", (4,), ZON),
@@ -196,8 +242,14 @@ CASES = [
     Case("collab-self-pair", set_cell(C, 2, "receiver", "11"), C, "receiver", (2,), COL),
     Case("collab-start-after-end", set_cell(C, 3, "end", "2001"), C, "end", (3,), COL),
     Case("collab-bad-direction", set_cell(C, 4, "direction", "sideways"), C, "direction", (4,), COL),
-    Case("collab-missing-start-strict", config_set("inputs", "collaborations", "missing_start_year", value="error"), C,
-         "start", (7,), COL),
+    Case(
+        "collab-missing-start-strict",
+        config_set("inputs", "collaborations", "missing_start_year", value="error"),
+        C,
+        "start",
+        (7,),
+        COL,
+    ),
     Case("collab-start-year-too-early", set_cell(C, 2, "start", "1850"), C, "start_year", (2,), COL),
     Case("collab-missing-receiver", set_cell(C, 5, "receiver", ""), C, "target_id", (5,), COL),
     Case("collab-infinite-end", set_cell(C, 2, "end", "Infinity"), C, "end_year", (2,), COL),
@@ -205,26 +257,101 @@ CASES = [
     # --- weights given as a file
     Case("weights-unknown-id", weights_file([*GRID_W, ("31", "98", "1")]), "weights.csv", "j", (24,), WTS),
     Case("weights-island", weights_file([*GRID_W, ("31", "", "0")]), "weights.csv", "j", None, WTS),
-    Case("weights-missing-unit", weights_file([e for e in GRID_W if "23" not in e[:2]] + [("31", "13", "1"), ("13", "31", "1")]),
-         "weights.csv", "i", None, WTS),
-    Case("weights-negative", weights_file([*GRID_W, ("31", "13", "-1"), ("13", "31", "1")]), "weights.csv", "w", (24,), WTS),
-    Case("weights-duplicate-edge", weights_file([*GRID_W, ("31", "13", "1"), ("13", "31", "1"), ("31", "13", "1")]),
-         "weights.csv", "i,j", (24, 26), WTS),
-    Case("weights-text-weight", weights_file([*GRID_W, ("31", "13", "one"), ("13", "31", "1")]), "weights.csv", "w", (24,),
-         WTS),
+    Case(
+        "weights-missing-unit",
+        weights_file([e for e in GRID_W if "23" not in e[:2]] + [("31", "13", "1"), ("13", "31", "1")]),
+        "weights.csv",
+        "i",
+        None,
+        WTS,
+    ),
+    Case(
+        "weights-negative",
+        weights_file([*GRID_W, ("31", "13", "-1"), ("13", "31", "1")]),
+        "weights.csv",
+        "w",
+        (24,),
+        WTS,
+    ),
+    Case(
+        "weights-duplicate-edge",
+        weights_file([*GRID_W, ("31", "13", "1"), ("13", "31", "1"), ("31", "13", "1")]),
+        "weights.csv",
+        "i,j",
+        (24, 26),
+        WTS,
+    ),
+    Case(
+        "weights-text-weight",
+        weights_file([*GRID_W, ("31", "13", "one"), ("13", "31", "1")]),
+        "weights.csv",
+        "w",
+        (24,),
+        WTS,
+    ),
     # --- config
-    Case("config-output-outside-results", config_set("output_dir", value="../outside"), "config", "output_dir", None, REG,
-         ConfigError),
-    Case("config-wrong-type", config_set("weights", "k", value="four"), "config", "weights.k", None, REG, ConfigError),
-    Case("config-unknown-key", config_set("weights", "kindd", value="queen"), "config", "weights.kindd", None, REG,
-         ConfigError),
-    Case("config-bad-format", config_set("inputs", "zones", "format", value="sas"), "config", "inputs.zones.format", None,
-         REG, ConfigError),
-    Case("config-header-row-zero", config_set("inputs", "zones", "header_row", value=0), "config", "inputs.zones.header_row",
-         None, REG, ConfigError),
-    Case("config-first-after-last", config_set("analysis", "first_year", value=2011), "config", "analysis.first_year",
-         None, "indicators/region_year.parquet", ConfigError),
-    Case("config-island-rule", config_set("weights", "islands", value="error"), "config", "geometry_wkt", None, WTS),
+    Case(
+        "config-output-outside-results",
+        config_set("output_dir", value="../outside"),
+        "config",
+        "output_dir",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-wrong-type",
+        config_set("weights", "k", value="four"),
+        "config",
+        "weights.k",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-unknown-key",
+        config_set("weights", "kindd", value="queen"),
+        "config",
+        "weights.kindd",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-bad-format",
+        config_set("inputs", "zones", "format", value="sas"),
+        "config",
+        "inputs.zones.format",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-header-row-zero",
+        config_set("inputs", "zones", "header_row", value=0),
+        "config",
+        "inputs.zones.header_row",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-first-after-last",
+        config_set("analysis", "first_year", value=2011),
+        "config",
+        "analysis.first_year",
+        None,
+        "indicators/region_year.parquet",
+        ConfigError,
+    ),
+    Case(
+        "config-island-rule",
+        config_set("weights", "islands", value="error"),
+        "config",
+        "geometry_wkt",
+        None,
+        WTS,
+    ),
 ]
 
 

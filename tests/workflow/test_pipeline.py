@@ -20,8 +20,18 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 
 def run(workdir: Path, *extra: str, cores: int = 2, check: bool = True) -> subprocess.CompletedProcess[str]:
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / ".test/config.yaml"), "--cores", str(cores), *extra]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / ".test/config.yaml"),
+        "--cores",
+        str(cores),
+        *extra,
+    ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     if check and proc.returncode != 0:
@@ -35,7 +45,9 @@ def digests(root: Path) -> dict[str, str]:
         for p in sorted((root / "results" / sub).rglob("*")):
             if p.is_file():
                 out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    out["results/provenance.json"] = hashlib.sha256((root / "results/provenance.json").read_bytes()).hexdigest()
+    out["results/provenance.json"] = hashlib.sha256(
+        (root / "results/provenance.json").read_bytes()
+    ).hexdigest()
     return out
 
 

@@ -45,3 +45,14 @@ def figure_stem_of(wildcards, output):
     """Path stem (without extension) of a rule's PNG figure output."""
     png = [str(p) for p in output if str(p).endswith(".png")][0]
     return png[: -len(".png")]
+
+
+def report_tables(table_id, category):
+    """A table's output files; the HTML version is shown in the Snakemake report with its caption."""
+    files = []
+    for ext in config["tables"]["formats"]:
+        path = f"{OUT}/tables/{table_id}.{ext}"
+        if ext == "html":
+            path = report(path, caption=f"../report/{table_id}.rst", category=category)
+        files.append(path)
+    return files

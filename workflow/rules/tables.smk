@@ -6,7 +6,7 @@ rule table_descriptives:
         region_year=f"{OUT}/indicators/region_year.parquet",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/T1.{ext}" for ext in config["tables"]["formats"]],
+        report_tables("T1", "Spine tables"),
     params:
         zs=ZS,
         formats=FORMATS,
@@ -27,8 +27,8 @@ rule table_sigma:
         region_year=f"{OUT}/indicators/region_year.parquet",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/T2.{ext}" for ext in config["tables"]["formats"]],
-        f"{OUT}/figures/F1_sigma.png",
+        report_tables("T2", "Spine tables"),
+        report(f"{OUT}/figures/F1_sigma.png", caption="../report/F1.rst", category="Figures"),
         f"{OUT}/figures/F1_sigma.pdf",
     params:
         zs=ZS,
@@ -51,7 +51,7 @@ rule table_twfe:
         region_year=f"{OUT}/indicators/region_year.parquet",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/T3.{ext}" for ext in config["tables"]["formats"]],
+        report_tables("T3", "Spine tables"),
     params:
         zs=ZS,
         formats=FORMATS,

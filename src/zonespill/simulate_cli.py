@@ -1,0 +1,56 @@
+"""CLI steps of the Monte Carlo study (``python -m zonespill mc-chunk | mc-summary``).
+
+Imported by :mod:`zonespill.cli` automatically. Each step calls one function of
+:mod:`zonespill.montecarlo` and writes only through :mod:`zonespill.io` /
+:func:`zonespill.tables.write_table`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from zonespill.cli import _args, _fmt, step
+
+
+def _chunk_args(p: argparse.ArgumentParser) -> None:
+    _args("census_csv", "pairings_csv", "out")(p)
+    p.add_argument("--chunk", type=int, required=True, help="chunk number, 0 .. n_chunks - 1")
+    p.add_argument("--n-chunks", dest="n_chunks", type=int, required=True)
+
+
+@step("mc-chunk", _chunk_args)
+def _mc_chunk(ns: argparse.Namespace) -> object:
+    """Monte Carlo: run the replications of one chunk and write them to Parquet."""
+    from zonespill.io import write_parquet
+    from zonespill.montecarlo import run_chunk
+
+    frame = run_chunk(
+        ns.options,
+        census_csv=ns.census_csv,
+        pairings_csv=ns.pairings_csv,
+        chunk=ns.chunk,
+        n_chunks=ns.n_chunks,
+    )
+    write_parquet(ns.out, frame)
+    return frame
+
+
+def _summary_args(p: argparse.ArgumentParser) -> None:
+    _args("provenance", "summary_out", "outdir", formats=True)(p)
+    p.add_argument("--chunks", nargs="+", type=Path, required=True, help="chunk Parquet files")
+
+
+@step("mc-summary", _summary_args)
+def _mc_summary(ns: argparse.Namespace) -> object:
+    """Monte Carlo: summarise the chunks (bias, RMSE, coverage) into Parquet and table M1."""
+    from zonespill.montecarlo import summary_step
+
+    return summary_step(
+        ns.options,
+        chunks=ns.chunks,
+        provenance=ns.provenance,
+        summary_out=ns.summary_out,
+        outdir=ns.outdir,
+        formats=_fmt(ns),
+    )

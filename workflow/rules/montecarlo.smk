@@ -1,0 +1,70 @@
+# Monte Carlo study (SIMULATED DATA): replications fan out over `chunks` jobs, then table M1.
+# Library: src/zonespill/montecarlo.py; steps: src/zonespill/simulate_cli.py.
+# Options: the optional `montecarlo` config section (defaults in zonespill.montecarlo.DEFAULTS)
+# plus the top-level `master_seed`. Results do not depend on the number of chunks.
+from zonespill.montecarlo import DEFAULTS as MC_DEFAULTS
+
+MC_CONFIG = config.get("montecarlo", {})
+MC_OPTIONS = json.dumps(
+    {**MC_CONFIG, "master_seed": config.get("master_seed", 0)},
+    sort_keys=True,
+    ensure_ascii=True,
+    separators=(",", ":"),
+)
+MC_CHUNKS = int(MC_CONFIG.get("chunks", MC_DEFAULTS["chunks"]))
+MC_CENSUS = MC_CONFIG.get("census_csv", MC_DEFAULTS["census_csv"])
+MC_PAIRINGS = MC_CONFIG.get("pairings_csv", MC_DEFAULTS["pairings_csv"])
+MC_FORMATS = config["tables"]["formats"]
+MC_CHUNK_FILES = expand(f"{OUT}/montecarlo/chunk_{{chunk}}.parquet", chunk=range(MC_CHUNKS))
+
+
+rule mc_chunk:
+    input:
+        census=MC_CENSUS,
+        pairings=MC_PAIRINGS,
+    output:
+        f"{OUT}/montecarlo/chunk_{{chunk}}.parquet",
+    wildcard_constraints:
+        chunk=r"\d+",
+    params:
+        zs=ZS,
+        options=MC_OPTIONS,
+        n_chunks=MC_CHUNKS,
+    threads: 1
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/mc_chunk_{{chunk}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/mc_chunk_{{chunk}}.tsv"
+    shell:
+        "{params.zs} mc-chunk --log {log} --options {params.options:q} --census-csv {input.census}"
+        " --pairings-csv {input.pairings} --chunk {wildcards.chunk} --n-chunks {params.n_chunks} --out {output}"
+
+
+rule mc_summary:
+    input:
+        chunks=MC_CHUNK_FILES,
+        provenance=f"{OUT}/provenance.json",
+    output:
+        summary=f"{OUT}/montecarlo/summary.parquet",
+        tables=[f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS],
+    params:
+        zs=ZS,
+        options=MC_OPTIONS,
+        formats=FORMATS,
+        outdir=f"{OUT}/tables",
+    threads: 1
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/mc_summary.log",
+    benchmark:
+        f"{OUT}/benchmarks/mc_summary.tsv"
+    shell:
+        "{params.zs} mc-summary --log {log} --options {params.options:q} --chunks {input.chunks}"
+        " --provenance {input.provenance} --summary-out {output.summary} --outdir {params.outdir}"
+        " --formats {params.formats}"
+
+
+ALL_OUTPUTS += [f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS] + [f"{OUT}/montecarlo/summary.parquet"]
