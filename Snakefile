@@ -20,6 +20,7 @@ include: "workflow/rules/geography.smk"
 include: "workflow/rules/indicators.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/convergence.smk"
 
 
 rule all:

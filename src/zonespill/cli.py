@@ -122,7 +122,7 @@ def _weights(ns: argparse.Namespace) -> object:
 def _indicators(ns: argparse.Namespace) -> object:
     from zonespill.steps import indicators_step
 
-    return indicators_step(
+    indicators_step(
         ns.options,
         regions=ns.regions,
         panel=ns.panel,
@@ -134,6 +134,7 @@ def _indicators(ns: argparse.Namespace) -> object:
         pair_year_out=ns.pair_year_out,
         summary_out=ns.summary_out,
     )
+    return None
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:

@@ -330,7 +330,7 @@ def check_key(frame: pd.DataFrame, contract: TableContract, *, source: str, row_
 
 def check_references(
     values: pd.Series,
-    known: Sequence[str] | pd.Index,
+    known: Sequence[str] | pd.Index | pd.Series,
     *,
     source: str,
     column: str,

@@ -109,9 +109,10 @@ def zone_panel(
             .astype(float)
         )
         by = pd.DataFrame({"host": sub["host"], "y": sub["approval_year"].astype(int), "w": w})
-        agg = by.groupby(["host", "y"])["w"].sum()
-        for (host_id, yr), val in agg.items():
-            vals[(grid["region_id"].to_numpy() == host_id) & (year_arr >= yr)] += val
+        agg = by.groupby(["host", "y"], as_index=False)["w"].sum()
+        region_arr = grid["region_id"].to_numpy()
+        for host_id, yr, val in zip(agg["host"], agg["y"], agg["w"], strict=True):
+            vals[(region_arr == host_id) & (year_arr >= yr)] += float(val)
         return vals
 
     all_rows = pd.Series(True, index=z.index)
@@ -218,11 +219,11 @@ def region_year(
     for role in ROLES:
         sub = roles[roles["role"] == role]
         n = np.zeros(len(base), dtype=np.int64)
-        first = {}
-        for rec in sub.itertuples(index=False):
-            end = np.inf if pd.isna(rec.end_year) else float(rec.end_year)
-            n += (rid_arr == rec.region_id) & (year_arr >= rec.start_year) & (year_arr <= end)
-            first[rec.region_id] = min(first.get(rec.region_id, 10**6), int(rec.start_year))
+        first: dict[str, int] = {}
+        ends = sub["end_year"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
+        for rid, start, end in zip(sub["region_id"].astype(str), sub["start_year"].astype(int), ends, strict=True):
+            n += (rid_arr == rid) & (year_arr >= start) & (year_arr <= end)
+            first[rid] = min(first.get(rid, 10**6), int(start))
         base[f"n_{role}"] = n
         base[f"active_{role}"] = (n > 0).astype(np.int64)
         base[f"first_{role}"] = [first.get(r, 0) for r in rid_arr]
@@ -284,11 +285,13 @@ def pair_year(
     c = collaborations.copy()
     c["source_province"] = c["source_id"].astype(str).map(pmap)
     c["target_province"] = c["target_id"].astype(str).map(pmap)
+    src_xy = cent.reindex(c["source_id"].astype(str).tolist())
+    tgt_xy = cent.reindex(c["target_id"].astype(str).tolist())
     c["distance_km"] = haversine_km(
-        cent.loc[c["source_id"].astype(str), "lon"].to_numpy(float),
-        cent.loc[c["source_id"].astype(str), "lat"].to_numpy(float),
-        cent.loc[c["target_id"].astype(str), "lon"].to_numpy(float),
-        cent.loc[c["target_id"].astype(str), "lat"].to_numpy(float),
+        src_xy["lon"].to_numpy(float),
+        src_xy["lat"].to_numpy(float),
+        tgt_xy["lon"].to_numpy(float),
+        tgt_xy["lat"].to_numpy(float),
     ).round(3)
     grid = c.merge(pd.DataFrame({"year": list(years)}), how="cross")
     end = grid["end_year"].astype("Float64").fillna(np.inf).astype(float)

@@ -526,7 +526,8 @@ def ingest_collaborations(
         ]
     mapped = map_columns(frame, spec, C.COLLABORATIONS)
     start_col = spec.columns.get("start_year", "start_year")
-    blank_start = mapped["start_year"].astype("string").str.strip().replace("", pd.NA).isna()
+    start_text = mapped["start_year"].astype("string").str.strip()
+    blank_start = start_text.isna() | (start_text == "")
     if blank_start.any():
         rows = (np.flatnonzero(blank_start.to_numpy()) + spec.first_data_row).tolist()
         if missing_start_year == "exclude":

@@ -70,12 +70,13 @@ any number of chunks give byte-identical summaries.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -303,7 +304,9 @@ def _z(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-def _did_fit(name: str, panel: pd.DataFrame, cohort: str, opts: Mapping[str, Any], r: int) -> tuple[float, float]:
+def _did_fit(
+    name: str, panel: pd.DataFrame, cohort: str, opts: Mapping[str, Any], r: int
+) -> tuple[float, float]:
     from zonespill import did
 
     common: dict[str, Any] = {"outcome": "growth", "unit": "region_id", "time": "year", "cohort": cohort}
@@ -335,7 +338,12 @@ def _within_varying(panel: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     for col in cols:
         x = panel[col].to_numpy(dtype=float)
         s = pd.Series(x)
-        dm = x - s.groupby(unit).transform("mean").to_numpy() - s.groupby(year).transform("mean").to_numpy() + x.mean()
+        dm = (
+            x
+            - s.groupby(unit).transform("mean").to_numpy()
+            - s.groupby(year).transform("mean").to_numpy()
+            + x.mean()
+        )
         if basis.shape[1]:
             coef, *_ = np.linalg.lstsq(basis, dm, rcond=None)
             dm = dm - basis @ coef
@@ -345,7 +353,9 @@ def _within_varying(panel: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     return kept
 
 
-def _spatial_fit(model: str, panel: pd.DataFrame, geo: Geography, treatment: str) -> dict[str, tuple[float, float]]:
+def _spatial_fit(
+    model: str, panel: pd.DataFrame, geo: Geography, treatment: str
+) -> dict[str, tuple[float, float]]:
     from zonespill.spatial import fit_panel
 
     candidates = ["log_y_lag", *[f"d_{k}" for k in TIE_TYPES], "spill"]
@@ -353,13 +363,25 @@ def _spatial_fit(model: str, panel: pd.DataFrame, geo: Geography, treatment: str
     if "log_y_lag" not in x:
         raise ZonespillError("lagged log level has no within variation")
     W = geo.weights.row_standardise()
-    res = fit_panel(panel, W, y="growth", x=x, unit="region_id", time="year", model=model, effects="twoways")
-    out = {"rho": (float(res.params["rho"]), float(res.bse["rho"])),
-           "beta": (float(res.params["log_y_lag"]), float(res.bse["log_y_lag"]))}
+    res = fit_panel(
+        panel, W, y="growth", x=x, unit="region_id", time="year", model=cast(Any, model), effects="twoways"
+    )
+    out = {
+        "rho": (float(res.params["rho"]), float(res.bse["rho"])),
+        "beta": (float(res.params["log_y_lag"]), float(res.bse["log_y_lag"])),
+    }
     d = f"d_{treatment}"
     if d in x:
         out["tau"] = (float(res.params[d]), float(res.bse[d]))
     return out
+
+
+def _guarded(fn: Callable[[], Any]) -> tuple[Any, str]:
+    """``(fn(), "")``, or ``(None, reason)`` when the estimator cannot run on this draw."""
+    try:
+        return fn(), ""
+    except (ZonespillError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
 
 
 def _row(
@@ -383,8 +405,14 @@ def _empty_chunk() -> pd.DataFrame:
     return frame.astype(_CHUNK_DTYPES)
 
 
-_CHUNK_DTYPES = {"replication": "int64", "estimator": "string", "estimand": "string", "error": "string",
-                 "n_units": "int64", "n_pairs": "int64"}
+_CHUNK_DTYPES = {
+    "replication": "int64",
+    "estimator": "string",
+    "estimand": "string",
+    "error": "string",
+    "n_units": "int64",
+    "n_pairs": "int64",
+}
 
 
 def _replication_rows(
@@ -392,7 +420,12 @@ def _replication_rows(
 ) -> list[dict[str, Any]]:
     params: SimParams = opts["params"]
     treatment: str = opts["treatment"]
-    sim = {"n_periods": int(opts["n_periods"]), "start_year": int(opts["start_year"]), "seed": seed, "replication": r}
+    sim = {
+        "n_periods": int(opts["n_periods"]),
+        "start_year": int(opts["start_year"]),
+        "seed": seed,
+        "replication": r,
+    }
     actual = simulate_panel(geo, pairs, params=params, **sim).panel
     no_ties = replace(params, spillover=0.0, **{f"tau_{k}": 0.0 for k in TIE_TYPES})
     counterfactual = simulate_panel(geo, pairs, params=no_ties, **sim).panel
@@ -410,19 +443,13 @@ def _replication_rows(
     z = _z(opts["alpha"])
     rows: list[dict[str, Any]] = []
 
-    def guarded(fn: Callable[[], Any]) -> tuple[Any, str]:
-        try:
-            return fn(), ""
-        except (ZonespillError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-            return None, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-
     for name in opts["did_estimators"]:
-        fit, err = guarded(lambda name=name: _did_fit(name, actual, cohort, opts, r))
+        fit, err = _guarded(functools.partial(_did_fit, name, actual, cohort, opts, r))
         est, se = fit if fit is not None else (math.nan, math.nan)
         for estimand in ("att_total", "tau"):
             rows.append(_row(r, name, estimand, est, se, truths[estimand], z, err))
     for model in opts["spatial_models"]:
-        fits, err = guarded(lambda model=model: _spatial_fit(model, actual, geo, treatment))
+        fits, err = _guarded(functools.partial(_spatial_fit, model, actual, geo, treatment))
         for estimand in ("tau", "rho", "beta"):
             if fits is not None and estimand in fits:
                 est, se = fits[estimand]
@@ -525,8 +552,12 @@ def summarise(chunks: Sequence[pd.DataFrame]) -> pd.DataFrame:
     data = pd.concat([c.loc[:, list(CHUNK_COLUMNS)] for c in frames], ignore_index=True)
     dup = data.duplicated(["replication", "estimator", "estimand"], keep=False)
     if dup.any():
-        raise InputError("replication appears in more than one chunk", source="montecarlo chunks",
-                         rows=(np.flatnonzero(dup.to_numpy()) + 1).tolist(), column="replication")
+        raise InputError(
+            "replication appears in more than one chunk",
+            source="montecarlo chunks",
+            rows=(np.flatnonzero(dup.to_numpy()) + 1).tolist(),
+            column="replication",
+        )
     data = _sorted(data, [])
     out = []
     for (estimator, estimand), grp in data.groupby(["estimator", "estimand"], sort=False, observed=True):
@@ -539,22 +570,26 @@ def summarise(chunks: Sequence[pd.DataFrame]) -> pd.DataFrame:
         lo, hi = grp["ci_lower"].to_numpy(float)[ok], grp["ci_upper"].to_numpy(float)[ok]
         sd = float(np.std(e, ddof=1)) if n > 1 else math.nan
         mean_se = float(np.mean(s)) if n else math.nan
-        out.append({
-            "estimator": str(estimator),
-            "estimand": str(estimand),
-            "truth": float(np.mean(truth[np.isfinite(truth)])) if np.isfinite(truth).any() else math.nan,
-            "n_reps": n,
-            "n_failed": int(len(grp) - n),
-            "mean_estimate": float(np.mean(e)) if n else math.nan,
-            "bias": float(np.mean(e - t)) if n else math.nan,
-            "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if n else math.nan,
-            "sd_estimate": sd,
-            "mean_se": mean_se,
-            "se_ratio": mean_se / sd if n > 1 and sd > 0 else math.nan,
-            "coverage": float(np.mean((lo <= t) & (t <= hi))) if n else math.nan,
-        })
+        out.append(
+            {
+                "estimator": str(estimator),
+                "estimand": str(estimand),
+                "truth": float(np.mean(truth[np.isfinite(truth)])) if np.isfinite(truth).any() else math.nan,
+                "n_reps": n,
+                "n_failed": int(len(grp) - n),
+                "mean_estimate": float(np.mean(e)) if n else math.nan,
+                "bias": float(np.mean(e - t)) if n else math.nan,
+                "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if n else math.nan,
+                "sd_estimate": sd,
+                "mean_se": mean_se,
+                "se_ratio": mean_se / sd if n > 1 and sd > 0 else math.nan,
+                "coverage": float(np.mean((lo <= t) & (t <= hi))) if n else math.nan,
+            }
+        )
     summary = pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
-    summary = summary.astype({"estimator": "string", "estimand": "string", "n_reps": "int64", "n_failed": "int64"})
+    summary = summary.astype(
+        {"estimator": "string", "estimand": "string", "n_reps": "int64", "n_failed": "int64"}
+    )
     return _sorted(summary, [])
 
 
@@ -580,33 +615,36 @@ def m1_table(summary: pd.DataFrame, opts: Mapping[str, Any], *, n_units: int, n_
     """Table M1 (a :class:`zonespill.tables.PlainTable`) from a :func:`summarise` frame."""
     from zonespill.tables import PlainTable
 
-    frame = pd.DataFrame({
-        "Estimator": [_ESTIMATOR_LABELS.get(str(v), str(v)) for v in summary["estimator"]],
-        "Estimand": [_ESTIMAND_LABELS.get(str(v), str(v)) for v in summary["estimand"]],
-        "Truth": summary["truth"].to_numpy(float),
-        "Bias": summary["bias"].to_numpy(float),
-        "RMSE": summary["rmse"].to_numpy(float),
-        "SD(est.)": summary["sd_estimate"].to_numpy(float),
-        "Mean SE": summary["mean_se"].to_numpy(float),
-        "SE/SD": summary["se_ratio"].to_numpy(float),
-        "Coverage": summary["coverage"].to_numpy(float),
-        "R": summary["n_reps"].to_numpy("int64"),
-        "Failed": summary["n_failed"].to_numpy("int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "Estimator": [_ESTIMATOR_LABELS.get(str(v), str(v)) for v in summary["estimator"]],
+            "Estimand": [_ESTIMAND_LABELS.get(str(v), str(v)) for v in summary["estimand"]],
+            "Truth": summary["truth"].to_numpy(float),
+            "Bias": summary["bias"].to_numpy(float),
+            "RMSE": summary["rmse"].to_numpy(float),
+            "SD(est.)": summary["sd_estimate"].to_numpy(float),
+            "Mean SE": summary["mean_se"].to_numpy(float),
+            "SE/SD": summary["se_ratio"].to_numpy(float),
+            "Coverage": summary["coverage"].to_numpy(float),
+            "R": summary["n_reps"].to_numpy("int64"),
+            "Failed": summary["n_failed"].to_numpy("int64"),
+        }
+    )
     p: SimParams = opts["params"]
     last = int(opts["start_year"]) + int(opts["n_periods"]) - 1
     true_params = ", ".join(f"{k} = {v:g}" for k, v in asdict(p).items())
     level = round(100 * (1 - float(opts["alpha"])))
     notes = (
-        "SIMULATED DATA: outcomes simulated on the real prefecture map and pairings; nothing here is an "
-        "estimate about China.",
+        f"SIMULATED DATA: growth simulated on the prefecture map {Path(str(opts['census_csv'])).name} and "
+        f"the pairings {Path(str(opts['pairings_csv'])).name}; nothing here is an estimate about China.",
         f"DGP: g_t = (I - rho W)^-1 (alpha + delta_t + b y_(t-1) + sum_K tau_K D_K,t + gamma s_t + e_t); "
         f"{n_units} prefectures, queen W row-standardised (islands: {opts['island_rule']}), {n_pairs} pairs "
         f"(province codes: {opts['province_rule']}), years {int(opts['start_year'])}-{last} "
         f"(T = {int(opts['n_periods'])}).",
         f"True parameters: {true_params}.",
-        f"Treatment for DiD: first year of a {opts['treatment']} tie (absorbing). ATT (total programme effect) = "
-        "mean over treated unit-years of units first treated inside the window of growth minus the growth of "
+        f"Treatment for DiD: first year of a {opts['treatment']} tie (absorbing). ATT (total programme "
+        "effect) = mean over treated unit-years of units first treated inside the window of growth minus the "
+        "growth of "
         "the same draw without any tie (all tau and gamma = 0): includes the spatial multiplier, own other "
         "ties, spillovers and the feedback through the lagged level. tau = structural direct effect.",
         "Spatial models: ML, two-way FE (demeaning), regressors lagged log level, tie indicators with within "
@@ -617,16 +655,21 @@ def m1_table(summary: pd.DataFrame, opts: Mapping[str, Any], *, n_units: int, n_
         "BJS clustered by prefecture, Callaway-Sant'Anna analytic"
         + (f" (multiplier bootstrap, {int(opts['cs_n_boot'])} draws)" if int(opts["cs_n_boot"]) else "")
         + "; spatial SEs from the ML information matrix.",
-        f"R = {int(opts['replications'])} replications in {int(opts['chunks'])} chunks (replication r in chunk "
-        "r mod chunks; results do not depend on the split). Seeds: study seed = derive_seed(master_seed, "
+        f"R = {int(opts['replications'])} replications (split into chunk jobs, replication r in chunk r mod "
+        "chunks; results do not depend on the split). Seeds: study seed = derive_seed(master_seed, "
         f"'montecarlo') with master_seed = {int(opts['master_seed'])}; replication r draws from "
         "SeedSequence(study seed, spawn_key=(r,)).",
         "Small-sample caveat: with few replications the Monte Carlo error of coverage is about "
         "sqrt(0.95 x 0.05 / R); read bias relative to SD(est.)/sqrt(R).",
     )
     digits = {"Truth": 4, "Bias": 4, "RMSE": 4, "SD(est.)": 4, "Mean SE": 4, "SE/SD": 2, "Coverage": 2}
-    return PlainTable(frame, table_id="M1", title="Monte Carlo: bias, RMSE and coverage of the estimators",
-                      notes=notes, digits=digits)
+    return PlainTable(
+        frame,
+        table_id="M1",
+        title="Monte Carlo: bias, RMSE and coverage of the estimators",
+        notes=notes,
+        digits=digits,
+    )
 
 
 def summary_step(
@@ -654,10 +697,14 @@ def summary_step(
         raise InputError(f"expected {opts['chunks']} chunk files, got {len(chunks)}", source="chunks")
     frames = [read_parquet(p) for p in chunks]
     summary = summarise(frames)
-    design = pd.concat([f.loc[:, ["n_units", "n_pairs"]] for f in frames], ignore_index=True).drop_duplicates()
+    design = pd.concat(
+        [f.loc[:, ["n_units", "n_pairs"]] for f in frames], ignore_index=True
+    ).drop_duplicates()
     if len(design) != 1:
         raise InputError("chunks come from different designs (n_units / n_pairs differ)", source="chunks")
-    table = m1_table(summary, opts, n_units=int(design["n_units"].iloc[0]), n_pairs=int(design["n_pairs"].iloc[0]))
+    table = m1_table(
+        summary, opts, n_units=int(design["n_units"].iloc[0]), n_pairs=int(design["n_pairs"].iloc[0])
+    )
     write_parquet(summary_out, summary)
     paths = write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
     return [Path(summary_out), *paths]

@@ -248,7 +248,7 @@ def _weights_from_file(
 def read_weights(edges: Path, meta: Path | None = None) -> SpatialWeights:
     frame = read_parquet(edges)
     ids = None
-    transform = "given"
+    transform: Any = "given"
     kind = "given"
     if meta is not None and Path(meta).exists():
         info = json.loads(Path(meta).read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -229,7 +229,7 @@ class SpatialWeights:
 
     @classmethod
     def from_sparse(
-        cls, matrix: sp.spmatrix, *, w_ids: Sequence[str], transform: Transform = "given"
+        cls, matrix: Any, *, w_ids: Sequence[str], transform: Transform = "given"
     ) -> SpatialWeights:
         return cls(tuple(str(u) for u in w_ids), sp.csr_matrix(matrix), transform, "given")
 
@@ -246,5 +246,5 @@ def as_weights(W: object, *, w_ids: Sequence[str] | None = None) -> SpatialWeigh
                 "a bare matrix has no unit ids: pass w_ids= giving the unit id of each row",
                 source="W",
             )
-        return SpatialWeights.from_sparse(sp.csr_matrix(W), w_ids=w_ids)
+        return SpatialWeights.from_sparse(W, w_ids=w_ids)
     raise TypeError(f"cannot use {type(W).__name__} as spatial weights")

@@ -77,7 +77,8 @@ class Spectrum:
         converges very slowly (minutes at n = 100k), so it is not attempted.
         """
         r = float(abs(self.W).sum(axis=1).max())
-        return (-1.0 / r, 1.0 / r), "Gershgorin (±1/max absolute row sum), a subset of the admissible interval"
+        how = "Gershgorin (±1/max absolute row sum), a subset of the admissible interval"
+        return (-1.0 / r, 1.0 / r), how
 
     # ------------------------------------------------------------------ log-determinant
     def lu(self, r: float) -> Any:

@@ -1,0 +1,531 @@
+"""DiD designs of the paper built from the spine's analysis tables (no file I/O here).
+
+* region-level staggered designs by tie type (tables D1/D2, figures FD1);
+* the pair-level (dyadic) convergence design (D3);
+* spillover exposure designs — direct effect with low-exposure controls and the spillover effect on
+  never-treated units by exposure onset (D4);
+* the Goodman-Bacon decomposition of the any-tie TWFE (D5).
+
+Every estimator call is wrapped so that a design which cannot be estimated (no valid controls, no
+treated cohort, ...) yields an :class:`Estimate` with ``reason`` set instead of raising; callers put
+the reason in the table notes. Estimands and conventions: ``docs/methods/did.md`` (section
+"Designs of the paper").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zonespill.did.callaway import callaway_santanna
+from zonespill.did.regression import bacon_decomposition, imputation, sun_abraham, twfe
+from zonespill.errors import EstimationError, InputError
+
+#: Tie types of the region-level designs (``first_<K>`` / ``active_<K>`` in region_year).
+REGION_TIES: tuple[str, ...] = ("forward_giver", "forward_receiver", "reverse", "two_way", "any")
+#: Directions of the pair-level design; ``pooled`` = any direction.
+PAIR_DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "two_way", "pooled")
+
+TIE_LABELS: dict[str, str] = {
+    "forward_giver": "forward giver",
+    "forward_receiver": "forward receiver",
+    "reverse_giver": "reverse giver",
+    "reverse_receiver": "reverse receiver",
+    "reverse": "reverse (either role)",
+    "two_way": "two-way",
+    "any": "any tie",
+    "forward": "forward",
+    "pooled": "pooled (any direction)",
+}
+
+# Estimator keys and their column labels.
+CS_NOTYET = "cs_notyet"
+CS_NEVER = "cs_never"
+BJS = "bjs"
+SA = "sa"
+TWFE = "twfe"
+ESTIMATOR_LABELS: dict[str, str] = {
+    CS_NOTYET: "CS (not yet treated)",
+    CS_NEVER: "CS (never treated)",
+    BJS: "BJS imputation",
+    SA: "Sun-Abraham",
+    TWFE: "TWFE",
+}
+
+UNIT, TIME, Y, G = "unit", "year", "y", "cohort"
+
+
+# ----------------------------------------------------------------------------------------------
+# containers
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    """A balanced long panel ready for the estimators (columns unit, year, y, cohort [, clusters]).
+
+    ``dropped`` lists (count, reason) of units removed while building it.
+    """
+
+    name: str
+    data: pd.DataFrame
+    first_year: int
+    last_year: int
+    dropped: tuple[tuple[int, str], ...] = ()
+    cluster: str | tuple[str, str] | None = None
+
+    @property
+    def n_units(self) -> int:
+        return int(self.data[UNIT].nunique())
+
+    def cohort_sizes(self) -> dict[int, int]:
+        """Treated units per cohort inside the sample window (cohort ≤ last year)."""
+        u = self.data.drop_duplicates(UNIT)
+        g = u[G].to_numpy(dtype=float)
+        ok = (g > 0) & (g <= self.last_year)
+        vals, counts = np.unique(g[ok], return_counts=True)
+        return {int(v): int(c) for v, c in zip(vals, counts, strict=True)}
+
+    def n_never(self) -> int:
+        """Units never treated within the window (cohort 0 or after the last year)."""
+        g = self.data.drop_duplicates(UNIT)[G].to_numpy(dtype=float)
+        return int(((g == 0) | (g > self.last_year)).sum())
+
+    def n_after(self) -> int:
+        """Units first treated after the last sample year (never treated within the window)."""
+        g = self.data.drop_duplicates(UNIT)[G].to_numpy(dtype=float)
+        return int((g > self.last_year).sum())
+
+    def describe(self) -> str:
+        """One-line description for table notes: cohorts (treated units), controls, exclusions."""
+        sizes = self.cohort_sizes()
+        coh = ", ".join(f"{g} ({n})" for g, n in sizes.items()) or "none"
+        text = f"{self.name}: cohorts (treated units) {coh}; never treated in {self.first_year}–{self.last_year}: "
+        text += f"{self.n_never()}"
+        if self.n_after():
+            text += f" (of which {self.n_after()} first treated after {self.last_year})"
+        for count, reason in self.dropped:
+            if count:
+                text += f"; excluded {count} {reason}"
+        return text + "."
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimator on one sample: overall ATT and SE, or the reason it could not be estimated."""
+
+    design: str
+    estimator: str
+    att: float = float("nan")
+    se: float = float("nan")
+    reason: str | None = None
+    n_obs: int = 0
+    n_units: int = 0
+    event_study: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    pretrend_p: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class EstimatorSettings:
+    """Options shared by the estimators of a design."""
+
+    control_group: str = "notyet"
+    method: str = "dr"
+    base_period: str = "varying"
+    anticipation: int = 0
+    n_boot: int | None = None
+    alpha: float = 0.05
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> EstimatorSettings:
+        n_boot = options.get("n_boot", 999)
+        return cls(
+            control_group=str(options.get("control_group", "notyet")),
+            method=str(options.get("cs_method", "dr")),
+            base_period=str(options.get("base_period", "varying")),
+            anticipation=int(options.get("anticipation", 0)),
+            n_boot=int(n_boot) if n_boot else None,
+            alpha=float(options.get("alpha", 0.05)),
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# sample construction
+# ----------------------------------------------------------------------------------------------
+def balance(
+    frame: pd.DataFrame, *, unit: str, time: str, outcome: str
+) -> tuple[pd.DataFrame, int, int, int]:
+    """Drop missing outcomes, keep the years with any observation and the units complete over them.
+
+    Returns (balanced frame, first year, last year, number of units dropped as incomplete).
+    """
+    f = frame.loc[frame[outcome].notna()]
+    if f.empty:
+        raise EstimationError(f"outcome {outcome!r} is missing everywhere")
+    years = np.sort(f[time].unique())
+    counts = f.groupby(unit)[time].nunique()
+    complete = counts.index[counts.to_numpy() == len(years)]
+    out = f.loc[f[unit].isin(complete)].sort_values([unit, time], kind="mergesort").reset_index(drop=True)
+    return out, int(years[0]), int(years[-1]), int(len(counts) - len(complete))
+
+
+def _presample(sample: pd.DataFrame, first_year: int, anticipation: int) -> pd.Series:
+    """Units treated in or before the first analysis year (no pre-treatment period)."""
+    u = sample.drop_duplicates(UNIT).set_index(UNIT)[G].astype(float)
+    return u[(u > 0) & (u <= first_year + anticipation)]
+
+
+def region_sample(
+    region_year: pd.DataFrame, *, tie: str, outcome: str, anticipation: int = 0, name: str | None = None
+) -> Sample:
+    """Province panel for the staggered design 'first year province i holds a tie of type ``tie``'.
+
+    Cohort = ``first_<tie>`` (0 = never). Provinces first tied in or before the first analysis year
+    (e.g. the 1996 east-west pairings with the 2003-2022 nbs2023 series) have no pre-treatment year
+    and are excluded from every estimator (the count is recorded in ``dropped``).
+    """
+    col = f"first_{tie}"
+    for c in ("region_id", "year", outcome, col):
+        if c not in region_year.columns:
+            raise InputError("column missing from region_year", source="region_year", rows="all", column=c)
+    frame = pd.DataFrame({
+        UNIT: region_year["region_id"].astype(str),
+        TIME: region_year["year"].astype(int),
+        Y: pd.to_numeric(region_year[outcome], errors="coerce").astype(float),
+        G: pd.to_numeric(region_year[col], errors="coerce").fillna(0).astype(int),
+    })
+    frame, t0, t1, incomplete = balance(frame, unit=UNIT, time=TIME, outcome=Y)
+    pre = _presample(frame, t0, anticipation)
+    frame = frame.loc[~frame[UNIT].isin(pre.index)].reset_index(drop=True)
+    dropped = (
+        (len(pre), f"provinces first tied in or before {t0 + anticipation} (treated before the sample: "
+                   "no pre-treatment year)"),
+        (incomplete, "provinces with incomplete outcome series"),
+    )
+    return Sample(name=name or TIE_LABELS.get(tie, tie), data=frame, first_year=t0, last_year=t1,
+                  dropped=dropped)
+
+
+# ----------------------------------------------------------------------------------------------
+# estimators
+# ----------------------------------------------------------------------------------------------
+_FAIL = (EstimationError, np.linalg.LinAlgError)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "reason", None) or exc).strip().rstrip(".")
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _cs_event_study(res: Any) -> pd.DataFrame:
+    agg = res.aggregate("dynamic")
+    es = agg.table.rename(columns={"cband_lower": "uniform_lower", "cband_upper": "uniform_upper"}).copy()
+    es["e"] = es["e"].astype(int)
+    return es.reset_index(drop=True)
+
+
+def estimate(
+    sample: Sample,
+    estimator: str,
+    settings: EstimatorSettings,
+    *,
+    seed: int | None = None,
+    event_study: bool = False,
+    bootstrap: bool = True,
+) -> Estimate:
+    """Run one estimator on a sample; failures become ``Estimate(reason=...)``.
+
+    CS (``cs_notyet``/``cs_never``): overall ATT = simple aggregation Σ_g p_g ATT(g,t) over post cells;
+    BJS: static imputation ATT (equal weights on treated observations); SA: cell-count weighted
+    average of the post-period cohort × event-time effects; TWFE: static β. SEs clustered by unit or by
+    ``sample.cluster`` (one or two columns); CS uses the multiplier bootstrap when
+    ``settings.n_boot`` is set, ``bootstrap`` is true and there is one clustering dimension.
+    """
+    d = sample.data
+    kw: dict[str, Any] = {"outcome": Y, "unit": UNIT, "time": TIME, "cohort": G, "cluster": sample.cluster}
+    base = {"design": sample.name, "estimator": estimator, "n_obs": len(d), "n_units": sample.n_units}
+    try:
+        if not sample.cohort_sizes():
+            raise EstimationError("no treated cohort with a pre-treatment year in the sample")
+        if estimator in (CS_NOTYET, CS_NEVER):
+            two_way = isinstance(sample.cluster, tuple) and len(sample.cluster) == 2
+            n_boot = settings.n_boot if (bootstrap and not two_way) else None
+            res = callaway_santanna(
+                d, **kw, control_group="notyet" if estimator == CS_NOTYET else "never",
+                method=settings.method, base_period=settings.base_period,  # type: ignore[arg-type]
+                anticipation=settings.anticipation, n_boot=n_boot, seed=seed if n_boot else None,
+                alpha=settings.alpha)
+            simple = res.aggregate("simple")
+            es = _cs_event_study(res) if event_study else None
+            p = res.pretrend.pvalue if res.pretrend is not None else None
+            return Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+        if estimator == BJS:
+            r = imputation(d, **kw, horizons=event_study, alpha=settings.alpha)
+        elif estimator == SA:
+            r = sun_abraham(d, **kw, alpha=settings.alpha)
+        elif estimator == TWFE:
+            r = twfe(d, **kw, alpha=settings.alpha)
+        else:
+            raise InputError(f"unknown estimator {estimator!r}", source="estimator")
+        es = None
+        if event_study and "e" in r.table.columns:
+            es = r.table.rename(columns={"estimate": "att"})
+        return Estimate(**base, att=r.att, se=r.se, event_study=es)
+    except _FAIL as exc:
+        return Estimate(**base, reason=_short(exc))
+
+
+def estimates_frames(
+    results: Iterable[Estimate], *, term_of: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Long coefficient frame (model = estimator label, term = design) and the 'not estimable' notes."""
+    rows, notes = [], []
+    for r in results:
+        label = ESTIMATOR_LABELS.get(r.estimator, r.estimator)
+        term = (term_of or {}).get(r.design, r.design)
+        if not r.ok:
+            notes.append(f"not estimable: {r.design}, {label}: {r.reason}.")
+            continue
+        if not np.isfinite(r.att):
+            notes.append(f"not estimable: {r.design}, {label}: the estimate is not finite.")
+            continue
+        if not np.isfinite(r.se):
+            notes.append(f"{r.design}, {label}: standard error not identified (degenerate variance); "
+                         "the estimate is shown without one.")
+        rows.append({"model": label, "term": term, "estimate": r.att, "se": r.se})
+    frame = pd.DataFrame(rows, columns=["model", "term", "estimate", "se"])
+    return frame, notes
+
+
+# ----------------------------------------------------------------------------------------------
+# pair-level (dyadic) design
+# ----------------------------------------------------------------------------------------------
+def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFrame:
+    """Earliest start year per unordered province pair (a < b), by direction and pooled.
+
+    Uses the province endpoints of ``pair_year`` (one row per collaboration is enough); ties within
+    one province and ties with a province outside ``provinces`` are ignored. Columns ``prov_a, prov_b,
+    first_forward, first_reverse, first_two_way, first_pooled`` (0 = never in that direction).
+    """
+    keep = set(map(str, provinces))
+    c = pair_year.drop_duplicates("collab_id")
+    s = c["source_province"].astype(str)
+    t = c["target_province"].astype(str)
+    ok = (s != t) & s.isin(keep) & t.isin(keep)
+    if "same_province" in c.columns:
+        ok &= c["same_province"].fillna(0).astype(int).to_numpy() == 0
+    c = pd.DataFrame({"prov_a": np.minimum(s, t)[ok], "prov_b": np.maximum(s, t)[ok],
+                      "direction": c["direction"].astype(str)[ok],
+                      "start": pd.to_numeric(c["start_year"], errors="coerce")[ok]}).dropna(subset=["start"])
+    c["start"] = c["start"].astype(int)
+    out = c.groupby(["prov_a", "prov_b"], sort=True)["start"].min().rename("first_pooled").to_frame()
+    for d in PAIR_DIRECTIONS[:-1]:
+        out[f"first_{d}"] = c[c["direction"] == d].groupby(["prov_a", "prov_b"])["start"].min()
+    out = out.fillna(0).astype(int).reset_index()
+    return out[["prov_a", "prov_b", *[f"first_{d}" for d in PAIR_DIRECTIONS]]]
+
+
+def dyadic_panel(
+    region_year: pd.DataFrame,
+    pair_year: pd.DataFrame,
+    *,
+    distances: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """All unordered province pairs × years with y = |ln y_a − ln y_b| and the pairs' cohorts.
+
+    Columns ``pair, prov_a, prov_b, year, abs_gap, initial_gap`` (abs_gap in the first year with both
+    incomes), ``first_<direction>`` for forward, reverse, two_way, pooled, and ``distance_km`` when
+    ``distances`` (columns prov_a, prov_b, distance_km) is given. Years with a missing income of either
+    partner are absent.
+    """
+    ry = region_year[["region_id", "year", "log_gdp_pc"]].copy()
+    ry["region_id"] = ry["region_id"].astype(str)
+    ry = ry.dropna(subset=["log_gdp_pc"])
+    provs = sorted(ry["region_id"].unique())
+    ia, ib = np.triu_indices(len(provs), k=1)
+    pairs = pd.DataFrame({"prov_a": np.array(provs, dtype=object)[ia], "prov_b": np.array(provs, dtype=object)[ib]})
+    wide = ry.pivot(index="year", columns="region_id", values="log_gdp_pc").reindex(columns=provs)
+    years = wide.index.to_numpy()
+    vals = wide.to_numpy()
+    gap = np.abs(vals[:, ia] - vals[:, ib])  # years × pairs
+    panel = pd.DataFrame({
+        "prov_a": np.tile(pairs["prov_a"].to_numpy(), len(years)),
+        "prov_b": np.tile(pairs["prov_b"].to_numpy(), len(years)),
+        "year": np.repeat(years.astype(int), len(pairs)),
+        "abs_gap": gap.reshape(-1),
+    }).dropna(subset=["abs_gap"])
+    panel["pair"] = panel["prov_a"] + "-" + panel["prov_b"]
+    first_year = panel.groupby("pair")["year"].transform("min")
+    init = panel.loc[panel["year"] == first_year, ["pair", "abs_gap"]].rename(columns={"abs_gap": "initial_gap"})
+    panel = panel.merge(init, on="pair", how="left")
+    coh = pair_cohorts(pair_year, provs)
+    panel = panel.merge(coh, on=["prov_a", "prov_b"], how="left")
+    for d in PAIR_DIRECTIONS:
+        panel[f"first_{d}"] = panel[f"first_{d}"].fillna(0).astype(int)
+    if distances is not None:
+        panel = panel.merge(distances[["prov_a", "prov_b", "distance_km"]], on=["prov_a", "prov_b"], how="left")
+    cols = ["pair", "prov_a", "prov_b", "year", "abs_gap", "initial_gap",
+            *[f"first_{d}" for d in PAIR_DIRECTIONS]] + (["distance_km"] if distances is not None else [])
+    return panel[cols].sort_values(["pair", "year"], kind="mergesort").reset_index(drop=True)
+
+
+def pair_sample(
+    panel: pd.DataFrame,
+    *,
+    direction: str,
+    anticipation: int = 0,
+    max_distance_km: float | None = None,
+    max_initial_gap: float | None = None,
+) -> Sample:
+    """Pair panel for one direction: treated pairs (cohort = earliest start of a tie in that direction)
+    and never-collaborating control pairs (optionally only those within ``max_distance_km`` and with
+    initial gap ≤ ``max_initial_gap``). Pairs collaborating only in other directions are excluded;
+    pairs first tied in or before the first year are excluded (no pre-treatment year).
+    Clusters: (prov_a, prov_b).
+    """
+    if direction not in PAIR_DIRECTIONS:
+        raise InputError(f"unknown direction {direction!r}", source="direction")
+    p, t0, t1, incomplete = balance(panel, unit="pair", time="year", outcome="abs_gap")
+    coh = p[f"first_{direction}"].to_numpy()
+    never = p["first_pooled"].to_numpy() == 0
+    other = (coh == 0) & ~never
+    ctrl_out = np.zeros(len(p), dtype=bool)
+    if max_distance_km is not None:
+        if "distance_km" not in p.columns:
+            raise InputError("pair_max_distance_km needs pair distances", source="options",
+                             column="pair_max_distance_km")
+        ctrl_out |= never & ~(p["distance_km"].to_numpy() <= float(max_distance_km))
+    if max_initial_gap is not None:
+        ctrl_out |= never & ~(p["initial_gap"].to_numpy() <= float(max_initial_gap))
+    pre = (coh > 0) & (coh <= t0 + anticipation)
+
+    def units(mask: np.ndarray) -> int:
+        return int(p.loc[mask, "pair"].nunique())
+
+    dropped = (
+        (units(pre), f"pairs first tied in or before {t0 + anticipation} (treated before the sample)"),
+        (units(other), "pairs tied only in another direction"),
+        (units(ctrl_out), "never-collaborating pairs outside the distance/initial-gap restriction"),
+        (incomplete, "pairs with incomplete outcome series"),
+    )
+    keep = ~(pre | other | ctrl_out)
+    d = p.loc[keep]
+    data = pd.DataFrame({UNIT: d["pair"].to_numpy(), TIME: d["year"].astype(int).to_numpy(),
+                         Y: d["abs_gap"].astype(float).to_numpy(), G: coh[keep].astype(int),
+                         "prov_a": d["prov_a"].to_numpy(), "prov_b": d["prov_b"].to_numpy()})
+    return Sample(name=TIE_LABELS.get(direction, direction), data=data.reset_index(drop=True),
+                  first_year=t0, last_year=t1, dropped=dropped, cluster=("prov_a", "prov_b"))
+
+
+# ----------------------------------------------------------------------------------------------
+# spillover exposure
+# ----------------------------------------------------------------------------------------------
+def exposure(region_year: pd.DataFrame, W: Any, *, tie: str) -> pd.DataFrame:
+    """E_K(i, t) = Σ_j w_ij 1{0 < first_K(j) ≤ t} with the (row-standardised) weights ``W``.
+
+    ``W`` is a :class:`zonespill.weights.SpatialWeights` (ids = provinces). Treatment is absorbing
+    (as in the staggered designs), so exposure is non-decreasing in t. Columns region_id, year,
+    exposure.
+    """
+    ids = [str(i) for i in W.ids]
+    ry = region_year[["region_id", "year", f"first_{tie}"]].copy()
+    ry["region_id"] = ry["region_id"].astype(str)
+    first = ry.drop_duplicates("region_id").set_index("region_id")[f"first_{tie}"]
+    missing = [i for i in ids if i not in first.index]
+    if missing:
+        raise InputError(f"weights ids {missing[:5]} are not in region_year", source="weights", rows="all")
+    g = first.reindex(ids).fillna(0).to_numpy(dtype=float)
+    years = np.sort(ry["year"].unique()).astype(int)
+    D = ((g[:, None] > 0) & (g[:, None] <= years[None, :])).astype(float)  # units × years
+    E = np.asarray(W.matrix @ D)
+    out = pd.DataFrame({"region_id": np.repeat(np.array(ids, dtype=object), len(years)),
+                        "year": np.tile(years, len(ids)), "exposure": E.reshape(-1)})
+    return ry[["region_id", "year"]].merge(out, on=["region_id", "year"], how="left")
+
+
+def spillover_samples(
+    region_year: pd.DataFrame,
+    W: Any,
+    *,
+    tie: str,
+    outcome: str,
+    threshold: float = 0.0,
+    anticipation: int = 0,
+) -> tuple[Sample, Sample]:
+    """(direct, spillover) samples of the Butts-style exposure design for tie type ``tie``.
+
+    * direct: treated cohorts of :func:`region_sample` plus only the *low-exposure* never-treated
+      provinces (exposure ≤ ``threshold`` in every sample year); estimated with never-treated
+      controls, this is the direct ATT with the controls' exposure held at (near) zero.
+    * spillover: never-treated provinces only, cohort = first year their exposure exceeds
+      ``threshold`` (0 = never); provinces exposed already in the first year are excluded. Its ATT
+      is the effect of becoming exposed on untreated provinces.
+    """
+    base = region_sample(region_year, tie=tie, outcome=outcome, anticipation=anticipation)
+    ex = exposure(region_year, W, tie=tie)
+    ex = ex[(ex["year"] >= base.first_year) & (ex["year"] <= base.last_year)]
+    d = base.data
+    never_ids = d.loc[(d[G] == 0) | (d[G] > base.last_year), UNIT].unique()
+    max_ex = ex.groupby("region_id")["exposure"].max()
+    low = set(max_ex.index[max_ex.to_numpy() <= threshold + 1e-12]) & set(never_ids)
+    high = [u for u in never_ids if u not in low]
+    direct = Sample(
+        name=f"direct: {TIE_LABELS.get(tie, tie)}",
+        data=d.loc[~d[UNIT].isin(high)].reset_index(drop=True),
+        first_year=base.first_year, last_year=base.last_year,
+        dropped=(*base.dropped, (len(high), f"never-treated provinces with exposure above {threshold:g} "
+                                            "in some year (not clean controls)")))
+    exc = ex[ex["exposure"] > threshold + 1e-12].groupby("region_id")["year"].min()
+    sp = d.loc[d[UNIT].isin(never_ids), [UNIT, TIME, Y]].copy()
+    sp[G] = sp[UNIT].map(exc).fillna(0).astype(int)
+    pre = _presample(sp, base.first_year, anticipation)
+    sp = sp.loc[~sp[UNIT].isin(pre.index)].reset_index(drop=True)
+    n_treated = int(d.loc[~d[UNIT].isin(never_ids), UNIT].nunique())
+    spill = Sample(
+        name=f"spillover: {TIE_LABELS.get(tie, tie)}", data=sp,
+        first_year=base.first_year, last_year=base.last_year,
+        dropped=((n_treated, "treated provinces (the spillover sample is never-treated provinces only)"),
+                 (len(pre), f"never-treated provinces already exposed in {base.first_year}"),
+                 *[x for x in base.dropped if "incomplete" in x[1]]))
+    return direct, spill
+
+
+# ----------------------------------------------------------------------------------------------
+# Bacon decomposition
+# ----------------------------------------------------------------------------------------------
+def bacon_table(region_year: pd.DataFrame, *, tie: str = "any", outcome: str = "log_gdp_pc") -> tuple[
+        pd.DataFrame, list[str]]:
+    """Goodman-Bacon decomposition of the static TWFE for tie type ``tie``, on two samples.
+
+    (1) all provinces, units tied before the first year entering as the "always treated" group (the
+    naive TWFE); (2) the design sample of :func:`region_sample` (pre-sample tied provinces
+    excluded), whose TWFE is the one in table D1. Returns the rows (sample, type, treated, control,
+    estimate, weight) and notes (TWFE coefficient = Σ weight × estimate per sample, or why not).
+    """
+    full = pd.DataFrame({
+        UNIT: region_year["region_id"].astype(str), TIME: region_year["year"].astype(int),
+        Y: pd.to_numeric(region_year[outcome], errors="coerce"),
+        G: pd.to_numeric(region_year[f"first_{tie}"], errors="coerce").fillna(0).astype(int)})
+    full, t0, t1, _ = balance(full, unit=UNIT, time=TIME, outcome=Y)
+    design = region_sample(region_year, tie=tie, outcome=outcome)
+    frames, notes = [], []
+    for label, data in ((f"all provinces (tied before {t0} = always treated)", full),
+                        (f"design sample (tied before {t0} excluded)", design.data)):
+        try:
+            r = bacon_decomposition(data, outcome=Y, unit=UNIT, time=TIME, cohort=G)
+        except _FAIL as exc:
+            notes.append(f"not estimable: {label}: {_short(exc)}.")
+            continue
+        tab = r.table.assign(sample=label)
+        frames.append(tab[["sample", "type", "treated", "control", "estimate", "weight"]])
+        notes.append(f"{label}: {data[UNIT].nunique()} provinces; TWFE β = Σ weight × estimate = {r.att:.4f} "
+                     f"(SE {r.se:.4f}, clustered by province).")
+    cols = ["sample", "type", "treated", "control", "estimate", "weight"]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return rows, notes
