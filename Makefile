@@ -6,7 +6,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zonespill-installed
 CORES  ?= 2
 
-.PHONY: run test report lint typecheck bench lock clean-results slurm-deps
+findings: run
+	$(BIN)/python -m zonespill readme-findings --readme README.md --findings results/findings.md
+
+.PHONY: findings run test report lint typecheck bench lock clean-results slurm-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

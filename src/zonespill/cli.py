@@ -184,6 +184,29 @@ def _t3(ns: argparse.Namespace) -> object:
     )
 
 
+@step("figure-map", _args("regions", "region_year", "pair_year", "path_stem", options=False))
+def _figure_map(ns: argparse.Namespace) -> object:
+    from zonespill.maps import tie_map_step
+
+    return tie_map_step(
+        regions=ns.regions, region_year=ns.region_year, pair_year=ns.pair_year, path_stem=ns.path_stem
+    )
+
+
+@step("findings", _args("table_dir", "out", options=False))
+def _findings(ns: argparse.Namespace) -> object:
+    from zonespill.findings import findings_step
+
+    return findings_step(table_dir=ns.table_dir, out=ns.out)
+
+
+@step("readme-findings", _args("readme", "findings", options=False))
+def _readme_findings(ns: argparse.Namespace) -> object:
+    from zonespill.findings import splice_readme
+
+    return splice_readme(ns.readme, ns.findings)
+
+
 # Estimator families register their own steps (one module each, importing ``step`` from here).
 FAMILY_CLI_MODULES = (
     "zonespill.did.cli",

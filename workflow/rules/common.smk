@@ -41,6 +41,11 @@ def output_dir_of(wildcards, output):
     return str(PurePosixPath(output[0]).parent)
 
 
+def input_dir_of(wildcards, input):
+    """Folder of a rule's first input."""
+    return str(PurePosixPath(input[0]).parent)
+
+
 def figure_stem_of(wildcards, output):
     """Path stem (without extension) of a rule's PNG figure output."""
     png = [str(p) for p in output if str(p).endswith(".png")][0]

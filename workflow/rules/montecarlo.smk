@@ -68,3 +68,19 @@ rule mc_summary:
 
 
 ALL_OUTPUTS += [f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS] + [f"{OUT}/montecarlo/summary.parquet"]
+
+
+# A step killed between creating its temporary file and renaming it (SIGKILL, node failure)
+# leaves a dot-prefixed `zonespill.io.atomic_path` temporary next to its output. Snakemake only
+# deletes declared outputs of incomplete jobs, so remove such leftovers under the output folder
+# before any job starts (names: "." + output name + "." + 8 mkstemp characters + suffix).
+# Runs only when there is work to do; see docs/reproducibility.md.
+onstart:
+    import re as _re
+    from pathlib import Path as _Path
+
+    _stale = _re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
+    for _p in sorted(_Path(OUT).rglob(".*")):
+        if _p.is_file() and _stale.match(_p.name):
+            _p.unlink()
+            print(f"removed stale temporary file {_p}")

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from zonespill.cli import _args, _fmt, step
 
 
-def _with(*names: str, seed: bool = False, figure_dir: bool = False) -> Callable[[argparse.ArgumentParser], None]:
+def _with(
+    *names: str, seed: bool = False, figure_dir: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
     """``_args(*names, formats=True)`` plus ``--master-seed`` / ``--figure-dir`` when asked."""
     base = _args(*names, formats=True)
 
@@ -29,8 +31,15 @@ def _did_region(ns: argparse.Namespace) -> object:
     """D1 + D2 + FD1: staggered DiD by tie type (CS, BJS, Sun-Abraham, TWFE) and CS event studies."""
     from zonespill.did.pipeline import region_step
 
-    return region_step(ns.options, region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir,
-                       figure_dir=ns.figure_dir, formats=_fmt(ns), master_seed=ns.master_seed)
+    return region_step(
+        ns.options,
+        region_year=ns.region_year,
+        provenance=ns.provenance,
+        outdir=ns.outdir,
+        figure_dir=ns.figure_dir,
+        formats=_fmt(ns),
+        master_seed=ns.master_seed,
+    )
 
 
 @step("did-pairs", _with("region_year", "pair_year", "regions", "provenance", "outdir"))
@@ -38,8 +47,15 @@ def _did_pairs(ns: argparse.Namespace) -> object:
     """D3: pair-level (dyadic) convergence DiD by direction."""
     from zonespill.did.pipeline import pairs_step
 
-    return pairs_step(ns.options, region_year=ns.region_year, pair_year=ns.pair_year, regions=ns.regions,
-                      provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns))
+    return pairs_step(
+        ns.options,
+        region_year=ns.region_year,
+        pair_year=ns.pair_year,
+        regions=ns.regions,
+        provenance=ns.provenance,
+        outdir=ns.outdir,
+        formats=_fmt(ns),
+    )
 
 
 @step("did-spillover", _with("region_year", "weights", "weights_meta", "provenance", "outdir", seed=True))
@@ -47,9 +63,16 @@ def _did_spillover(ns: argparse.Namespace) -> object:
     """D4: direct and spillover ATTs by neighbour exposure."""
     from zonespill.did.pipeline import spillover_step
 
-    return spillover_step(ns.options, region_year=ns.region_year, weights=ns.weights,
-                          weights_meta=ns.weights_meta, provenance=ns.provenance, outdir=ns.outdir,
-                          formats=_fmt(ns), master_seed=ns.master_seed)
+    return spillover_step(
+        ns.options,
+        region_year=ns.region_year,
+        weights=ns.weights,
+        weights_meta=ns.weights_meta,
+        provenance=ns.provenance,
+        outdir=ns.outdir,
+        formats=_fmt(ns),
+        master_seed=ns.master_seed,
+    )
 
 
 @step("did-bacon", _with("region_year", "provenance", "outdir"))
@@ -57,5 +80,6 @@ def _did_bacon(ns: argparse.Namespace) -> object:
     """D5: Goodman-Bacon decomposition of the any-tie TWFE."""
     from zonespill.did.pipeline import bacon_step
 
-    return bacon_step(ns.options, region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir,
-                      formats=_fmt(ns))
+    return bacon_step(
+        ns.options, region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns)
+    )

@@ -14,6 +14,7 @@ the reason in the table notes. Estimands and conventions: ``docs/methods/did.md`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,8 +103,8 @@ class Sample:
         """One-line description for table notes: cohorts (treated units), controls, exclusions."""
         sizes = self.cohort_sizes()
         coh = ", ".join(f"{g} ({n})" for g, n in sizes.items()) or "none"
-        text = f"{self.name}: cohorts (treated units) {coh}; never treated in {self.first_year}–{self.last_year}: "
-        text += f"{self.n_never()}"
+        window = f"{self.first_year}–{self.last_year}"
+        text = f"{self.name}: cohorts (treated units) {coh}; never treated in {window}: {self.n_never()}"
         if self.n_after():
             text += f" (of which {self.n_after()} first treated after {self.last_year})"
         for count, reason in self.dropped:
@@ -158,9 +159,7 @@ class EstimatorSettings:
 # ----------------------------------------------------------------------------------------------
 # sample construction
 # ----------------------------------------------------------------------------------------------
-def balance(
-    frame: pd.DataFrame, *, unit: str, time: str, outcome: str
-) -> tuple[pd.DataFrame, int, int, int]:
+def balance(frame: pd.DataFrame, *, unit: str, time: str, outcome: str) -> tuple[pd.DataFrame, int, int, int]:
     """Drop missing outcomes, keep the years with any observation and the units complete over them.
 
     Returns (balanced frame, first year, last year, number of units dropped as incomplete).
@@ -194,33 +193,43 @@ def region_sample(
     for c in ("region_id", "year", outcome, col):
         if c not in region_year.columns:
             raise InputError("column missing from region_year", source="region_year", rows="all", column=c)
-    frame = pd.DataFrame({
-        UNIT: region_year["region_id"].astype(str),
-        TIME: region_year["year"].astype(int),
-        Y: pd.to_numeric(region_year[outcome], errors="coerce").astype(float),
-        G: pd.to_numeric(region_year[col], errors="coerce").fillna(0).astype(int),
-    })
+    frame = pd.DataFrame(
+        {
+            UNIT: region_year["region_id"].astype(str),
+            TIME: region_year["year"].astype(int),
+            Y: pd.to_numeric(region_year[outcome], errors="coerce").astype(float),
+            G: pd.to_numeric(region_year[col], errors="coerce").fillna(0).astype(int),
+        }
+    )
     frame, t0, t1, incomplete = balance(frame, unit=UNIT, time=TIME, outcome=Y)
     pre = _presample(frame, t0, anticipation)
     frame = frame.loc[~frame[UNIT].isin(pre.index)].reset_index(drop=True)
     dropped = (
-        (len(pre), f"provinces first tied in or before {t0 + anticipation} (treated before the sample: "
-                   "no pre-treatment year)"),
+        (
+            len(pre),
+            f"provinces first tied in or before {t0 + anticipation} (treated before the sample: "
+            "no pre-treatment year)",
+        ),
         (incomplete, "provinces with incomplete outcome series"),
     )
-    return Sample(name=name or TIE_LABELS.get(tie, tie), data=frame, first_year=t0, last_year=t1,
-                  dropped=dropped)
+    return Sample(
+        name=name or TIE_LABELS.get(tie, tie), data=frame, first_year=t0, last_year=t1, dropped=dropped
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------------
-_FAIL = (EstimationError, np.linalg.LinAlgError)
+# Estimator failures reported as "not estimable" (pyfixest signals e.g. full collinearity of the
+# treatment dummies with the fixed effects by a plain ValueError); InputError (a caller bug) is re-raised.
+_FAIL = (EstimationError, np.linalg.LinAlgError, ValueError)
 
 
 def _short(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc).strip().rstrip(".")
-    return text.splitlines()[0] if text else type(exc).__name__
+    text = " ".join(str(getattr(exc, "reason", None) or exc).split())
+    if not isinstance(exc, EstimationError) and "collinear" in text:
+        return "treatment indicators collinear with the fixed effects (no untreated comparison)"
+    return text.rstrip(".") or type(exc).__name__
 
 
 def _cs_event_study(res: Any) -> pd.DataFrame:
@@ -247,38 +256,70 @@ def estimate(
     ``sample.cluster`` (one or two columns); CS uses the multiplier bootstrap when
     ``settings.n_boot`` is set, ``bootstrap`` is true and there is one clustering dimension.
     """
-    d = sample.data
     kw: dict[str, Any] = {"outcome": Y, "unit": UNIT, "time": TIME, "cohort": G, "cluster": sample.cluster}
-    base = {"design": sample.name, "estimator": estimator, "n_obs": len(d), "n_units": sample.n_units}
+    base = {
+        "design": sample.name,
+        "estimator": estimator,
+        "n_obs": len(sample.data),
+        "n_units": sample.n_units,
+    }
     try:
-        if not sample.cohort_sizes():
-            raise EstimationError("no treated cohort with a pre-treatment year in the sample")
-        if estimator in (CS_NOTYET, CS_NEVER):
-            two_way = isinstance(sample.cluster, tuple) and len(sample.cluster) == 2
-            n_boot = settings.n_boot if (bootstrap and not two_way) else None
-            res = callaway_santanna(
-                d, **kw, control_group="notyet" if estimator == CS_NOTYET else "never",
-                method=settings.method, base_period=settings.base_period,  # type: ignore[arg-type]
-                anticipation=settings.anticipation, n_boot=n_boot, seed=seed if n_boot else None,
-                alpha=settings.alpha)
-            simple = res.aggregate("simple")
-            es = _cs_event_study(res) if event_study else None
-            p = res.pretrend.pvalue if res.pretrend is not None else None
-            return Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
-        if estimator == BJS:
-            r = imputation(d, **kw, horizons=event_study, alpha=settings.alpha)
-        elif estimator == SA:
-            r = sun_abraham(d, **kw, alpha=settings.alpha)
-        elif estimator == TWFE:
-            r = twfe(d, **kw, alpha=settings.alpha)
-        else:
-            raise InputError(f"unknown estimator {estimator!r}", source="estimator")
-        es = None
-        if event_study and "e" in r.table.columns:
-            es = r.table.rename(columns={"estimate": "att"})
-        return Estimate(**base, att=r.att, se=r.se, event_study=es)
+        with warnings.catch_warnings():  # negative variance estimates surface as NaN SEs (noted by callers)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _estimate(
+                sample, estimator, settings, kw, base, seed=seed, event_study=event_study, bootstrap=bootstrap
+            )
     except _FAIL as exc:
+        if isinstance(exc, InputError):
+            raise
         return Estimate(**base, reason=_short(exc))
+
+
+def _estimate(
+    sample: Sample,
+    estimator: str,
+    settings: EstimatorSettings,
+    kw: dict[str, Any],
+    base: dict[str, Any],
+    *,
+    seed: int | None,
+    event_study: bool,
+    bootstrap: bool,
+) -> Estimate:
+    """Body of :func:`estimate` (raises on failure)."""
+    d = sample.data
+    if not sample.cohort_sizes():
+        raise EstimationError("no treated cohort with a pre-treatment year in the sample")
+    if estimator in (CS_NOTYET, CS_NEVER):
+        two_way = isinstance(sample.cluster, tuple) and len(sample.cluster) == 2
+        n_boot = settings.n_boot if (bootstrap and not two_way) else None
+        res = callaway_santanna(
+            d,
+            **kw,
+            control_group="notyet" if estimator == CS_NOTYET else "never",
+            method=settings.method,
+            base_period=settings.base_period,  # type: ignore[arg-type]
+            anticipation=settings.anticipation,
+            n_boot=n_boot,
+            seed=seed if n_boot else None,
+            alpha=settings.alpha,
+        )
+        simple = res.aggregate("simple")
+        es = _cs_event_study(res) if event_study else None
+        p = res.pretrend.pvalue if res.pretrend is not None else None
+        return Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+    if estimator == BJS:
+        r = imputation(d, **kw, horizons=event_study, alpha=settings.alpha)
+    elif estimator == SA:
+        r = sun_abraham(d, **kw, alpha=settings.alpha)
+    elif estimator == TWFE:
+        r = twfe(d, **kw, alpha=settings.alpha)
+    else:
+        raise InputError(f"unknown estimator {estimator!r}", source="estimator")
+    es = None
+    if event_study and "e" in r.table.columns:
+        es = r.table.rename(columns={"estimate": "att"})
+    return Estimate(**base, att=r.att, se=r.se, event_study=es)
 
 
 def estimates_frames(
@@ -286,18 +327,34 @@ def estimates_frames(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Long coefficient frame (model = estimator label, term = design) and the 'not estimable' notes."""
     rows, notes = [], []
+    results = list(results)
+    failed: dict[str, list[Estimate]] = {}
     for r in results:
+        if not r.ok:
+            failed.setdefault(r.design, []).append(r)
+    n_est = {d: sum(1 for r in results if r.design == d) for d in failed}
+    for design, fails in failed.items():
+        reasons = {r.reason for r in fails}
+        if len(fails) == n_est[design] and len(reasons) == 1:
+            notes.append(f"not estimable: {design}, all estimators: {fails[0].reason}.")
+        else:
+            notes += [
+                f"not estimable: {design}, {ESTIMATOR_LABELS.get(r.estimator, r.estimator)}: {r.reason}."
+                for r in fails
+            ]
+    for r in results:
+        if not r.ok:
+            continue
         label = ESTIMATOR_LABELS.get(r.estimator, r.estimator)
         term = (term_of or {}).get(r.design, r.design)
-        if not r.ok:
-            notes.append(f"not estimable: {r.design}, {label}: {r.reason}.")
-            continue
         if not np.isfinite(r.att):
             notes.append(f"not estimable: {r.design}, {label}: the estimate is not finite.")
             continue
         if not np.isfinite(r.se):
-            notes.append(f"{r.design}, {label}: standard error not identified (degenerate variance); "
-                         "the estimate is shown without one.")
+            notes.append(
+                f"{r.design}, {label}: standard error not identified (degenerate variance); "
+                "the estimate is shown without one."
+            )
         rows.append({"model": label, "term": term, "estimate": r.att, "se": r.se})
     frame = pd.DataFrame(rows, columns=["model", "term", "estimate", "se"])
     return frame, notes
@@ -320,9 +377,14 @@ def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFr
     ok = (s != t) & s.isin(keep) & t.isin(keep)
     if "same_province" in c.columns:
         ok &= c["same_province"].fillna(0).astype(int).to_numpy() == 0
-    c = pd.DataFrame({"prov_a": np.minimum(s, t)[ok], "prov_b": np.maximum(s, t)[ok],
-                      "direction": c["direction"].astype(str)[ok],
-                      "start": pd.to_numeric(c["start_year"], errors="coerce")[ok]}).dropna(subset=["start"])
+    c = pd.DataFrame(
+        {
+            "prov_a": np.minimum(s, t)[ok],
+            "prov_b": np.maximum(s, t)[ok],
+            "direction": c["direction"].astype(str)[ok],
+            "start": pd.to_numeric(c["start_year"], errors="coerce")[ok],
+        }
+    ).dropna(subset=["start"])
     c["start"] = c["start"].astype(int)
     out = c.groupby(["prov_a", "prov_b"], sort=True)["start"].min().rename("first_pooled").to_frame()
     for d in PAIR_DIRECTIONS[:-1]:
@@ -349,29 +411,44 @@ def dyadic_panel(
     ry = ry.dropna(subset=["log_gdp_pc"])
     provs = sorted(ry["region_id"].unique())
     ia, ib = np.triu_indices(len(provs), k=1)
-    pairs = pd.DataFrame({"prov_a": np.array(provs, dtype=object)[ia], "prov_b": np.array(provs, dtype=object)[ib]})
+    pairs = pd.DataFrame(
+        {"prov_a": np.array(provs, dtype=object)[ia], "prov_b": np.array(provs, dtype=object)[ib]}
+    )
     wide = ry.pivot(index="year", columns="region_id", values="log_gdp_pc").reindex(columns=provs)
     years = wide.index.to_numpy()
     vals = wide.to_numpy()
     gap = np.abs(vals[:, ia] - vals[:, ib])  # years × pairs
-    panel = pd.DataFrame({
-        "prov_a": np.tile(pairs["prov_a"].to_numpy(), len(years)),
-        "prov_b": np.tile(pairs["prov_b"].to_numpy(), len(years)),
-        "year": np.repeat(years.astype(int), len(pairs)),
-        "abs_gap": gap.reshape(-1),
-    }).dropna(subset=["abs_gap"])
+    panel = pd.DataFrame(
+        {
+            "prov_a": np.tile(pairs["prov_a"].to_numpy(), len(years)),
+            "prov_b": np.tile(pairs["prov_b"].to_numpy(), len(years)),
+            "year": np.repeat(years.astype(int), len(pairs)),
+            "abs_gap": gap.reshape(-1),
+        }
+    ).dropna(subset=["abs_gap"])
     panel["pair"] = panel["prov_a"] + "-" + panel["prov_b"]
     first_year = panel.groupby("pair")["year"].transform("min")
-    init = panel.loc[panel["year"] == first_year, ["pair", "abs_gap"]].rename(columns={"abs_gap": "initial_gap"})
+    init = panel.loc[panel["year"] == first_year, ["pair", "abs_gap"]].rename(
+        columns={"abs_gap": "initial_gap"}
+    )
     panel = panel.merge(init, on="pair", how="left")
     coh = pair_cohorts(pair_year, provs)
     panel = panel.merge(coh, on=["prov_a", "prov_b"], how="left")
     for d in PAIR_DIRECTIONS:
         panel[f"first_{d}"] = panel[f"first_{d}"].fillna(0).astype(int)
     if distances is not None:
-        panel = panel.merge(distances[["prov_a", "prov_b", "distance_km"]], on=["prov_a", "prov_b"], how="left")
-    cols = ["pair", "prov_a", "prov_b", "year", "abs_gap", "initial_gap",
-            *[f"first_{d}" for d in PAIR_DIRECTIONS]] + (["distance_km"] if distances is not None else [])
+        panel = panel.merge(
+            distances[["prov_a", "prov_b", "distance_km"]], on=["prov_a", "prov_b"], how="left"
+        )
+    cols = [
+        "pair",
+        "prov_a",
+        "prov_b",
+        "year",
+        "abs_gap",
+        "initial_gap",
+        *[f"first_{d}" for d in PAIR_DIRECTIONS],
+    ] + (["distance_km"] if distances is not None else [])
     return panel[cols].sort_values(["pair", "year"], kind="mergesort").reset_index(drop=True)
 
 
@@ -398,8 +475,9 @@ def pair_sample(
     ctrl_out = np.zeros(len(p), dtype=bool)
     if max_distance_km is not None:
         if "distance_km" not in p.columns:
-            raise InputError("pair_max_distance_km needs pair distances", source="options",
-                             column="pair_max_distance_km")
+            raise InputError(
+                "pair_max_distance_km needs pair distances", source="options", column="pair_max_distance_km"
+            )
         ctrl_out |= never & ~(p["distance_km"].to_numpy() <= float(max_distance_km))
     if max_initial_gap is not None:
         ctrl_out |= never & ~(p["initial_gap"].to_numpy() <= float(max_initial_gap))
@@ -416,11 +494,24 @@ def pair_sample(
     )
     keep = ~(pre | other | ctrl_out)
     d = p.loc[keep]
-    data = pd.DataFrame({UNIT: d["pair"].to_numpy(), TIME: d["year"].astype(int).to_numpy(),
-                         Y: d["abs_gap"].astype(float).to_numpy(), G: coh[keep].astype(int),
-                         "prov_a": d["prov_a"].to_numpy(), "prov_b": d["prov_b"].to_numpy()})
-    return Sample(name=TIE_LABELS.get(direction, direction), data=data.reset_index(drop=True),
-                  first_year=t0, last_year=t1, dropped=dropped, cluster=("prov_a", "prov_b"))
+    data = pd.DataFrame(
+        {
+            UNIT: d["pair"].to_numpy(),
+            TIME: d["year"].astype(int).to_numpy(),
+            Y: d["abs_gap"].astype(float).to_numpy(),
+            G: coh[keep].astype(int),
+            "prov_a": d["prov_a"].to_numpy(),
+            "prov_b": d["prov_b"].to_numpy(),
+        }
+    )
+    return Sample(
+        name=TIE_LABELS.get(direction, direction),
+        data=data.reset_index(drop=True),
+        first_year=t0,
+        last_year=t1,
+        dropped=dropped,
+        cluster=("prov_a", "prov_b"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,8 +535,13 @@ def exposure(region_year: pd.DataFrame, W: Any, *, tie: str) -> pd.DataFrame:
     years = np.sort(ry["year"].unique()).astype(int)
     D = ((g[:, None] > 0) & (g[:, None] <= years[None, :])).astype(float)  # units × years
     E = np.asarray(W.matrix @ D)
-    out = pd.DataFrame({"region_id": np.repeat(np.array(ids, dtype=object), len(years)),
-                        "year": np.tile(years, len(ids)), "exposure": E.reshape(-1)})
+    out = pd.DataFrame(
+        {
+            "region_id": np.repeat(np.array(ids, dtype=object), len(years)),
+            "year": np.tile(years, len(ids)),
+            "exposure": E.reshape(-1),
+        }
+    )
     return ry[["region_id", "year"]].merge(out, on=["region_id", "year"], how="left")
 
 
@@ -478,9 +574,17 @@ def spillover_samples(
     direct = Sample(
         name=f"direct: {TIE_LABELS.get(tie, tie)}",
         data=d.loc[~d[UNIT].isin(high)].reset_index(drop=True),
-        first_year=base.first_year, last_year=base.last_year,
-        dropped=(*base.dropped, (len(high), f"never-treated provinces with exposure above {threshold:g} "
-                                            "in some year (not clean controls)")))
+        first_year=base.first_year,
+        last_year=base.last_year,
+        dropped=(
+            *base.dropped,
+            (
+                len(high),
+                f"never-treated provinces with exposure above {threshold:g} "
+                "in some year (not clean controls)",
+            ),
+        ),
+    )
     exc = ex[ex["exposure"] > threshold + 1e-12].groupby("region_id")["year"].min()
     sp = d.loc[d[UNIT].isin(never_ids), [UNIT, TIME, Y]].copy()
     sp[G] = sp[UNIT].map(exc).fillna(0).astype(int)
@@ -488,19 +592,25 @@ def spillover_samples(
     sp = sp.loc[~sp[UNIT].isin(pre.index)].reset_index(drop=True)
     n_treated = int(d.loc[~d[UNIT].isin(never_ids), UNIT].nunique())
     spill = Sample(
-        name=f"spillover: {TIE_LABELS.get(tie, tie)}", data=sp,
-        first_year=base.first_year, last_year=base.last_year,
-        dropped=((n_treated, "treated provinces (the spillover sample is never-treated provinces only)"),
-                 (len(pre), f"never-treated provinces already exposed in {base.first_year}"),
-                 *[x for x in base.dropped if "incomplete" in x[1]]))
+        name=f"spillover: {TIE_LABELS.get(tie, tie)}",
+        data=sp,
+        first_year=base.first_year,
+        last_year=base.last_year,
+        dropped=(
+            (n_treated, "treated provinces (the spillover sample is never-treated provinces only)"),
+            (len(pre), f"never-treated provinces already exposed in {base.first_year}"),
+            *[x for x in base.dropped if "incomplete" in x[1]],
+        ),
+    )
     return direct, spill
 
 
 # ----------------------------------------------------------------------------------------------
 # Bacon decomposition
 # ----------------------------------------------------------------------------------------------
-def bacon_table(region_year: pd.DataFrame, *, tie: str = "any", outcome: str = "log_gdp_pc") -> tuple[
-        pd.DataFrame, list[str]]:
+def bacon_table(
+    region_year: pd.DataFrame, *, tie: str = "any", outcome: str = "log_gdp_pc"
+) -> tuple[pd.DataFrame, list[str]]:
     """Goodman-Bacon decomposition of the static TWFE for tie type ``tie``, on two samples.
 
     (1) all provinces, units tied before the first year entering as the "always treated" group (the
@@ -508,15 +618,21 @@ def bacon_table(region_year: pd.DataFrame, *, tie: str = "any", outcome: str = "
     excluded), whose TWFE is the one in table D1. Returns the rows (sample, type, treated, control,
     estimate, weight) and notes (TWFE coefficient = Σ weight × estimate per sample, or why not).
     """
-    full = pd.DataFrame({
-        UNIT: region_year["region_id"].astype(str), TIME: region_year["year"].astype(int),
-        Y: pd.to_numeric(region_year[outcome], errors="coerce"),
-        G: pd.to_numeric(region_year[f"first_{tie}"], errors="coerce").fillna(0).astype(int)})
-    full, t0, t1, _ = balance(full, unit=UNIT, time=TIME, outcome=Y)
+    full = pd.DataFrame(
+        {
+            UNIT: region_year["region_id"].astype(str),
+            TIME: region_year["year"].astype(int),
+            Y: pd.to_numeric(region_year[outcome], errors="coerce"),
+            G: pd.to_numeric(region_year[f"first_{tie}"], errors="coerce").fillna(0).astype(int),
+        }
+    )
+    full, t0, _t1, _ = balance(full, unit=UNIT, time=TIME, outcome=Y)
     design = region_sample(region_year, tie=tie, outcome=outcome)
     frames, notes = [], []
-    for label, data in ((f"all provinces (tied before {t0} = always treated)", full),
-                        (f"design sample (tied before {t0} excluded)", design.data)):
+    for label, data in (
+        (f"all provinces (tied before {t0} = always treated)", full),
+        (f"design sample (tied before {t0} excluded)", design.data),
+    ):
         try:
             r = bacon_decomposition(data, outcome=Y, unit=UNIT, time=TIME, cohort=G)
         except _FAIL as exc:
@@ -524,8 +640,10 @@ def bacon_table(region_year: pd.DataFrame, *, tie: str = "any", outcome: str = "
             continue
         tab = r.table.assign(sample=label)
         frames.append(tab[["sample", "type", "treated", "control", "estimate", "weight"]])
-        notes.append(f"{label}: {data[UNIT].nunique()} provinces; TWFE β = Σ weight × estimate = {r.att:.4f} "
-                     f"(SE {r.se:.4f}, clustered by province).")
+        notes.append(
+            f"{label}: {data[UNIT].nunique()} provinces; TWFE β = Σ weight × estimate = {r.att:.4f} "
+            f"(SE {r.se:.4f}, clustered by province)."
+        )
     cols = ["sample", "type", "treated", "control", "estimate", "weight"]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return rows, notes

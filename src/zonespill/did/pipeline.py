@@ -67,7 +67,7 @@ def _read_inputs(region_year: Path, provenance: Path) -> tuple[pd.DataFrame, str
 
 def _p_text(p: float | None) -> str:
     if p is None or not np.isfinite(p):
-        return "n/a"
+        return "n/a (pre-period covariance singular or no pre-period cells)"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
@@ -75,8 +75,11 @@ def _common_notes(ry: pd.DataFrame, settings: D.EstimatorSettings, *, units: str
     from zonespill.steps import _vintage_note
 
     n = ry["region_id"].nunique()
-    boot = (f"multiplier bootstrap ({settings.n_boot} Rademacher draws, seed derived from master_seed)"
-            if settings.n_boot else "analytic influence-function SEs")
+    boot = (
+        f"multiplier bootstrap ({settings.n_boot} Rademacher draws, seed derived from master_seed)"
+        if settings.n_boot
+        else "analytic influence-function SEs"
+    )
     return [
         f"Small sample: {n} provinces, {int(ry['year'].min())}–{int(ry['year'].max())}; {units}. "
         "Few clusters and few treated units per cohort: interpret SEs and p-values with care.",
@@ -91,8 +94,14 @@ def _common_notes(ry: pd.DataFrame, settings: D.EstimatorSettings, *, units: str
 
 
 def _regression_table(
-    results: Sequence[D.Estimate], *, table_id: str, title: str, notes: Sequence[str],
-    model_order: Sequence[str], term_order: Sequence[str], stats: pd.DataFrame | None = None,
+    results: Sequence[D.Estimate],
+    *,
+    table_id: str,
+    title: str,
+    notes: Sequence[str],
+    model_order: Sequence[str],
+    term_order: Sequence[str],
+    stats: pd.DataFrame | None = None,
 ) -> Any:
     from zonespill.tables import RegressionTable
 
@@ -101,20 +110,30 @@ def _regression_table(
     if coefs.empty:  # nothing estimable: keep the table (with its notes) rather than fail the run
         fail_notes.append("No estimator could be estimated on any design; cells are empty.")
         coefs = pd.DataFrame({"model": models, "term": term_order[0], "estimate": np.nan, "se": np.nan})
-    present = [m for m in models if m in set(coefs["model"])]
-    missing = [m for m in models if m not in present]
-    for m in missing:  # keep every estimator column, blank where nothing was estimable
-        coefs = pd.concat([coefs, pd.DataFrame({"model": [m], "term": [term_order[0]],
-                                                "estimate": [np.nan], "se": [np.nan]})], ignore_index=True)
+    # keep every estimator column and every design row; blank where nothing was estimable (see notes)
+    blanks = [{"model": m, "term": term_order[0]} for m in models if m not in set(coefs["model"])]
+    blanks += [{"model": models[0], "term": t} for t in term_order if t not in set(coefs["term"])]
+    blanks = [b for b in blanks if not ((coefs["model"] == b["model"]) & (coefs["term"] == b["term"])).any()]
+    if blanks:
+        extra = pd.DataFrame(blanks).assign(estimate=np.nan, se=np.nan).drop_duplicates(["model", "term"])
+        coefs = pd.concat([coefs, extra], ignore_index=True)
     if stats is not None:
         stats = stats[stats["model"].isin(models)]
-    return RegressionTable.from_long(coefs, stats, table_id=table_id, title=title,
-                                     notes=[*notes, *fail_notes], model_order=models,
-                                     term_order=list(term_order))
+    return RegressionTable.from_long(
+        coefs,
+        stats,
+        table_id=table_id,
+        title=title,
+        notes=[*notes, *fail_notes],
+        model_order=models,
+        term_order=list(term_order),
+    )
 
 
 def _stats(rows: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
-    out = [{"model": D.ESTIMATOR_LABELS[m], "stat": s, "value": v} for m, d in rows.items() for s, v in d.items()]
+    out = [
+        {"model": D.ESTIMATOR_LABELS[m], "stat": s, "value": v} for m, d in rows.items() for s, v in d.items()
+    ]
     return pd.DataFrame(out, columns=["model", "stat", "value"])
 
 
@@ -171,8 +190,9 @@ def region_step(
                     stem = Path(figure_dir) / f"FD1_{tie}"
                     title = f"Event study (CS): {label}, {sample.name}"
                     if r.ok and r.event_study is not None and len(r.event_study):
-                        paths += figures.plot_event_study(r.event_study, title=title, path_stem=stem,
-                                                          ylabel=f"ATT on {label}")
+                        paths += figures.plot_event_study(
+                            r.event_study, title=title, path_stem=stem, ylabel=f"ATT on {label}"
+                        )
                     else:
                         paths += _not_estimable_figure(title, r.reason or "no event-time effects", stem)
                 log.info("%s %s %s: att=%s se=%s %s", table_id, tie, est, r.att, r.se, r.reason or "")
@@ -181,18 +201,32 @@ def region_step(
             "(province-level ties from the pairings; 'any tie' includes ties of unknown direction).",
             *_common_notes(ry, settings, units="SEs clustered by province"),
             *sample_notes,
-            "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): " + "; ".join(pre_notes) + "."
-            if pre_notes else "CS pre-trend test: not available.",
+            "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): "
+            + "; ".join(pre_notes)
+            + "."
+            if pre_notes
+            else "CS pre-trend test: not available.",
         ]
-        stats = _stats({
-            cs: {"Controls": "not yet treated" if cs == D.CS_NOTYET else "never treated", "SE": "bootstrap"
-                 if settings.n_boot else "analytic IF"},
-            D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
-            D.SA: {"Controls": "never treated", "SE": "CRV1"},
-            D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
-        })
-        table = _regression_table(results, table_id=table_id, title=f"Staggered DiD by tie type: {label}",
-                                  notes=notes, model_order=estimators, term_order=terms, stats=stats)
+        stats = _stats(
+            {
+                cs: {
+                    "Controls": "not yet treated" if cs == D.CS_NOTYET else "never treated",
+                    "SE": "bootstrap" if settings.n_boot else "analytic IF",
+                },
+                D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
+                D.SA: {"Controls": "never treated", "SE": "CRV1"},
+                D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
+            }
+        )
+        table = _regression_table(
+            results,
+            table_id=table_id,
+            title=f"Staggered DiD by tie type: {label}",
+            notes=notes,
+            model_order=estimators,
+            term_order=terms,
+            stats=stats,
+        )
         paths += write_table(table, outdir, provenance_hash=phash, formats=formats)
     return paths
 
@@ -238,8 +272,13 @@ def pairs_step(
     sample_notes: list[str] = []
     terms = []
     for direction in D.PAIR_DIRECTIONS:
-        sample = D.pair_sample(panel, direction=direction, anticipation=settings.anticipation,
-                               max_distance_km=max_d, max_initial_gap=max_g)
+        sample = D.pair_sample(
+            panel,
+            direction=direction,
+            anticipation=settings.anticipation,
+            max_distance_km=max_d,
+            max_initial_gap=max_g,
+        )
         terms.append(sample.name)
         sample_notes.append(sample.describe())
         for est in PAIR_ESTIMATORS:
@@ -253,11 +292,12 @@ def pairs_step(
     if max_g is not None:
         restr.append(f"initial |log gap| ≤ {float(max_g):g}")
     notes = [
-        f"Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for all {n_pairs} unordered province "
-        "pairs × years; a negative ATT means collaboration narrows the income gap.",
+        f"Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for all {n_pairs} unordered "
+        "province pairs × years; a negative ATT means collaboration narrows the income gap.",
         "Treated pairs: province pairs with a collaboration (from pair_year; within-province ties excluded), "
         "cohort = earliest start year of a tie in the row's direction (pooled: any direction). Controls: "
-        "never-collaborating pairs" + (f" restricted to {' and '.join(restr)}" if restr else " (unrestricted)")
+        "never-collaborating pairs"
+        + (f" restricted to {' and '.join(restr)}" if restr else " (unrestricted)")
         + "; CS (not yet treated) also uses later-tied pairs of the same row.",
         *_common_notes(ry, settings, units="SEs two-way clustered by both partner provinces")[:2],
         "CS: Callaway–Sant'Anna simple aggregation, analytic influence-function SEs with two-way "
@@ -267,15 +307,23 @@ def pairs_step(
         "independent).",
         *sample_notes,
     ]
-    stats = _stats({
-        D.CS_NOTYET: {"Controls": "not yet + never tied", "SE": "2-way IF"},
-        D.CS_NEVER: {"Controls": "never tied", "SE": "2-way IF"},
-        D.BJS: {"Controls": "untreated obs.", "SE": "2-way BJS"},
-        D.TWFE: {"Controls": "all (static)", "SE": "2-way CRV1"},
-    })
-    table = _regression_table(results, table_id="D3", title="Pair-level convergence DiD: collaboration and "
-                              "the absolute log income gap", notes=notes, model_order=PAIR_ESTIMATORS,
-                              term_order=terms, stats=stats)
+    stats = _stats(
+        {
+            D.CS_NOTYET: {"Controls": "not yet + never tied", "SE": "2-way IF"},
+            D.CS_NEVER: {"Controls": "never tied", "SE": "2-way IF"},
+            D.BJS: {"Controls": "untreated obs.", "SE": "2-way BJS"},
+            D.TWFE: {"Controls": "all (static)", "SE": "2-way CRV1"},
+        }
+    )
+    table = _regression_table(
+        results,
+        table_id="D3",
+        title="Pair-level convergence DiD: collaboration and the absolute log income gap",
+        notes=notes,
+        model_order=PAIR_ESTIMATORS,
+        term_order=terms,
+        stats=stats,
+    )
     return write_table(table, outdir, provenance_hash=phash, formats=formats)
 
 
@@ -301,13 +349,16 @@ def spillover_step(
     settings = _settings(options)
     thr = float(_opt(options, "exposure_threshold"))
     cs = _cs_label(settings)
-    estimators = (D.CS_NEVER, cs, D.BJS, D.SA, D.TWFE) if cs != D.CS_NEVER else (D.CS_NEVER, D.BJS, D.SA, D.TWFE)
+    estimators = (
+        (D.CS_NEVER, cs, D.BJS, D.SA, D.TWFE) if cs != D.CS_NEVER else (D.CS_NEVER, D.BJS, D.SA, D.TWFE)
+    )
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
     terms = []
     for tie in SPILL_TIES:
-        direct, spill = D.spillover_samples(ry, W, tie=tie, outcome="log_gdp_pc", threshold=thr,
-                                            anticipation=settings.anticipation)
+        direct, spill = D.spillover_samples(
+            ry, W, tie=tie, outcome="log_gdp_pc", threshold=thr, anticipation=settings.anticipation
+        )
         for sample in (direct, spill):
             terms.append(sample.name)
             sample_notes.append(sample.describe())
@@ -321,7 +372,7 @@ def spillover_step(
     w_kind = W.kind
     notes = [
         "Outcome: log GDP per capita. Exposure E_K(i,t) = Σ_j w_ij 1{province j first tied (type K) by t}, "
-        f"w = {w_kind} weights, row-standardised (the W-weighted share of treated neighbours); "
+        f"spatial weights W: {w_kind}, row-standardised (the W-weighted share of treated neighbours); "
         f"exposed = E > {thr:g}.",
         "direct: treated cohorts of table D1 against only the never-treated provinces whose exposure stays "
         f"≤ {thr:g} in every year (CS with never-treated controls; BJS/SA/TWFE on the same sample): the "
@@ -333,17 +384,28 @@ def spillover_step(
         *sample_notes,
     ]
     stats_rows: dict[str, dict[str, str]] = {
-        D.CS_NEVER: {"Controls": "never treated / not exposed", "SE": "bootstrap" if settings.n_boot else "IF"},
+        D.CS_NEVER: {
+            "Controls": "never treated / not exposed",
+            "SE": "bootstrap" if settings.n_boot else "IF",
+        },
         D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
         D.SA: {"Controls": "never treated", "SE": "CRV1"},
         D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
     }
     if cs == D.CS_NOTYET:
-        stats_rows[D.CS_NOTYET] = {"Controls": "not yet exposed (spillover rows)",
-                                   "SE": "bootstrap" if settings.n_boot else "IF"}
-    table = _regression_table(results, table_id="D4", title="Spillover exposure: direct and spillover ATTs "
-                              "on log GDP per capita", notes=notes, model_order=estimators, term_order=terms,
-                              stats=_stats(stats_rows))
+        stats_rows[D.CS_NOTYET] = {
+            "Controls": "not yet exposed (spillover rows)",
+            "SE": "bootstrap" if settings.n_boot else "IF",
+        }
+    table = _regression_table(
+        results,
+        table_id="D4",
+        title="Spillover exposure: direct and spillover ATTs on log GDP per capita",
+        notes=notes,
+        model_order=estimators,
+        term_order=terms,
+        stats=_stats(stats_rows),
+    )
     return write_table(table, outdir, provenance_hash=phash, formats=formats)
 
 
@@ -363,8 +425,16 @@ def bacon_step(
     ry, phash = _read_inputs(region_year, provenance)
     rows, notes = D.bacon_table(ry, tie="any", outcome="log_gdp_pc")
     if rows.empty:
-        rows = pd.DataFrame({"sample": ["—"], "type": ["not estimable"], "treated": [""], "control": [""],
-                             "estimate": [np.nan], "weight": [np.nan]})
+        rows = pd.DataFrame(
+            {
+                "sample": ["—"],
+                "type": ["not estimable"],
+                "treated": [""],
+                "control": [""],
+                "estimate": [np.nan],
+                "weight": [np.nan],
+            }
+        )
     all_notes = [
         "Outcome: log GDP per capita; treatment: first year the province holds any tie (absorbing). "
         "Each row is one 2×2 DiD of timing groups (cohort = first tie year; 'always' = tied in or before "
@@ -372,8 +442,14 @@ def bacon_step(
         *notes,
         _vintage_note(ry),
         f"Small sample: {ry['region_id'].nunique()} provinces; a large weight on comparisons against "
-        "'always treated' provinces is the forbidden-comparison problem that the staggered estimators of D1 avoid.",
+        "'always treated' provinces is the forbidden-comparison problem that the staggered estimators of "
+        "D1 avoid.",
     ]
-    table = PlainTable(rows, table_id="D5", title="Goodman-Bacon decomposition of the TWFE DiD (any tie)",
-                       notes=all_notes, digits={"estimate": 4, "weight": 4})
+    table = PlainTable(
+        rows,
+        table_id="D5",
+        title="Goodman-Bacon decomposition of the TWFE DiD (any tie)",
+        notes=all_notes,
+        digits={"estimate": 4, "weight": 4},
+    )
     return write_table(table, outdir, provenance_hash=phash, formats=formats)
