@@ -244,6 +244,11 @@ def _coerce_column(series: pd.Series, col: Column, *, source: str, row_offset: i
             "value is infinite", source=source, rows=_rows(infinite, row_offset), column=col.name
         )
     if col.kind == "int":
+        huge = (values.abs() > 2**53).fillna(False)
+        if huge.any():
+            raise InputError(
+                "whole number out of range", source=source, rows=_rows(huge, row_offset), column=col.name
+            )
         frac = values.notna() & (values != np.round(values))
         if frac.any():
             raise InputError(

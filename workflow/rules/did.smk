@@ -37,7 +37,7 @@ rule did_region:
         f"{OUT}/benchmarks/did_region.tsv"
     shell:
         "{params.zs} did-region --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --provenance {input.provenance} --outdir {params.outdir} --figure-dir "$(dirname {params.stem:q})""
+        " --provenance {input.provenance} --outdir {params.outdir} --figure-dir $(dirname {params.stem:q})"
         " --master-seed {params.seed} --formats {params.formats}"
 
 

@@ -1,0 +1,595 @@
+r"""Paper designs for the spatial part (tables S1–S4): pure functions on DataFrames.
+
+The growth equation, for province :math:`i` and year :math:`t`, is the spatial Durbin
+two-way fixed-effects panel
+
+.. math::
+
+    g_{it} = \rho \sum_j w_{ij} g_{jt} + \beta \ln y_{i,t-1} + \sum_K \gamma_K a^K_{it}
+             + \sum_j w_{ij} \big(\theta_0 \ln y_{j,t-1} + \sum_K \theta_K a^K_{jt}\big)
+             + \mu_i + \alpha_t + \varepsilon_{it}
+
+with :math:`g_{it} = \Delta \ln y_{it}` (``growth``), :math:`\ln y_{i,t-1}` the log GDP per
+capita of the *previous calendar year* (built here; a gap in the years gives a missing lag),
+and :math:`a^K_{it}` the ``active_<K>`` indicators of the spine for
+K = forward giver, forward receiver, reverse (either role), two-way.
+
+The estimation sample must be a balanced panel over the units of ``W``: years in which some
+province lacks growth, the lagged level or a regressor are dropped (and listed in the notes).
+Regressors without variation after the two-way within transformation, or collinear with
+earlier regressors, are dropped for every model (and listed). A model that still cannot be
+estimated (e.g. a spatially lagged regressor collinear with the fixed effects, ρ at a bound,
+Lee–Yu with islands) is reported as ``not estimated: <reason>`` and its column left out —
+never a silent NaN.
+
+Files are read and written by :mod:`zonespill.spatial.pipeline`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from zonespill.errors import EstimationError, ZonespillError
+from zonespill.spatial import SpatialResult, fit_panel, lm_tests
+from zonespill.weights import SpatialWeights
+
+log = logging.getLogger("zonespill")
+
+UNIT = "region_id"
+TIME = "year"
+DEPVAR = "growth"
+LEVEL = "log_gdp_pc"
+LAG = "lag_log_gdp_pc"
+#: Collaboration indicators by direction (columns of region_year), in display order.
+TIES: tuple[str, ...] = (
+    "active_forward_giver",
+    "active_forward_receiver",
+    "active_reverse",
+    "active_two_way",
+)
+REGRESSORS: tuple[str, ...] = (LAG, *TIES)
+
+BASE_LABELS: dict[str, str] = {
+    LAG: "log GDP p.c. (t−1)",
+    "active_forward_giver": "forward giver",
+    "active_forward_receiver": "forward receiver",
+    "active_reverse": "reverse (either role)",
+    "active_two_way": "two-way",
+}
+
+#: Model codes of the comparison table S4, in display order.
+COMPARISON: tuple[str, ...] = ("sar", "sem", "sdm", "sdem", "slx")
+MODEL_NAMES: dict[str, str] = {
+    "ols": "Two-way FE (no spatial terms)",
+    "sar": "SAR",
+    "sem": "SEM",
+    "sdm": "SDM",
+    "sdem": "SDEM",
+    "slx": "SLX",
+}
+
+#: Exceptions that turn a model into a "not estimated" note instead of failing the step.
+SOFT_ERRORS: tuple[type[BaseException], ...] = (
+    ZonespillError,
+    np.linalg.LinAlgError,
+    FloatingPointError,
+    ZeroDivisionError,
+)
+
+
+def term_labels() -> dict[str, str]:
+    """Display labels of every term of S1: regressors, their W-lags, ρ and λ."""
+    out = dict(BASE_LABELS)
+    out.update({f"W_{k}": f"W × {v}" for k, v in BASE_LABELS.items()})
+    out["rho"] = "ρ (W × growth)"
+    out["lambda"] = "λ (W × error)"
+    return out
+
+
+def column_label(model: str, lee_yu: bool) -> str:
+    """Column label of a fitted model, e.g. ``SDM`` or ``SDM, Lee–Yu``."""
+    return MODEL_NAMES[model] + (", Lee–Yu" if lee_yu else "")
+
+
+# --------------------------------------------------------------------------- sample
+def add_lagged_level(ry: pd.DataFrame, *, value: str = LEVEL, out: str = LAG) -> pd.DataFrame:
+    """Add ``out`` = ``value`` of the same unit in the previous calendar year (missing otherwise).
+
+    Only year ``t − 1`` counts: if a unit's previous row is two or more years back, the lag is
+    missing (no bridging over gaps).
+    """
+    prev = ry[[UNIT, TIME, value]].copy()
+    prev[TIME] = prev[TIME].astype("int64") + 1
+    prev = prev.rename(columns={value: out})
+    base = ry.drop(columns=[out], errors="ignore").copy()
+    base[TIME] = base[TIME].astype("int64")
+    merged = base.merge(prev, on=[UNIT, TIME], how="left", validate="one_to_one")
+    merged[out] = merged[out].astype("float64")
+    return merged
+
+
+def _twoway_within(values: np.ndarray) -> np.ndarray:
+    """Two-way within transformation of a balanced ``(T, n, k)`` array."""
+    return (
+        values
+        - values.mean(axis=0, keepdims=True)
+        - values.mean(axis=1, keepdims=True)
+        + values.mean(axis=(0, 1), keepdims=True)
+    )
+
+
+@dataclass(frozen=True)
+class GrowthSample:
+    """Balanced estimation sample of the growth equation.
+
+    Attributes
+    ----------
+    data
+        Long frame (``region_id, year, growth`` and the regressors), sorted by (year, region).
+    W
+        The weights reordered to the sample's units (used as given, never re-standardised).
+    regressors
+        Regressors kept (after dropping those absorbed by the fixed effects or collinear).
+    dropped
+        ``(regressor, reason)`` for each regressor left out of every model.
+    years
+        Growth years in the sample (ascending).
+    notes
+        Sample notes (years dropped for incompleteness, regressors dropped).
+    """
+
+    data: pd.DataFrame
+    W: SpatialWeights
+    regressors: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...]
+    years: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+    vintage: str = "n/a"
+
+    @property
+    def n(self) -> int:
+        return self.W.n
+
+    @property
+    def T(self) -> int:
+        return len(self.years)
+
+    @property
+    def span(self) -> str:
+        return f"{self.years[0]}–{self.years[-1]}" if self.years else "none"
+
+
+def growth_sample(
+    ry: pd.DataFrame,
+    W: SpatialWeights,
+    *,
+    first_year: int | None = None,
+    last_year: int | None = None,
+    regressors: Sequence[str] = REGRESSORS,
+) -> GrowthSample:
+    """Build the balanced growth panel over the units of ``W``.
+
+    Parameters
+    ----------
+    ry
+        ``region_year`` (key ``region_id, year``) with ``growth``, ``log_gdp_pc`` and the
+        ``active_<K>`` columns.
+    W
+        Spatial weights of the analysis regions (e.g. from :func:`zonespill.steps.read_weights`).
+    first_year, last_year
+        Growth years to use (inclusive); default: every year with data.
+    regressors
+        Regressors in order of priority (the lagged level first); ``lag_log_gdp_pc`` is built here.
+
+    Raises
+    ------
+    EstimationError
+        No balanced panel of at least two years over the units of ``W`` exists.
+    """
+    notes: list[str] = []
+    d = add_lagged_level(ry)
+    d[UNIT] = d[UNIT].astype(str)
+    if first_year is not None:
+        d = d[d[TIME] >= int(first_year)]
+    if last_year is not None:
+        d = d[d[TIME] <= int(last_year)]
+    ids = [str(u) for u in W.ids]
+    missing = sorted(set(ids) - set(d[UNIT]))
+    if missing:
+        raise EstimationError(
+            f"province(s) {missing[:10]} of the weights have no rows in region_year; "
+            "the panel cannot be balanced without changing W"
+        )
+    extra = sorted(set(d[UNIT]) - set(ids))
+    if extra:
+        notes.append(f"Region(s) not in the weights and left out: {', '.join(extra)}.")
+    d = d[d[UNIT].isin(ids)]
+    cols = [DEPVAR, *regressors]
+    absent = [c for c in cols if c not in d.columns]
+    if absent:
+        raise EstimationError(f"region_year lacks column(s) {absent}")
+    complete = d[cols].notna().all(axis=1)
+    per_year = d.loc[complete].groupby(TIME)[UNIT].nunique()
+    all_years = sorted(int(y) for y in d[TIME].unique())
+    full = [int(y) for y, k in per_year.items() if k == len(ids)]
+    partial = [y for y in all_years if y not in full and y in per_year.index]
+    if partial:
+        notes.append(
+            "Year(s) dropped because some province lacks growth, the lagged level or a regressor "
+            f"(balanced panel required): {', '.join(str(y) for y in partial)}."
+        )
+    if len(full) < 2:
+        raise EstimationError(
+            f"fewer than two years with complete data for all {len(ids)} provinces (years: {full})"
+        )
+    d = d[d[TIME].isin(full) & complete]
+    d = d.sort_values([TIME, UNIT], kind="mergesort").reset_index(drop=True)
+    kept, dropped = _usable_regressors(d, list(regressors), len(full), len(ids))
+    if not kept:
+        raise EstimationError("no regressor varies within provinces and years")
+    if dropped:
+        notes.append(
+            "Regressor(s) left out of every model: "
+            + "; ".join(f"{BASE_LABELS.get(r, r)} ({why})" for r, why in dropped)
+            + "."
+        )
+    vintage = ", ".join(sorted(set(d["vintage"].dropna().astype(str)))) if "vintage" in d.columns else ""
+    data = d[[UNIT, TIME, DEPVAR, *kept]].copy()
+    for c in (DEPVAR, *kept):
+        data[c] = data[c].astype("float64")
+    return GrowthSample(
+        data=data,
+        W=W.reorder(ids),
+        regressors=tuple(kept),
+        dropped=tuple(dropped),
+        years=tuple(full),
+        notes=tuple(notes),
+        vintage=vintage or "n/a",
+    )
+
+
+def _usable_regressors(
+    d: pd.DataFrame, regs: list[str], T: int, n: int
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Keep regressors with within variation that are not collinear with earlier kept ones."""
+    X = d[regs].to_numpy(dtype="float64").reshape(T, n, len(regs))
+    Xw = _twoway_within(X).reshape(T * n, len(regs))
+    raw = X.reshape(T * n, len(regs))
+    kept: list[str] = []
+    cols: list[np.ndarray] = []
+    dropped: list[tuple[str, str]] = []
+    for j, name in enumerate(regs):
+        scale = max(float(np.sqrt(np.mean(raw[:, j] ** 2))), 1e-300)
+        v = Xw[:, j]
+        if float(np.sqrt(np.mean(v**2))) <= 1e-10 * scale:
+            why = "constant" if np.ptp(raw[:, j]) == 0 else "absorbed by province and year effects"
+            dropped.append((name, why))
+            continue
+        if cols:
+            M = np.column_stack(cols)
+            coef, *_ = np.linalg.lstsq(M, v, rcond=None)
+            resid = v - M @ coef
+            if float(np.sqrt(np.mean(resid**2))) <= 1e-8 * float(np.sqrt(np.mean(v**2))):
+                dropped.append((name, "collinear with earlier regressors given the fixed effects"))
+                continue
+        kept.append(name)
+        cols.append(v)
+    return kept, dropped
+
+
+# --------------------------------------------------------------------------- fitting
+@dataclass(frozen=True)
+class Fit:
+    """One model: the result, or the reason it was not estimated."""
+
+    model: str
+    lee_yu: bool
+    result: SpatialResult | None
+    reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        return column_label(self.model, self.lee_yu)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
+    """Fit one two-way FE spatial model; failures become ``Fit(result=None, reason=...)``."""
+    try:
+        res = fit_panel(
+            sample.data,
+            sample.W,
+            y=DEPVAR,
+            x=list(sample.regressors),
+            unit=UNIT,
+            time=TIME,
+            model=model,  # type: ignore[arg-type]
+            effects="twoways",
+            lee_yu=lee_yu,
+        )
+    except SOFT_ERRORS as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        log.warning("%s not estimated: %s", column_label(model, lee_yu), reason)
+        return Fit(model, lee_yu, None, _one_line(reason))
+    bad = [t for t in res.params.index if not (math.isfinite(res.params[t]) and math.isfinite(res.bse[t]))]
+    if bad or not math.isfinite(res.loglik):
+        reason = f"non-finite estimates or standard errors for {bad or ['log-likelihood']}"
+        log.warning("%s not estimated: %s", column_label(model, lee_yu), reason)
+        return Fit(model, lee_yu, None, reason)
+    return Fit(model, lee_yu, res)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def not_estimated_notes(fits: Sequence[Fit]) -> tuple[str, ...]:
+    return tuple(f"{f.label} not estimated: {f.reason}" for f in fits if not f.ok)
+
+
+# --------------------------------------------------------------------------- S1
+@dataclass(frozen=True)
+class RegressionDesign:
+    """Long coefficient and statistics frames for :class:`zonespill.tables.RegressionTable`."""
+
+    coefs: pd.DataFrame
+    stats: pd.DataFrame
+    notes: tuple[str, ...]
+    fits: tuple[Fit, ...] = field(default=())
+
+
+def _stat_rows(label: str, items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"model": label, "stat": k, "value": v} for k, v in items]
+
+
+def _fit_stats(f: Fit, sample: GrowthSample) -> list[tuple[str, str]]:
+    r = f.result
+    assert r is not None
+    return [
+        ("N (province-years)", str(r.nobs)),
+        ("Provinces × years", f"{r.n_units} × {r.n_periods}"),
+        ("Effective N", f"{float(r.info.get('N_eff', r.nobs)):.0f}"),
+        ("Fixed effects", "province, year"),
+        ("FE removal", "Lee–Yu transformation" if r.lee_yu else "direct demeaning"),
+        ("Log-likelihood", f"{r.loglik:.3f}"),
+        ("σ²", f"{r.sigma2:.3g}"),
+        ("SE", "analytic information matrix"),
+        ("GDP vintage", sample.vintage),
+    ]
+
+
+def sdm_design(sample: GrowthSample, *, lee_yu: Sequence[bool] = (False, True)) -> RegressionDesign:
+    """S1: SDM without / with the Lee–Yu correction (as listed in ``lee_yu``) and SAR."""
+    fits = [fit_model(sample, "sdm", lee_yu=bool(v)) for v in dict.fromkeys(bool(v) for v in lee_yu)]
+    fits.append(fit_model(sample, "sar", lee_yu=False))
+    coefs: list[dict[str, Any]] = []
+    stats_rows: list[dict[str, str]] = []
+    for f in fits:
+        if not f.ok:
+            continue
+        assert f.result is not None
+        tab = f.result.to_frame()
+        for term, row in tab.iterrows():
+            coefs.append(
+                {
+                    "model": f.label,
+                    "term": str(term),
+                    "estimate": float(row["estimate"]),
+                    "se": float(row["se"]),
+                    "pvalue": float(row["pvalue"]),
+                }
+            )
+        stats_rows += _stat_rows(f.label, _fit_stats(f, sample))
+    return RegressionDesign(
+        pd.DataFrame(coefs, columns=["model", "term", "estimate", "se", "pvalue"]),
+        pd.DataFrame(stats_rows, columns=["model", "stat", "value"]),
+        not_estimated_notes(fits),
+        tuple(fits),
+    )
+
+
+def s1_term_order(coefs: pd.DataFrame, regressors: Sequence[str]) -> list[str]:
+    """Regressors, then their W-lags, then ρ and λ (only terms present)."""
+    present = set(coefs["term"].astype(str))
+    order = [*regressors, *[f"W_{r}" for r in regressors], "rho", "lambda"]
+    return [t for t in order if t in present]
+
+
+# --------------------------------------------------------------------------- S2
+def lm_design(sample: GrowthSample) -> tuple[pd.DataFrame | None, str | None]:
+    """S2: LM and robust LM tests (lag, error) on the non-spatial two-way FE growth model.
+
+    Returns ``(frame, None)`` with columns ``test, statistic, df, p-value``, or
+    ``(None, reason)`` when the tests cannot be computed.
+    """
+    try:
+        frame = lm_tests(
+            sample.data,
+            sample.W,
+            y=DEPVAR,
+            x=list(sample.regressors),
+            unit=UNIT,
+            time=TIME,
+            effects="twoways",
+        )
+    except SOFT_ERRORS as exc:
+        return None, _one_line(getattr(exc, "reason", None) or str(exc))
+    order = ["LM lag", "robust LM lag", "LM error", "robust LM error"]
+    frame = frame.loc[[t for t in order if t in frame.index]]
+    if not np.isfinite(frame[["statistic", "pvalue"]].to_numpy(dtype=float)).all():
+        return None, "non-finite test statistics (degenerate residuals or weights)"
+    out = pd.DataFrame(
+        {
+            "test": list(frame.index),
+            "statistic": frame["statistic"].astype(float).to_numpy(),
+            "df": frame["df"].astype("int64").to_numpy(),
+            "p-value": frame["pvalue"].astype(float).to_numpy(),
+        }
+    )
+    return out, None
+
+
+# --------------------------------------------------------------------------- S3
+EFFECT_NAMES: tuple[str, ...] = ("direct", "indirect", "total")
+
+
+def impacts_design(fits: Sequence[Fit], *, n_sim: int, seed: int) -> RegressionDesign:
+    """S3: LeSage–Pace direct / indirect / total impacts of the SDM columns.
+
+    Standard errors are standard deviations over ``n_sim`` draws from the asymptotic normal
+    distribution of (ρ, β, θ) with the full covariance; every column uses the same ``seed``
+    (common random numbers).
+    """
+    coefs: list[dict[str, Any]] = []
+    stats_rows: list[dict[str, str]] = []
+    notes: list[str] = []
+    for f in fits:
+        if f.model != "sdm":
+            continue
+        if not f.ok:
+            notes.append(f"{f.label}: no impacts (model not estimated: {f.reason}).")
+            continue
+        assert f.result is not None
+        try:
+            imp = f.result.impacts(n_sim=int(n_sim), seed=int(seed))
+        except SOFT_ERRORS as exc:
+            notes.append(f"{f.label}: impacts not computed: {_one_line(str(exc))}.")
+            continue
+        vals = imp[[*EFFECT_NAMES, *[f"se_{e}" for e in EFFECT_NAMES]]].to_numpy(dtype=float)
+        if not np.isfinite(vals).all():
+            notes.append(f"{f.label}: impacts not computed: non-finite simulated standard errors.")
+            continue
+        for term in imp.index:
+            for e in EFFECT_NAMES:
+                coefs.append(
+                    {
+                        "model": f.label,
+                        "term": f"{term}:{e}",
+                        "estimate": float(imp.loc[term, e]),
+                        "se": float(imp.loc[term, f"se_{e}"]),
+                    }
+                )
+        used = int(imp.attrs.get("n_draws_used", n_sim))
+        stats_rows += _stat_rows(
+            f.label,
+            [
+                ("N (province-years)", str(f.result.nobs)),
+                ("ρ", f"{float(f.result.params['rho']):.3f}"),
+                ("Draws (used / drawn)", f"{used} / {int(n_sim)}"),
+                ("Seed", str(int(seed))),
+            ],
+        )
+    return RegressionDesign(
+        pd.DataFrame(coefs, columns=["model", "term", "estimate", "se"]),
+        pd.DataFrame(stats_rows, columns=["model", "stat", "value"]),
+        tuple(notes),
+        tuple(fits),
+    )
+
+
+def impact_labels(regressors: Sequence[str]) -> dict[str, str]:
+    return {f"{r}:{e}": f"{BASE_LABELS.get(r, r)}: {e}" for r in regressors for e in EFFECT_NAMES}
+
+
+def impact_term_order(coefs: pd.DataFrame, regressors: Sequence[str]) -> list[str]:
+    present = set(coefs["term"].astype(str))
+    return [f"{r}:{e}" for r in regressors for e in EFFECT_NAMES if f"{r}:{e}" in present]
+
+
+# --------------------------------------------------------------------------- S4
+def _ols_loglik(sample: GrowthSample) -> tuple[float, int]:
+    """Full Gaussian log-likelihood of the non-spatial two-way FE model (direct demeaning, N = nT)."""
+    T, n, k = sample.T, sample.n, len(sample.regressors)
+    y = sample.data[DEPVAR].to_numpy(dtype=float).reshape(T, n, 1)
+    X = sample.data[list(sample.regressors)].to_numpy(dtype=float).reshape(T, n, k)
+    yw = _twoway_within(y).ravel()
+    Xw = _twoway_within(X).reshape(T * n, k)
+    b, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
+    e = yw - Xw @ b
+    N = T * n
+    ll = -N / 2 * (math.log(2 * math.pi) + 1 + math.log(float(e @ e) / N))
+    return ll, k + 1
+
+
+#: nested in the SDM: model -> restriction
+NESTED_IN_SDM: dict[str, str] = {
+    "sar": "θ = 0",
+    "sem": "θ = −ρβ (common factor)",
+    "slx": "ρ = 0",
+    "ols": "ρ = 0, θ = 0",
+}
+
+
+def comparison_design(sample: GrowthSample) -> tuple[pd.DataFrame, tuple[str, ...], tuple[Fit, ...]]:
+    """S4: log-likelihood, AIC, number of parameters and ρ / λ of SAR, SEM, SDM, SDEM, SLX.
+
+    All models by direct demeaning (N = nT); the non-spatial two-way FE model is the first row.
+    LR statistics against the SDM for the models nested in it (χ², df = number of restrictions).
+    """
+    fits = tuple(fit_model(sample, m, lee_yu=False) for m in COMPARISON)
+    by = {f.model: f for f in fits}
+    rows: list[dict[str, Any]] = []
+    ll0, k0 = _ols_loglik(sample)
+    sdm = by["sdm"].result
+    entries: list[tuple[str, float, int, SpatialResult | None]] = [("ols", ll0, k0, None)]
+    for f in fits:
+        if f.ok:
+            assert f.result is not None
+            entries.append((f.model, f.result.loglik, f.result.k_params, f.result))
+    for code, ll, k, res in entries:
+        N = sample.n * sample.T
+        row: dict[str, Any] = {
+            "model": MODEL_NAMES[code],
+            "log-likelihood": ll,
+            "parameters": int(k),
+            "AIC": -2 * ll + 2 * k,
+            "BIC": -2 * ll + math.log(N) * k,
+            "ρ": math.nan,
+            "se(ρ)": math.nan,
+            "λ": math.nan,
+            "se(λ)": math.nan,
+            "LR vs SDM": math.nan,
+            "df": math.nan,
+            "p-value": math.nan,
+        }
+        if res is not None:
+            for term, sym in (("rho", "ρ"), ("lambda", "λ")):
+                if term in res.params.index:
+                    row[sym] = float(res.params[term])
+                    row[f"se({sym})"] = float(res.bse[term])
+        if sdm is not None and code in NESTED_IN_SDM:
+            df = sdm.k_params - int(k)
+            lr = max(2.0 * (sdm.loglik - ll), 0.0)
+            row["LR vs SDM"] = lr
+            row["df"] = float(df)
+            row["p-value"] = float(sps.chi2.sf(lr, df))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["df"] = frame["df"].astype("Int64")
+    notes = list(not_estimated_notes(fits))
+    if sdm is not None:
+        notes.append(
+            "LR vs SDM = 2·(ℓ_SDM − ℓ), χ² with df = difference in parameters, for the models nested in the "
+            "SDM ("
+            + "; ".join(f"{MODEL_NAMES[m]}: {r}" for m, r in NESTED_IN_SDM.items())
+            + "); blank for the SDM itself and the SDEM (not nested in the SDM)."
+        )
+    else:
+        notes.append("No LR tests: the SDM was not estimated.")
+    return frame.set_index("model"), tuple(notes), fits
+
+
+def describe_options(options: Mapping[str, Any]) -> str:
+    """Compact rendering of the options used (for logs)."""
+    return ", ".join(f"{k}={options[k]!r}" for k in sorted(options))
