@@ -21,6 +21,7 @@ include: "workflow/rules/indicators.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/convergence.smk"
+include: "workflow/rules/spatial.smk"
 include: "workflow/rules/figures.smk"
 # findings.smk must stay last: it summarises every table the rules above produce.
 include: "workflow/rules/findings.smk"

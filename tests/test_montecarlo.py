@@ -5,7 +5,11 @@ Runs on the tiny .test geography (14 prefectures) so the whole file takes a few 
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +47,42 @@ def _chunks(options: dict, n_chunks: int) -> list[pd.DataFrame]:
     ]
 
 
-@pytest.fixture(scope="module")
-def one_chunk() -> list[pd.DataFrame]:
-    return _chunks({**OPTIONS, "chunks": 1}, 1)
+_SCRIPT = """
+import json, sys
+from zonespill.io import write_parquet
+from zonespill.montecarlo import run_chunk
+opts, census, pairings, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+for n_chunks in (1, 3):
+    for c in range(n_chunks):
+        frame = run_chunk({**opts, "chunks": n_chunks}, census_csv=census, pairings_csv=pairings, chunk=c,
+                          n_chunks=n_chunks)
+        write_parquet(f"{out}/split{n_chunks}_chunk{c}.parquet", frame)
+"""
 
 
 @pytest.fixture(scope="module")
-def three_chunks() -> list[pd.DataFrame]:
-    return _chunks(OPTIONS, 3)
+def chunk_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1-chunk and 3-chunk runs in a fresh process with PYTHONHASHSEED=0, as the workflow runs them
+    (pyfixest's TWFE differs in the last bit with the per-process string-hash order)."""
+    out = tmp_path_factory.mktemp("chunks")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(OPTIONS), str(CENSUS), str(PAIRINGS), str(out)],
+        check=True,
+        env=env,
+        timeout=300,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_chunk(chunk_files: Path) -> list[pd.DataFrame]:
+    return [read_parquet(chunk_files / "split1_chunk0.parquet")]
+
+
+@pytest.fixture(scope="module")
+def three_chunks(chunk_files: Path) -> list[pd.DataFrame]:
+    return [read_parquet(chunk_files / f"split3_chunk{c}.parquet") for c in range(3)]
 
 
 def _write_outputs(root: Path, chunks: list[pd.DataFrame], options: dict) -> dict[str, bytes]:
@@ -97,15 +129,23 @@ def test_chunks_partition_the_replications(three_chunks: list[pd.DataFrame]) -> 
         mc.chunk_replications(10, 4, 4)
 
 
-def test_rerun_is_deterministic_and_seeds_matter(three_chunks: list[pd.DataFrame], tmp_path: Path) -> None:
-    again = mc.run_chunk(OPTIONS, census_csv=CENSUS, pairings_csv=PAIRINGS, chunk=1, n_chunks=3)
-    write_parquet(tmp_path / "a.parquet", three_chunks[1])
-    write_parquet(tmp_path / "b.parquet", again)
-    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+def test_rerun_is_deterministic_and_seeds_matter(chunk_files: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    again.mkdir()
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(OPTIONS), str(CENSUS), str(PAIRINGS), str(again)],
+        check=True,
+        env=env,
+        timeout=300,
+    )
+    for name in ("split1_chunk0.parquet", "split3_chunk1.parquet"):
+        assert (again / name).read_bytes() == (chunk_files / name).read_bytes()
+    first = read_parquet(chunk_files / "split3_chunk1.parquet")
     other = mc.run_chunk(
         {**OPTIONS, "master_seed": 1}, census_csv=CENSUS, pairings_csv=PAIRINGS, chunk=1, n_chunks=3
     )
-    assert not np.allclose(other["estimate"], again["estimate"], equal_nan=True)
+    assert not np.allclose(other["estimate"], first["estimate"], equal_nan=True)
 
 
 def test_chunk_rows_cover_every_estimator_and_estimand(one_chunk: list[pd.DataFrame]) -> None:

@@ -2,15 +2,18 @@
 
 Imported by :mod:`zonespill.cli` automatically. Each step calls one function of
 :mod:`zonespill.montecarlo` and writes only through :mod:`zonespill.io` /
-:func:`zonespill.tables.write_table`.
+:func:`zonespill.tables.write_table`. Byte-reproducible chunk files need a fixed
+``PYTHONHASHSEED`` (the rule sets ``PYTHONHASHSEED=0``): pyfixest's TWFE results depend in
+the last bit on string-hash order, which Python randomises per process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from zonespill.cli import _args, _fmt, step
+from zonespill.cli import _args, _fmt, log, step
 
 
 def _chunk_args(p: argparse.ArgumentParser) -> None:
@@ -22,6 +25,12 @@ def _chunk_args(p: argparse.ArgumentParser) -> None:
 @step("mc-chunk", _chunk_args)
 def _mc_chunk(ns: argparse.Namespace) -> object:
     """Monte Carlo: run the replications of one chunk and write them to Parquet."""
+    if os.environ.get("PYTHONHASHSEED") in (None, "", "random"):
+        log.warning(
+            "PYTHONHASHSEED is not fixed: pyfixest's TWFE estimates then differ in the last bit between "
+            "processes (string-hash order), so chunk files are not byte-reproducible; the workflow rule sets "
+            "PYTHONHASHSEED=0"
+        )
     from zonespill.io import write_parquet
     from zonespill.montecarlo import run_chunk
 

@@ -132,7 +132,9 @@ def venv_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(flow: Workflow, *extra: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    flow: Workflow, *extra: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run Snakemake to completion (own process group; killed as a group on timeout)."""
     import contextlib
     import signal
@@ -160,7 +162,10 @@ def run(flow: Workflow, *extra: str, timeout: float = 600, env: dict[str, str] |
 
 def explain(proc: subprocess.CompletedProcess[str]) -> str:
     """Exit status and the tails of stdout/stderr, for assertion messages."""
-    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    return (
+        f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}\n"
+        f"--- stderr ---\n{proc.stderr[-6000:]}"
+    )
 
 
 #: Folders under results/ whose files are compared byte for byte (logs and benchmarks hold

@@ -60,15 +60,21 @@ def _start(flow: Workflow, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_for_some_outputs(flow: Workflow, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+def _wait_for_some_outputs(
+    flow: Workflow, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120
+) -> None:
     """Until the first canonical table and a Monte Carlo chunk or the indicators exist."""
     res = flow.workdir / "results"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"workflow ended (exit {proc.returncode}) before it could be interrupted\n{log.read_text()}")
+            pytest.fail(
+                f"workflow ended (exit {proc.returncode}) before it could be interrupted\n{log.read_text()}"
+            )
         canonical = list((res / "canonical").glob("*.parquet"))
-        later = list((res / "montecarlo").glob("chunk_*.parquet")) + list((res / "indicators").glob("*.parquet"))
+        later = list((res / "montecarlo").glob("chunk_*.parquet")) + list(
+            (res / "indicators").glob("*.parquet")
+        )
         if canonical and (later or len(canonical) >= 3):
             return
         time.sleep(0.2)
@@ -89,7 +95,9 @@ def _wait_for_group_to_exit(pgid: int, timeout: float = 60) -> None:
     os.killpg(pgid, signal.SIGKILL)
 
 
-def _interrupt_then_rerun(flow: Workflow, sig: signal.Signals, whole_group: bool) -> subprocess.CompletedProcess[str]:
+def _interrupt_then_rerun(
+    flow: Workflow, sig: signal.Signals, whole_group: bool
+) -> subprocess.CompletedProcess[str]:
     log = flow.workdir / "interrupted.log"
     proc = _start(flow, log)
     try:
@@ -130,7 +138,9 @@ def test_sigkill_of_process_group_then_rerun_gives_identical_outputs(
     assert output_digests(flow.workdir) == reference
 
 
-def test_stale_temp_file_from_a_killed_writer_is_removed_on_rerun(reference: dict[str, str], tmp_path: Path) -> None:
+def test_stale_temp_file_from_a_killed_writer_is_removed_on_rerun(
+    reference: dict[str, str], tmp_path: Path
+) -> None:
     # what a writer killed between mkstemp and rename leaves behind (zonespill.io.atomic_path names)
     flow = prepare_workdir(tmp_path / "work")
     stale = flow.workdir / "results" / "montecarlo" / ".chunk_0.parquet.k3x_9q2a.parquet"

@@ -2,6 +2,8 @@
 # Library: src/zonespill/montecarlo.py; steps: src/zonespill/simulate_cli.py.
 # Options: the optional `montecarlo` config section (defaults in zonespill.montecarlo.DEFAULTS)
 # plus the top-level `master_seed`. Results do not depend on the number of chunks.
+# PYTHONHASHSEED=0: pyfixest's TWFE estimates depend in the last bit on Python's per-process
+# string-hash order; a fixed seed makes the chunk files byte-identical across runs and hosts.
 from zonespill.montecarlo import DEFAULTS as MC_DEFAULTS
 
 MC_CONFIG = config.get("montecarlo", {})
@@ -38,7 +40,7 @@ rule mc_chunk:
     benchmark:
         f"{OUT}/benchmarks/mc_chunk_{{chunk}}.tsv"
     shell:
-        "{params.zs} mc-chunk --log {log} --options {params.options:q} --census-csv {input.census}"
+        "PYTHONHASHSEED=0 {params.zs} mc-chunk --log {log} --options {params.options:q} --census-csv {input.census}"
         " --pairings-csv {input.pairings} --chunk {wildcards.chunk} --n-chunks {params.n_chunks} --out {output}"
 
 

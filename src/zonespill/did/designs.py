@@ -24,7 +24,7 @@ import pandas as pd
 
 from zonespill.did.callaway import callaway_santanna
 from zonespill.did.regression import bacon_decomposition, imputation, sun_abraham, twfe
-from zonespill.errors import EstimationError, InputError
+from zonespill.errors import ConfigError, EstimationError, InputError
 
 #: Tie types of the region-level designs (``first_<K>`` / ``active_<K>`` in region_year).
 REGION_TIES: tuple[str, ...] = ("forward_giver", "forward_receiver", "reverse", "two_way", "any")
@@ -145,6 +145,19 @@ class EstimatorSettings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EstimatorSettings:
+        """Settings from the ``did`` config section; unknown choices raise ConfigError."""
+        choices = {
+            "control_group": ("notyet", "never"),
+            "cs_method": ("dr", "reg", "ipw"),
+            "base_period": ("varying", "universal"),
+        }
+        for key, allowed in choices.items():
+            if key in options and options[key] not in allowed:
+                raise ConfigError(
+                    f"must be one of {list(allowed)}, got {options[key]!r}",
+                    source="config",
+                    column=f"did.{key}",
+                )
         n_boot = options.get("n_boot", 999)
         return cls(
             control_group=str(options.get("control_group", "notyet")),
@@ -257,7 +270,7 @@ def estimate(
     ``settings.n_boot`` is set, ``bootstrap`` is true and there is one clustering dimension.
     """
     kw: dict[str, Any] = {"outcome": Y, "unit": UNIT, "time": TIME, "cohort": G, "cluster": sample.cluster}
-    base = {
+    base: dict[str, Any] = {
         "design": sample.name,
         "estimator": estimator,
         "n_obs": len(sample.data),
@@ -297,7 +310,7 @@ def _estimate(
             d,
             **kw,
             control_group="notyet" if estimator == CS_NOTYET else "never",
-            method=settings.method,
+            method=settings.method,  # type: ignore[arg-type]
             base_period=settings.base_period,  # type: ignore[arg-type]
             anticipation=settings.anticipation,
             n_boot=n_boot,

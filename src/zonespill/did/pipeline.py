@@ -266,7 +266,9 @@ def pairs_step(
     settings = _settings(options)
     max_d = options.get("pair_max_distance_km")
     max_g = options.get("pair_max_initial_gap")
-    dist = pair_distances(regions, ry["region_id"].astype(str).unique()) if max_d is not None else None
+    dist = (
+        pair_distances(regions, sorted(ry["region_id"].astype(str).unique())) if max_d is not None else None
+    )
     panel = D.dyadic_panel(ry, py, distances=dist)
     results: list[D.Estimate] = []
     sample_notes: list[str] = []

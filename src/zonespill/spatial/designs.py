@@ -138,6 +138,9 @@ class GrowthSample:
         The weights reordered to the sample's units (used as given, never re-standardised).
     regressors
         Regressors kept (after dropping those absorbed by the fixed effects or collinear).
+    durbin
+        Regressors whose spatial lag enters the Durbin models (SDM, SDEM, SLX): those whose
+        ``W x`` is neither absorbed by the fixed effects nor collinear with the regressors.
     dropped
         ``(regressor, reason)`` for each regressor left out of every model.
     years
@@ -149,6 +152,7 @@ class GrowthSample:
     data: pd.DataFrame
     W: SpatialWeights
     regressors: tuple[str, ...]
+    durbin: tuple[str, ...]
     dropped: tuple[tuple[str, str], ...]
     years: tuple[int, ...]
     notes: tuple[str, ...] = ()
@@ -219,7 +223,7 @@ def growth_sample(
     complete = d[cols].notna().all(axis=1)
     per_year = d.loc[complete].groupby(TIME)[UNIT].nunique()
     all_years = sorted(int(y) for y in d[TIME].unique())
-    full = [int(y) for y, k in per_year.items() if k == len(ids)]
+    full = [int(str(y)) for y, k in per_year.items() if k == len(ids)]
     partial = [y for y in all_years if y not in full and y in per_year.index]
     if partial:
         notes.append(
@@ -230,11 +234,21 @@ def growth_sample(
         raise EstimationError(
             f"fewer than two years with complete data for all {len(ids)} provinces (years: {full})"
         )
-    d = d[d[TIME].isin(full) & complete]
-    d = d.sort_values([TIME, UNIT], kind="mergesort").reset_index(drop=True)
+    d = d[d[TIME].isin(full) & complete].copy()
+    pos = {u: i for i, u in enumerate(ids)}
+    d["_pos"] = d[UNIT].map(pos)
+    d = d.sort_values([TIME, "_pos"], kind="mergesort").drop(columns="_pos").reset_index(drop=True)
     kept, dropped = _usable_regressors(d, list(regressors), len(full), len(ids))
     if not kept:
         raise EstimationError("no regressor varies within provinces and years")
+    Wo = W.reorder(ids)
+    durbin, no_lag = _usable_lags(d, kept, Wo, len(full), len(ids))
+    if no_lag:
+        notes.append(
+            "Spatial lag(s) W × regressor left out of the Durbin models (SDM, SDEM, SLX): "
+            + "; ".join(f"{BASE_LABELS.get(r, r)} ({why})" for r, why in no_lag)
+            + "."
+        )
     if dropped:
         notes.append(
             "Regressor(s) left out of every model: "
@@ -247,8 +261,9 @@ def growth_sample(
         data[c] = data[c].astype("float64")
     return GrowthSample(
         data=data,
-        W=W.reorder(ids),
+        W=Wo,
         regressors=tuple(kept),
+        durbin=tuple(durbin),
         dropped=tuple(dropped),
         years=tuple(full),
         notes=tuple(notes),
@@ -261,10 +276,29 @@ def _usable_regressors(
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Keep regressors with within variation that are not collinear with earlier kept ones."""
     X = d[regs].to_numpy(dtype="float64").reshape(T, n, len(regs))
+    return _screen(X, regs, [])
+
+
+def _usable_lags(
+    d: pd.DataFrame, regs: list[str], W: SpatialWeights, T: int, n: int
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Regressors whose spatial lag ``W x`` adds a direction not spanned by the regressors."""
+    X = d[regs].to_numpy(dtype="float64").reshape(T, n, len(regs))
+    Wm = W.matrix.tocsr()
+    WX = np.stack([np.column_stack([Wm @ X[t, :, j] for j in range(len(regs))]) for t in range(T)])
+    base = [_twoway_within(X).reshape(T * n, len(regs))[:, j] for j in range(len(regs))]
+    return _screen(WX, regs, base)
+
+
+def _screen(
+    X: np.ndarray, regs: list[str], base: list[np.ndarray]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Greedy screen of the columns of ``X`` (T, n, k): absorbed by the two-way FE or collinear."""
+    T, n, _ = X.shape
     Xw = _twoway_within(X).reshape(T * n, len(regs))
     raw = X.reshape(T * n, len(regs))
     kept: list[str] = []
-    cols: list[np.ndarray] = []
+    cols: list[np.ndarray] = list(base)
     dropped: list[tuple[str, str]] = []
     for j, name in enumerate(regs):
         scale = max(float(np.sqrt(np.mean(raw[:, j] ** 2))), 1e-300)
@@ -317,6 +351,7 @@ def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
             model=model,  # type: ignore[arg-type]
             effects="twoways",
             lee_yu=lee_yu,
+            durbin=list(sample.durbin) if model in ("sdm", "sdem", "slx") else None,
         )
     except SOFT_ERRORS as exc:
         reason = getattr(exc, "reason", None) or str(exc)
@@ -576,7 +611,10 @@ def comparison_design(sample: GrowthSample) -> tuple[pd.DataFrame, tuple[str, ..
             row["p-value"] = float(sps.chi2.sf(lr, df))
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame["df"] = frame["df"].astype("Int64")
+    if sdm is None:
+        frame = frame.drop(columns=["LR vs SDM", "df", "p-value"])
+    else:
+        frame["df"] = frame["df"].astype("Int64")
     notes = list(not_estimated_notes(fits))
     if sdm is not None:
         notes.append(

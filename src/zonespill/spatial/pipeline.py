@@ -133,7 +133,9 @@ def _vintage(ry: pd.DataFrame, sample: GrowthSample | None) -> str:
     if sample is None:
         return _vintage_note(ry)
     keys = sample.data[[designs.UNIT, designs.TIME]]
-    sub = ry.assign(**{designs.UNIT: ry[designs.UNIT].astype(str)}).merge(keys, on=[designs.UNIT, designs.TIME])
+    sub = ry.assign(**{designs.UNIT: ry[designs.UNIT].astype(str)}).merge(
+        keys, on=[designs.UNIT, designs.TIME]
+    )
     return _vintage_note(sub)
 
 
@@ -204,10 +206,10 @@ def sdm_step(
     wtext = _weights_text(W, weights_meta)
     if sample is None:
         assert reason is not None
-        t1 = _not_estimated_table("S1", S1_TITLE, reason, (vintage, wtext))
-        t3 = _not_estimated_table("S3", S3_TITLE, reason, (vintage, wtext))
-        return write_table(t1, outdir, provenance_hash=key, formats=formats) + write_table(
-            t3, outdir, provenance_hash=key, formats=formats
+        empty1 = _not_estimated_table("S1", S1_TITLE, reason, (vintage, wtext))
+        empty3 = _not_estimated_table("S3", S3_TITLE, reason, (vintage, wtext))
+        return write_table(empty1, outdir, provenance_hash=key, formats=formats) + write_table(
+            empty3, outdir, provenance_hash=key, formats=formats
         )
 
     d1 = designs.sdm_design(sample, lee_yu=opts["lee_yu"])
@@ -366,18 +368,21 @@ def comparison_step(
         table_id="S4",
         title=S4_TITLE,
         notes=notes,
-        digits={
-            "log-likelihood": 2,
-            "parameters": 0,
-            "AIC": 2,
-            "BIC": 2,
-            "ρ": 3,
-            "se(ρ)": 3,
-            "λ": 3,
-            "se(λ)": 3,
-            "LR vs SDM": 2,
-            "df": 0,
-            "p-value": 4,
-        },
+        digits={k: v for k, v in S4_DIGITS.items() if k in frame.columns},
     )
     return write_table(table, outdir, provenance_hash=key, formats=formats)
+
+
+S4_DIGITS: dict[str, int] = {
+    "log-likelihood": 2,
+    "parameters": 0,
+    "AIC": 2,
+    "BIC": 2,
+    "ρ": 3,
+    "se(ρ)": 3,
+    "λ": 3,
+    "se(λ)": 3,
+    "LR vs SDM": 2,
+    "df": 0,
+    "p-value": 4,
+}
