@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The bundled analysis is the default. A config given with --configfile REPLACES it (no key
+# of the default leaks into a user's analysis); start from a copy of config/config.yaml.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -22,6 +26,7 @@ include: "workflow/rules/provenance.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/spatial.smk"
+include: "workflow/rules/did.smk"
 include: "workflow/rules/figures.smk"
 # findings.smk must stay last: it summarises every table the rules above produce.
 include: "workflow/rules/findings.smk"
