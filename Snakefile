@@ -27,9 +27,26 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/spatial.smk"
 include: "workflow/rules/did.smk"
+include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/figures.smk"
 # findings.smk must stay last: it summarises every table the rules above produce.
 include: "workflow/rules/findings.smk"
+
+
+# A step killed between creating its temporary file and renaming it (SIGKILL, node failure)
+# leaves a dot-prefixed `zonespill.io.atomic_path` temporary next to its output. Snakemake only
+# deletes declared outputs of incomplete jobs, so remove such leftovers under the output folder
+# before any job starts (name: a dot, the output's name, a dot, 8 mkstemp characters, suffix).
+# Runs only when there is work to do; see docs/reproducibility.md.
+onstart:
+    import re as _re
+    from pathlib import Path as _Path
+
+    _stale = _re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
+    for _p in sorted(_Path(OUT).rglob(".*")):
+        if _p.is_file() and _stale.match(_p.name):
+            _p.unlink()
+            print(f"removed stale temporary file {_p}")
 
 
 rule all:

@@ -11,7 +11,9 @@ if PurePosixPath(OUT).is_absolute() or ".." in PurePosixPath(OUT).parts or PureP
 
 # The interpreter running Snakemake is the project's venv; steps must use the same one.
 PY = sys.executable
-ZS = f"{PY} -m zonespill"
+# PYTHONHASHSEED=0: pyfixest's results depend in the last bit on string-hash order; a fixed hash
+# seed makes every step byte-reproducible across processes, cores and cluster nodes.
+ZS = f"PYTHONHASHSEED=0 {PY} -m zonespill"
 FORMATS = ",".join(config["tables"]["formats"])
 
 

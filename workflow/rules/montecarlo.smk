@@ -49,13 +49,13 @@ rule mc_summary:
         chunks=MC_CHUNK_FILES,
         provenance=f"{OUT}/provenance.json",
     output:
-        summary=f"{OUT}/montecarlo/summary.parquet",
         tables=[f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS],
+        summary=f"{OUT}/montecarlo/summary.parquet",
     params:
         zs=ZS,
         options=MC_OPTIONS,
         formats=FORMATS,
-        outdir=f"{OUT}/tables",
+        outdir=output_dir_of,
     threads: 1
     conda:
         CONDA_ENV
@@ -69,20 +69,5 @@ rule mc_summary:
         " --formats {params.formats}"
 
 
-ALL_OUTPUTS += [f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS] + [f"{OUT}/montecarlo/summary.parquet"]
-
-
-# A step killed between creating its temporary file and renaming it (SIGKILL, node failure)
-# leaves a dot-prefixed `zonespill.io.atomic_path` temporary next to its output. Snakemake only
-# deletes declared outputs of incomplete jobs, so remove such leftovers under the output folder
-# before any job starts (names: "." + output name + "." + 8 mkstemp characters + suffix).
-# Runs only when there is work to do; see docs/reproducibility.md.
-onstart:
-    import re as _re
-    from pathlib import Path as _Path
-
-    _stale = _re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
-    for _p in sorted(_Path(OUT).rglob(".*")):
-        if _p.is_file() and _stale.match(_p.name):
-            _p.unlink()
-            print(f"removed stale temporary file {_p}")
+ALL_OUTPUTS += [f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS]
+ALL_OUTPUTS.append(f"{OUT}/montecarlo/summary.parquet")
