@@ -26,7 +26,7 @@ def _panel(cohorts: list[int]) -> pd.DataFrame:
 
 def test_no_never_treated_units_with_never_controls_is_refused() -> None:
     data = _panel([2003, 2003, 2004, 2004, 2005, 2005])
-    with pytest.raises(EstimationError, match="2003|cohort|control"):
+    with pytest.raises(EstimationError, match=r"2003|cohort|control"):
         callaway_santanna(data, outcome="y", unit="id", time="t", cohort="g", control_group="never")
 
 
@@ -40,7 +40,9 @@ def test_no_not_yet_treated_units_for_a_cohort_is_refused() -> None:
 
 
 def test_no_source_file_evaluates_strings_as_code() -> None:
-    pattern = re.compile(r"(?<![\w.])(eval|exec|compile)\s*\(|__import__\s*\(|yaml\.load\s*\((?!.*SafeLoader)")
+    pattern = re.compile(
+        r"(?<![\w.])(eval|exec|compile)\s*\(|__import__\s*\(|yaml\.load\s*\((?!.*SafeLoader)"
+    )
     offenders = []
     for path in sorted(SRC.rglob("*.py")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
