@@ -17,11 +17,18 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="small sizes only (minutes instead of tens of minutes)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes only (minutes instead of tens of minutes)"
+    )
     args = ap.parse_args()
     runs = [
         [sys.executable, str(HERE / "bench_did.py"), "--sizes", "10000" if args.quick else "10000,100000"],
-        [sys.executable, str(HERE / "bench_spatial.py"), "--sizes", "3000" if args.quick else "3000,10000,100000"],
+        [
+            sys.executable,
+            str(HERE / "bench_spatial.py"),
+            "--sizes",
+            "3000" if args.quick else "3000,10000,100000",
+        ],
     ]
     status = 0
     for cmd in runs:

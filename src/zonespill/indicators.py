@@ -221,7 +221,9 @@ def region_year(
         n = np.zeros(len(base), dtype=np.int64)
         first: dict[str, int] = {}
         ends = sub["end_year"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
-        for rid, start, end in zip(sub["region_id"].astype(str), sub["start_year"].astype(int), ends, strict=True):
+        for rid, start, end in zip(
+            sub["region_id"].astype(str), sub["start_year"].astype(int), ends, strict=True
+        ):
             n += (rid_arr == rid) & (year_arr >= start) & (year_arr <= end)
             first[rid] = min(first.get(rid, 10**6), int(start))
         base[f"n_{role}"] = n

@@ -60,6 +60,8 @@ def plot_tie_map(
     fig, ax = plt.subplots(figsize=(8.0, 6.4))
     ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="white", linewidths=0.4))
     cent = centroids(sub).set_index("region_id")
+    lon = {str(k): float(v) for k, v in cent["lon"].items()}
+    lat = {str(k): float(v) for k, v in cent["lat"].items()}
     ties = (
         pair_year[(pair_year["same_province"] == 0)]
         .drop_duplicates(["source_province", "target_province", "direction"])
@@ -67,11 +69,11 @@ def plot_tie_map(
     )
     for rec in ties.itertuples(index=False):
         a, b = str(rec.source_province), str(rec.target_province)
-        if a not in cent.index or b not in cent.index:
+        if a not in lon or b not in lon:
             continue
         ax.plot(
-            [cent.loc[a, "lon"], cent.loc[b, "lon"]],
-            [cent.loc[a, "lat"], cent.loc[b, "lat"]],
+            [lon[a], lon[b]],
+            [lat[a], lat[b]],
             color=DIRECTION_COLOURS.get(str(rec.direction), "#7f7f7f"),
             linewidth=1.1,
             alpha=0.8,
