@@ -58,39 +58,55 @@ def _fmt(ns: argparse.Namespace) -> tuple[str, ...]:
     return tuple(f for f in str(ns.formats).split(",") if f)
 
 
-@step("ingest-regions", _args("out"))
-def _ingest_regions(ns: argparse.Namespace) -> object:
-    from zonespill.steps import ingest_regions_step
+def forward(
+    name: str,
+    target: str,
+    *paths: str,
+    options: bool = True,
+    formats: bool = False,
+    ints: Sequence[str] = (),
+    doc: str = "",
+) -> None:
+    """Register the step ``name`` that calls ``target`` (``"module:function"``).
 
-    return ingest_regions_step(ns.options, out=ns.out)
+    The step takes ``--options JSON`` (passed positionally, if ``options``), one required
+    ``--<path>`` per entry of ``paths`` and ``--<int>`` per entry of ``ints`` (passed as
+    keywords of the same names) and, with ``formats``, ``--formats`` (passed as a tuple).
+    The target module is imported only when the step runs.
+    """
+    base = _args(*paths, options=options, formats=formats)
+
+    def configure(p: argparse.ArgumentParser) -> None:
+        base(p)
+        for n in ints:
+            p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=int, default=0)
+
+    def run(ns: argparse.Namespace) -> object:
+        import importlib
+
+        module, func = target.split(":")
+        fn = getattr(importlib.import_module(module), func)
+        kwargs: dict[str, Any] = {n: getattr(ns, n) for n in (*paths, *ints)}
+        if formats:
+            kwargs["formats"] = _fmt(ns)
+        return fn(ns.options, **kwargs) if options else fn(**kwargs)
+
+    run.__doc__ = doc or target
+    _STEPS[name] = (run, configure)
 
 
-@step("ingest-panel", _args("regions", "out"))
-def _ingest_panel(ns: argparse.Namespace) -> object:
-    from zonespill.steps import ingest_panel_step
-
-    return ingest_panel_step(ns.options, regions=ns.regions, out=ns.out)
-
-
-@step("ingest-zones", _args("regions", "out"))
-def _ingest_zones(ns: argparse.Namespace) -> object:
-    from zonespill.steps import ingest_zones_step
-
-    return ingest_zones_step(ns.options, regions=ns.regions, out=ns.out)
-
-
-@step("ingest-collaborations", _args("regions", "out", "drops"))
-def _ingest_collaborations(ns: argparse.Namespace) -> object:
-    from zonespill.steps import ingest_collaborations_step
-
-    return ingest_collaborations_step(ns.options, regions=ns.regions, out=ns.out, drops=ns.drops)
-
-
-@step("ingest-flows", _args("regions", "out"))
-def _ingest_flows(ns: argparse.Namespace) -> object:
-    from zonespill.steps import ingest_flows_step
-
-    return ingest_flows_step(ns.options, regions=ns.regions, out=ns.out)
+forward("ingest-regions", "zonespill.steps:ingest_regions_step", "out", doc="Validate the regions table.")
+forward("ingest-panel", "zonespill.steps:ingest_panel_step", "regions", "out", doc="Validate the panel.")
+forward("ingest-zones", "zonespill.steps:ingest_zones_step", "regions", "out", doc="Validate the zones.")
+forward(
+    "ingest-collaborations",
+    "zonespill.steps:ingest_collaborations_step",
+    "regions",
+    "out",
+    "drops",
+    doc="Validate the collaborations.",
+)
+forward("ingest-flows", "zonespill.steps:ingest_flows_step", "regions", "out", doc="Validate the flows.")
 
 
 def _weights_args(p: argparse.ArgumentParser) -> None:
@@ -105,36 +121,20 @@ def _weights(ns: argparse.Namespace) -> object:
     return weights_step(ns.options, ns.analysis, regions=ns.regions, panel=ns.panel, out=ns.out, meta=ns.meta)
 
 
-@step(
+forward(
     "indicators",
-    _args(
-        "regions",
-        "panel",
-        "zones",
-        "collaborations",
-        "weights",
-        "weights_meta",
-        "region_year_out",
-        "pair_year_out",
-        "summary_out",
-    ),
+    "zonespill.steps:indicators_step",
+    "regions",
+    "panel",
+    "zones",
+    "collaborations",
+    "weights",
+    "weights_meta",
+    "region_year_out",
+    "pair_year_out",
+    "summary_out",
+    doc="Region-year and pair-year spillover-direction indicators.",
 )
-def _indicators(ns: argparse.Namespace) -> object:
-    from zonespill.steps import indicators_step
-
-    indicators_step(
-        ns.options,
-        regions=ns.regions,
-        panel=ns.panel,
-        zones=ns.zones,
-        collaborations=ns.collaborations,
-        weights=ns.weights,
-        weights_meta=ns.weights_meta,
-        region_year_out=ns.region_year_out,
-        pair_year_out=ns.pair_year_out,
-        summary_out=ns.summary_out,
-    )
-    return None
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:
@@ -153,58 +153,58 @@ def _provenance(ns: argparse.Namespace) -> object:
     )
 
 
-@step("table-descriptives", _args("region_year", "provenance", "outdir", options=False, formats=True))
-def _t1(ns: argparse.Namespace) -> object:
-    from zonespill.steps import table_descriptives_step
-
-    return table_descriptives_step(
-        region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns)
-    )
-
-
-@step("table-sigma", _args("region_year", "provenance", "outdir", "figure_stem", options=False, formats=True))
-def _t2(ns: argparse.Namespace) -> object:
-    from zonespill.steps import table_sigma_step
-
-    return table_sigma_step(
-        region_year=ns.region_year,
-        provenance=ns.provenance,
-        outdir=ns.outdir,
-        figure_stem=ns.figure_stem,
-        formats=_fmt(ns),
-    )
-
-
-@step("table-twfe", _args("region_year", "provenance", "outdir", options=False, formats=True))
-def _t3(ns: argparse.Namespace) -> object:
-    from zonespill.steps import table_twfe_step
-
-    return table_twfe_step(
-        region_year=ns.region_year, provenance=ns.provenance, outdir=ns.outdir, formats=_fmt(ns)
-    )
-
-
-@step("figure-map", _args("regions", "region_year", "pair_year", "path_stem", options=False))
-def _figure_map(ns: argparse.Namespace) -> object:
-    from zonespill.maps import tie_map_step
-
-    return tie_map_step(
-        regions=ns.regions, region_year=ns.region_year, pair_year=ns.pair_year, path_stem=ns.path_stem
-    )
-
-
-@step("findings", _args("table_dir", "out", options=False))
-def _findings(ns: argparse.Namespace) -> object:
-    from zonespill.findings import findings_step
-
-    return findings_step(table_dir=ns.table_dir, out=ns.out)
-
-
-@step("readme-findings", _args("readme", "findings", options=False))
-def _readme_findings(ns: argparse.Namespace) -> object:
-    from zonespill.findings import splice_readme
-
-    return splice_readme(ns.readme, ns.findings)
+_TABLE_PATHS = ("region_year", "provenance", "outdir")
+forward(
+    "table-descriptives",
+    "zonespill.steps:table_descriptives_step",
+    *_TABLE_PATHS,
+    options=False,
+    formats=True,
+    doc="T1: descriptive statistics.",
+)
+forward(
+    "table-sigma",
+    "zonespill.steps:table_sigma_step",
+    *_TABLE_PATHS,
+    "figure_stem",
+    options=False,
+    formats=True,
+    doc="T2 + F1: sigma convergence.",
+)
+forward(
+    "table-twfe",
+    "zonespill.steps:table_twfe_step",
+    *_TABLE_PATHS,
+    options=False,
+    formats=True,
+    doc="T3: two-way FE growth regressions.",
+)
+forward(
+    "figure-map",
+    "zonespill.maps:tie_map_step",
+    "regions",
+    "region_year",
+    "pair_year",
+    "path_stem",
+    options=False,
+    doc="F2: map of growth and ties by direction.",
+)
+forward(
+    "findings",
+    "zonespill.findings:findings_step",
+    "table_dir",
+    "out",
+    options=False,
+    doc="Generated findings from every table.",
+)
+forward(
+    "readme-findings",
+    "zonespill.findings:splice_readme",
+    "readme",
+    "findings",
+    options=False,
+    doc="Splice the findings into README.md.",
+)
 
 
 # Estimator families register their own steps (one module each, importing ``step`` from here).

@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-import argparse
+from zonespill.cli import forward
 
-from zonespill.cli import _args, _fmt, step
-
+_MODULE = "zonespill.spatial.pipeline"
 _INPUTS = ("region_year", "weights", "weights_meta", "provenance", "outdir")
 
-
-@step("spatial-sdm", _args(*_INPUTS, formats=True))
-def _spatial_sdm(ns: argparse.Namespace) -> object:
-    """S1 + S3: spatial Durbin growth panel (without / with Lee–Yu, SAR) and its impacts."""
-    from zonespill.spatial.pipeline import sdm_step
-
-    return sdm_step(
-        ns.options,
-        region_year=ns.region_year,
-        weights=ns.weights,
-        weights_meta=ns.weights_meta,
-        provenance=ns.provenance,
-        outdir=ns.outdir,
-        formats=_fmt(ns),
-    )
-
-
-@step("spatial-lm", _args(*_INPUTS, formats=True))
-def _spatial_lm(ns: argparse.Namespace) -> object:
-    """S2: LM and robust LM tests for spatial lag and error dependence."""
-    from zonespill.spatial.pipeline import lm_step
-
-    return lm_step(
-        ns.options,
-        region_year=ns.region_year,
-        weights=ns.weights,
-        weights_meta=ns.weights_meta,
-        provenance=ns.provenance,
-        outdir=ns.outdir,
-        formats=_fmt(ns),
-    )
-
-
-@step("spatial-compare", _args(*_INPUTS, formats=True))
-def _spatial_compare(ns: argparse.Namespace) -> object:
-    """S4: SAR, SEM, SDM, SDEM and SLX compared by log-likelihood and AIC."""
-    from zonespill.spatial.pipeline import comparison_step
-
-    return comparison_step(
-        ns.options,
-        region_year=ns.region_year,
-        weights=ns.weights,
-        weights_meta=ns.weights_meta,
-        provenance=ns.provenance,
-        outdir=ns.outdir,
-        formats=_fmt(ns),
-    )
+forward(
+    "spatial-sdm",
+    f"{_MODULE}:sdm_step",
+    *_INPUTS,
+    formats=True,
+    doc="S1 + S3: spatial Durbin growth panel (without / with Lee-Yu, SAR) and its impacts.",
+)
+forward(
+    "spatial-lm",
+    f"{_MODULE}:lm_step",
+    *_INPUTS,
+    formats=True,
+    doc="S2: LM and robust LM tests for spatial lag and error dependence.",
+)
+forward(
+    "spatial-compare",
+    f"{_MODULE}:comparison_step",
+    *_INPUTS,
+    formats=True,
+    doc="S4: model comparison (FE, SAR, SEM, SDM, SDEM, SLX).",
+)
