@@ -162,3 +162,19 @@ def test_fuzz_regions(tmp_path: Path, rows: list[list[str]]) -> None:
     _check_contract(out, C.REGIONS)
     parents = out["parent_id"].dropna()
     assert parents.isin(out["region_id"]).all()
+
+
+@FUZZ
+@given(rows=_rows(5))
+def test_fuzz_flows(tmp_path: Path, rows: list[list[str]]) -> None:
+    from zonespill.ingest import ingest_flows
+
+    path = _write(tmp_path, "flows.csv", ["origin_id", "destination_id", "year", "kind", "value"], rows)
+    try:
+        out = ingest_flows(SourceSpec(path=path), regions=REGIONS)
+    except InputError as err:
+        assert "flows.csv" in str(err)
+        return
+    _check_contract(out, C.FLOWS)
+    assert (out["value"] >= 0).all()
+    assert out["origin_id"].isin(REGIONS["region_id"]).all()

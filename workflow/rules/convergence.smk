@@ -12,8 +12,8 @@ rule convergence_sigma:
         region_year=f"{OUT}/indicators/region_year.parquet",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/C1.{ext}" for ext in CONVERGENCE_FORMATS],
-        f"{OUT}/figures/FC1_sigma_groups.png",
+        report_tables("C1", "Convergence"),
+        report(f"{OUT}/figures/FC1_sigma_groups.png", caption="../report/FC1.rst", category="Figures"),
         f"{OUT}/figures/FC1_sigma_groups.pdf",
     params:
         zs=ZS,
@@ -40,8 +40,8 @@ rule convergence_beta:
         weights_meta=f"{OUT}/weights/weights.json",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/C2.{ext}" for ext in CONVERGENCE_FORMATS],
-        f"{OUT}/figures/FC2_beta_scatter.png",
+        report_tables("C2", "Convergence"),
+        report(f"{OUT}/figures/FC2_beta_scatter.png", caption="../report/FC2.rst", category="Figures"),
         f"{OUT}/figures/FC2_beta_scatter.pdf",
     params:
         zs=ZS,
@@ -68,7 +68,7 @@ rule convergence_panel:
         weights_meta=f"{OUT}/weights/weights.json",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/C3.{ext}" for ext in CONVERGENCE_FORMATS],
+        report_tables("C3", "Convergence"),
     params:
         zs=ZS,
         options=CONVERGENCE_OPTIONS,
@@ -93,8 +93,9 @@ rule convergence_clubs:
         collaborations=f"{OUT}/canonical/collaborations.parquet",
         provenance=f"{OUT}/provenance.json",
     output:
-        [f"{OUT}/tables/{t}.{ext}" for t in ("C4", "C5") for ext in CONVERGENCE_FORMATS],
-        f"{OUT}/figures/FC3_transition_paths.png",
+        report_tables("C4", "Convergence"),
+        report_tables("C5", "Convergence"),
+        report(f"{OUT}/figures/FC3_transition_paths.png", caption="../report/FC3.rst", category="Figures"),
         f"{OUT}/figures/FC3_transition_paths.pdf",
     params:
         zs=ZS,

@@ -49,7 +49,7 @@ rule mc_summary:
         chunks=MC_CHUNK_FILES,
         provenance=f"{OUT}/provenance.json",
     output:
-        tables=[f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS],
+        tables=report_tables("M1", "Monte Carlo"),
         summary=f"{OUT}/montecarlo/summary.parquet",
     params:
         zs=ZS,
