@@ -121,11 +121,45 @@ _LATEX_SPECIALS: dict[str, str] = {
     "≤": r"$\leq$",
     "≥": r"$\geq$",
     "·": r"$\cdot$",
-    "σ": r"$\sigma$",
-    "β": r"$\beta$",
-    "ρ": r"$\rho$",
-    "λ": r"$\lambda$",
+    "≈": r"$\approx$",
+    "≠": r"$\neq$",
+    "→": r"$\rightarrow$",
+    "←": r"$\leftarrow$",
+    "↔": r"$\leftrightarrow$",
+    "√": r"$\surd$",
+    "∞": r"$\infty$",
+    "∑": r"$\sum$",
+    "ℓ": r"$\ell$",
+    "⊗": r"$\otimes$",
+    "∘": r"$\circ$",
+    "∈": r"$\in$",
+    "′": r"$'$",
+    "…": r"\ldots{}",
+    "⁰": r"\textsuperscript{0}",
+    "¹": r"\textsuperscript{1}",
+    "⁴": r"\textsuperscript{4}",
+    "⁵": r"\textsuperscript{5}",
+    "⁶": r"\textsuperscript{6}",
+    "⁷": r"\textsuperscript{7}",
+    "⁸": r"\textsuperscript{8}",
+    "⁹": r"\textsuperscript{9}",
+    "⁻": r"\textsuperscript{$-$}",
+    "⁺": r"\textsuperscript{+}",
+    "₀": r"$_0$",
+    "₁": r"$_1$",
+    "₂": r"$_2$",
+    "ₜ": r"$_t$",
+    "ᵢ": r"$_i$",
 }
+# Greek letters (lower and upper case that differ from Latin) in math mode.
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ζ": "zeta", "η": "eta",
+    "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi", "π": "pi",
+    "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon", "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega",
+    "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma",
+    "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+}
+_LATEX_SPECIALS.update({ch: f"$\\{name}$" for ch, name in _GREEK.items()})
 
 
 def latex_escape(text: str) -> str:
@@ -140,9 +174,9 @@ def latex_escape(text: str) -> str:
     -------
     str
         Text in which the LaTeX special characters ``\\ & % $ # _ { } ~ ^ < > |`` are
-        escaped and a few Unicode symbols (², ³, ±, ×, −, ≤, ≥, ·, σ, β, ρ, λ) are replaced by
-        LaTeX commands. Line breaks become spaces. Everything else, including Chinese
-        characters, passes through unchanged.
+        escaped and Unicode symbols common in labels (Greek letters, super- and subscripts,
+        ±, ×, −, ≤, ≥, ≈, ·, ℓ, arrows, …) are replaced by LaTeX commands. Line breaks
+        become spaces. Everything else, including Chinese characters, passes through unchanged.
     """
     text = " ".join(str(text).splitlines())
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)

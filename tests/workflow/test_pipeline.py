@@ -113,3 +113,27 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     assert "panel.csv" in log and "row(s) 6" in log and "column 'gdp'" in log
     assert not (tmp_path / "results/canonical/panel.parquet").exists()
     assert not (tmp_path / "results/tables/T1.csv").exists()
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_every_latex_table_compiles(first_run: Path, tmp_path: Path) -> None:
+    """Each generated .tex table compiles with pdfLaTeX + booktabs (the documented preamble)."""
+    failures = []
+    for tex in sorted((first_run / "results/tables").glob("*.tex")):
+        doc = tmp_path / f"{tex.stem}_doc.tex"
+        doc.write_text(
+            "\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=1cm,landscape]{geometry}"
+            f"\\begin{{document}}\\input{{{tex}}}\\end{{document}}\n",
+            encoding="utf-8",
+        )
+        proc = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
+            failures.append(f"{tex.name}: {errors[:2]}")
+    assert not failures, failures
