@@ -29,3 +29,20 @@ def tiny(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     for section in config["inputs"].values():
         section["path"] = str(data / Path(section["path"]).name)
     return tmp_path, config
+
+
+@pytest.fixture
+def spine(tiny: tuple[Path, dict[str, Any]], repo_dir: Path) -> dict[str, Path]:
+    """The spine's outputs (canonical tables, weights, indicators, provenance) for the .test data."""
+    from zonespill.steps import provenance_step, run_spine
+
+    tmp, config = tiny
+    paths = run_spine(config, tmp / "results")
+    paths["provenance"] = tmp / "results" / "provenance.json"
+    provenance_step(
+        config,
+        inputs={"panel": Path(config["inputs"]["panel"]["path"])},
+        out=paths["provenance"],
+        repo_dir=repo_dir,
+    )
+    return paths

@@ -14,24 +14,9 @@ from zonespill.cli import main as cli_main
 from zonespill.errors import ConfigError
 from zonespill.provenance import derive_seed
 from zonespill.spatial import pipeline
-from zonespill.steps import provenance_step, run_spine
 
 FORMATS = ("tex", "md", "csv", "html")
 IDS = ("S1", "S2", "S3", "S4")
-
-
-@pytest.fixture
-def spine(tiny: tuple[Path, dict[str, Any]], repo_dir: Path) -> dict[str, Path]:
-    tmp, config = tiny
-    paths = run_spine(config, tmp / "results")
-    paths["provenance"] = tmp / "results" / "provenance.json"
-    provenance_step(
-        config,
-        inputs={"panel": Path(config["inputs"]["panel"]["path"])},
-        out=paths["provenance"],
-        repo_dir=repo_dir,
-    )
-    return paths
 
 
 def _run_all(paths: dict[str, Path], out: Path, options: dict[str, Any] | None = None) -> list[Path]:
