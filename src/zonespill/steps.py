@@ -326,16 +326,33 @@ def provenance_step(
     return prov.provenance_hash(record)
 
 
-def _region_year_sample(region_year: Path) -> pd.DataFrame:
+def read_region_year(region_year: Path) -> pd.DataFrame:
+    """Read ``region_year.parquet`` written by the indicators step, re-checking its key."""
     ry = read_parquet(region_year)
     C.check_key(ry, C.TableContract("region_year", ("region_id", "year"), ()), source=str(region_year))
     return ry
 
 
-def _vintage_note(ry: pd.DataFrame) -> str:
+def vintage_note(ry: pd.DataFrame) -> str:
+    """Table note naming the GDP vintage(s) of the rows used."""
     vint = sorted(set(ry["vintage"].dropna().astype(str)))
     names = ", ".join(vint) or "n/a"
     return f"GDP vintage: {names} (one consistent series; growth never crosses a vintage break)."
+
+
+def weights_note(W: SpatialWeights, meta: Path | None) -> str:
+    """Table note describing the spine's weights, including how islands were handled."""
+    info = (
+        json.loads(Path(meta).read_text(encoding="utf-8")) if meta is not None and Path(meta).exists() else {}
+    )
+    links = info.get("added_links") or []
+    islands = info.get("islands") or []
+    text = f"Weights: the spine's {W.kind} matrix ({W.transform} transform, {W.n} provinces), used as given"
+    if islands:
+        added = ", ".join(f"{a}→{b}" for a, b in links) or "none"
+        rule = info.get("island_rule")
+        text += f"; island(s) {', '.join(islands)} handled by rule '{rule}' (added link(s): {added})"
+    return text + "."
 
 
 # --------------------------------------------------------------------------- tables T1-T3
@@ -346,7 +363,7 @@ def table_descriptives_step(
     from zonespill import provenance as prov
     from zonespill.tables import PlainTable, write_table
 
-    ry = _region_year_sample(region_year)
+    ry = read_region_year(region_year)
     variables = [
         ("gdp_pc", "GDP per capita (yuan)"),
         ("log_gdp_pc", "log GDP per capita"),
@@ -380,7 +397,7 @@ def table_descriptives_step(
     n_units = ry["region_id"].nunique()
     notes = (
         f"Sample: {n_units} provinces, {int(ry['year'].min())}–{int(ry['year'].max())} (region-years).",
-        _vintage_note(ry),
+        vintage_note(ry),
         "GDP per capita = GDP / year-end resident population (computed; the source column is blank).",
         "Zones: 2018 national catalogue; a zone counts from its approval year on "
         "(zones abolished before 2018 are "
@@ -414,11 +431,11 @@ def table_sigma_step(
     from zonespill import provenance as prov
     from zonespill.tables import PlainTable, write_table
 
-    ry = _region_year_sample(region_year)
+    ry = read_region_year(region_year)
     frame = sigma_frame(ry)
     notes = (
         f"Sample: {ry['region_id'].nunique()} provinces with GDP and population in the year.",
-        _vintage_note(ry),
+        vintage_note(ry),
         "sd_log: standard deviation of log GDP per capita across provinces (unweighted); "
         "cv: coefficient of variation of GDP per capita; theil, gini: unweighted inequality indices.",
     )
@@ -502,7 +519,7 @@ def table_twfe_step(
     from zonespill import provenance as prov
     from zonespill.tables import RegressionTable, write_table
 
-    ry = _region_year_sample(region_year)
+    ry = read_region_year(region_year)
     coefs, stats = twfe_growth_models(ry)
     labels = {
         "lag_log_gdp_pc": "log GDP p.c. (t−1)",
@@ -517,7 +534,7 @@ def table_twfe_step(
         f"PanelOLS), standard errors clustered by province "
         f"(few clusters: {ry['region_id'].nunique()} — interpret "
         "p-values with care).",
-        _vintage_note(ry),
+        vintage_note(ry),
         "Tie indicators: 1 if the province has an active tie in that role in the year (bundled pairings).",
     )
     table = RegressionTable.from_long(

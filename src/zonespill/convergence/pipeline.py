@@ -19,6 +19,8 @@ import pandas as pd
 from zonespill.convergence import designs
 from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
+from zonespill.provenance import read_provenance_hash
+from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
 
 log = logging.getLogger("zonespill")
 
@@ -68,36 +70,22 @@ def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _load(region_year: Path, opts: Mapping[str, Any]) -> tuple[pd.DataFrame, int, int]:
-    from zonespill.steps import _region_year_sample
 
-    ry = _region_year_sample(region_year)
+    ry = read_region_year(region_year)
     return designs.analysis_window(ry, first_year=opts["first_year"], last_year=opts["last_year"])
-
-
-def _hash(provenance: Path) -> str:
-    from zonespill.provenance import read_provenance_hash
-
-    return read_provenance_hash(provenance)
-
-
-def _vintage(ry: pd.DataFrame) -> str:
-    from zonespill.steps import _vintage_note
-
-    return _vintage_note(ry)
 
 
 def _weights(weights: Path | None, weights_meta: Path | None, use: bool) -> Any:
     if not use or weights is None:
         return None
-    from zonespill.steps import read_weights
 
     return read_weights(weights, weights_meta)
 
 
-def _w_text(W: Any) -> str:
+def _w_text(W: Any, meta: Path | None) -> str:
     if W is None:
         return "no weights (spatial columns switched off: convergence.spatial = false)"
-    return f"the spine's spatial weights ({W.kind}; {W.transform} transform; {W.n} provinces)"
+    return weights_note(W, meta).removeprefix("Weights: ").removesuffix(".")
 
 
 def _ties_note(last: int) -> str:
@@ -131,7 +119,7 @@ def sigma_step(
         f"Sample: {len(ever)} provinces, {first}–{last}. Entries: standard deviation of log GDP per capita "
         "across "
         "the provinces of the group (population SD, ddof = 0, unweighted).",
-        _vintage(ry),
+        vintage_note(ry),
         _ties_note(last),
         *design.notes,
         "Small groups: with few provinces per group the SD is sensitive to single provinces; differences in "
@@ -145,7 +133,7 @@ def sigma_step(
         notes=notes,
         digits=4,
     )
-    paths = write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
+    paths = write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
     figures.use_agg()
     paths += plot_sigma(
         design.paths,
@@ -182,7 +170,7 @@ def beta_step(
     notes = (
         f"Dependent variable: average annual log growth of GDP per capita {first}–{last} "
         f"(T = {last - first}); regressor: log GDP per capita in {first}. {n} provinces.",
-        _vintage(ry),
+        vintage_note(ry),
         _ties_note(last) + " Interactions use the initial log level centred at its sample mean: the slope of "
         "group K is the initial-level coefficient plus the interaction; the dummy is the growth gap at the "
         "mean level.",
@@ -190,7 +178,7 @@ def beta_step(
         "slope of "
         "provinces in none of the interacted groups in (3)); n/a when there is no convergence.",
         f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with "
-        f"{_w_text(W)}, SEs "
+        f"{_w_text(W, weights_meta)}, SEs "
         "from the inverse information matrix; in SAR, b is the direct coefficient, not the total impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
@@ -204,7 +192,7 @@ def beta_step(
         term_labels=design.labels,
         term_order=_term_order(design.coefs, design.labels),
     )
-    paths = write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
+    paths = write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
     figures.use_agg()
     assert design.data is not None
     cs = design.data.reset_index()
@@ -249,7 +237,7 @@ def panel_step(
         f"Dependent variable: annual growth of log GDP per capita, {first + 1}–{last}; regressor: log GDP "
         "per capita "
         "in t−1 (consecutive years only). Province and year fixed effects.",
-        _vintage(ry),
+        vintage_note(ry),
         "Tie indicators: 1 if the province has an active tie in that role in the year; interactions use the "
         "lagged "
         "log level centred at its sample mean (slope of active group K = b + interaction).",
@@ -259,7 +247,7 @@ def panel_step(
         "of "
         f"order 1/T (T = {last - first}).",
         "SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with "
-        f"{_w_text(W)}; W· rows "
+        f"{_w_text(W, weights_meta)}; W· rows "
         "are spatial lags of the regressors; b is the direct coefficient, not the impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
@@ -273,7 +261,7 @@ def panel_step(
         term_labels=design.labels,
         term_order=_term_order(design.coefs, design.labels),
     )
-    return write_table(table, outdir, provenance_hash=_hash(provenance), formats=formats)
+    return write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
 
 
 # --------------------------------------------------------------------------- C4, C5 + FC3
@@ -320,7 +308,7 @@ def clubs_step(
         "the first "
         "and last years, and the algorithm sorts provinces by the last-year trend value.",
     )
-    hpkey = _hash(provenance)
+    hpkey = read_provenance_hash(provenance)
     notes4 = (
         "Phillips–Sul (2007, 2009) log-t test and clustering on the HP trend of log GDP per capita, "
         f"{first}–{last}; "
@@ -329,7 +317,7 @@ def clubs_step(
         "log-t b: slope of log(H1/Ht) − 2 log log t on log t; SE: HAC (quadratic spectral kernel, Andrews "
         "bandwidth); "
         "convergence within a group is not rejected when t > −1.65. Members sorted by code.",
-        _vintage(ry),
+        vintage_note(ry),
         *caveats,
         *design.notes,
     )
@@ -349,7 +337,7 @@ def clubs_step(
         frame = pd.DataFrame([{"group": "not estimated", "reason": design.reason or ""}])
         notes5: tuple[str, ...] = (
             f"Clubs not estimated ({design.reason}); no cross-tabulation.",
-            _vintage(ry),
+            vintage_note(ry),
             *caveats,
         )
         t5 = PlainTable(
@@ -397,7 +385,7 @@ def clubs_step(
                 if design.merged
                 else ()
             ),
-            _vintage(ry),
+            vintage_note(ry),
             *caveats,
             "With this few pairs the shares are descriptive; no test of equality is reported.",
         )

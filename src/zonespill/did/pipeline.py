@@ -17,6 +17,7 @@ import pandas as pd
 
 from zonespill.did import designs as D
 from zonespill.io import read_parquet
+from zonespill.steps import read_region_year, vintage_note
 
 log = logging.getLogger("zonespill")
 
@@ -60,9 +61,8 @@ def _cs_label(settings: D.EstimatorSettings) -> str:
 
 def _read_inputs(region_year: Path, provenance: Path) -> tuple[pd.DataFrame, str]:
     from zonespill import provenance as prov
-    from zonespill.steps import _region_year_sample
 
-    return _region_year_sample(region_year), prov.read_provenance_hash(provenance)
+    return read_region_year(region_year), prov.read_provenance_hash(provenance)
 
 
 def _p_text(p: float | None) -> str:
@@ -72,7 +72,6 @@ def _p_text(p: float | None) -> str:
 
 
 def _common_notes(ry: pd.DataFrame, settings: D.EstimatorSettings, *, units: str) -> list[str]:
-    from zonespill.steps import _vintage_note
 
     n = ry["region_id"].nunique()
     boot = (
@@ -83,7 +82,7 @@ def _common_notes(ry: pd.DataFrame, settings: D.EstimatorSettings, *, units: str
     return [
         f"Small sample: {n} provinces, {int(ry['year'].min())}–{int(ry['year'].max())}; {units}. "
         "Few clusters and few treated units per cohort: interpret SEs and p-values with care.",
-        _vintage_note(ry),
+        vintage_note(ry),
         f"CS = Callaway–Sant'Anna ATT(g,t) ({settings.method.upper()}, no covariates, so DR = REG = IPW; "
         f"{settings.base_period} base period; anticipation {settings.anticipation}), overall ATT = "
         f"simple aggregation; CS SEs: {boot}.",
@@ -421,7 +420,6 @@ def bacon_step(
     formats: tuple[str, ...],
 ) -> list[Path]:
     """D5: Goodman-Bacon decomposition of the static TWFE of the any-tie design (log GDP p.c.)."""
-    from zonespill.steps import _vintage_note
     from zonespill.tables import PlainTable, write_table
 
     ry, phash = _read_inputs(region_year, provenance)
@@ -442,7 +440,7 @@ def bacon_step(
         "Each row is one 2×2 DiD of timing groups (cohort = first tie year; 'always' = tied in or before "
         "the first analysis year; 'never' = no tie); weights sum to one within a sample.",
         *notes,
-        _vintage_note(ry),
+        vintage_note(ry),
         f"Small sample: {ry['region_id'].nunique()} provinces; a large weight on comparisons against "
         "'always treated' provinces is the forbidden-comparison problem that the staggered estimators of "
         "D1 avoid.",

@@ -26,8 +26,10 @@ from typing import Any
 import pandas as pd
 
 from zonespill.errors import ConfigError
+from zonespill.provenance import read_provenance_hash
 from zonespill.spatial import designs
 from zonespill.spatial.designs import SOFT_ERRORS, GrowthSample
+from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
 
 log = logging.getLogger("zonespill")
 
@@ -97,19 +99,12 @@ def impacts_seed(master_seed: int) -> int:
 
 
 # --------------------------------------------------------------------------- shared helpers
-def _hash(provenance: Path) -> str:
-    from zonespill.provenance import read_provenance_hash
-
-    return read_provenance_hash(provenance)
-
-
 def _load(
     region_year: Path, weights: Path, weights_meta: Path, opts: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, GrowthSample | None, str | None, Any]:
     """region_year, the balanced sample (or the reason it cannot be built) and the weights."""
-    from zonespill.steps import _region_year_sample, read_weights
 
-    ry = _region_year_sample(region_year)
+    ry = read_region_year(region_year)
     W = read_weights(weights, weights_meta)
     try:
         sample = designs.growth_sample(ry, W, first_year=opts["first_year"], last_year=opts["last_year"])
@@ -128,29 +123,14 @@ def _load(
 
 
 def _vintage(ry: pd.DataFrame, sample: GrowthSample | None) -> str:
-    from zonespill.steps import _vintage_note
 
     if sample is None:
-        return _vintage_note(ry)
+        return vintage_note(ry)
     keys = sample.data[[designs.UNIT, designs.TIME]]
     sub = ry.assign(**{designs.UNIT: ry[designs.UNIT].astype(str)}).merge(
         keys, on=[designs.UNIT, designs.TIME]
     )
-    return _vintage_note(sub)
-
-
-def _weights_text(W: Any, meta: Path) -> str:
-    import json
-
-    info = json.loads(Path(meta).read_text(encoding="utf-8")) if Path(meta).exists() else {}
-    links = info.get("added_links") or []
-    rule = info.get("island_rule")
-    islands = info.get("islands") or []
-    text = f"Weights: the spine's {W.kind} matrix ({W.transform} transform, {W.n} provinces), used as given"
-    if islands:
-        added = ", ".join(f"{a}→{b}" for a, b in links) or "none"
-        text += f"; island(s) {', '.join(islands)} handled by rule '{rule}' (added link(s): {added})"
-    return text + "."
+    return vintage_note(sub)
 
 
 def _sample_text(sample: GrowthSample) -> str:
@@ -200,10 +180,10 @@ def sdm_step(
 
     opts = spatial_options(options)
     ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = _hash(provenance)
+    key = read_provenance_hash(provenance)
     seed = impacts_seed(opts["master_seed"])
     vintage = _vintage(ry, sample)
-    wtext = _weights_text(W, weights_meta)
+    wtext = weights_note(W, weights_meta)
     if sample is None:
         assert reason is not None
         empty1 = _not_estimated_table("S1", S1_TITLE, reason, (vintage, wtext))
@@ -293,9 +273,9 @@ def lm_step(
 
     opts = spatial_options(options)
     ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = _hash(provenance)
+    key = read_provenance_hash(provenance)
     vintage = _vintage(ry, sample)
-    wtext = _weights_text(W, weights_meta)
+    wtext = weights_note(W, weights_meta)
     if sample is None:
         assert reason is not None
         table: Any = _not_estimated_table("S2", S2_TITLE, reason, (vintage, wtext))
@@ -342,9 +322,9 @@ def comparison_step(
 
     opts = spatial_options(options)
     ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = _hash(provenance)
+    key = read_provenance_hash(provenance)
     vintage = _vintage(ry, sample)
-    wtext = _weights_text(W, weights_meta)
+    wtext = weights_note(W, weights_meta)
     if sample is None:
         assert reason is not None
         table: Any = _not_estimated_table("S4", S4_TITLE, reason, (vintage, wtext))
