@@ -39,14 +39,10 @@ include: "workflow/rules/findings.smk"
 # before any job starts (name: a dot, the output's name, a dot, 8 mkstemp characters, suffix).
 # Runs only when there is work to do; see docs/reproducibility.md.
 onstart:
-    import re as _re
-    from pathlib import Path as _Path
+    from zonespill.io import remove_stale_temporaries
 
-    _stale = _re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
-    for _p in sorted(_Path(OUT).rglob(".*")):
-        if _p.is_file() and _stale.match(_p.name):
-            _p.unlink()
-            print(f"removed stale temporary file {_p}")
+    for _stale in remove_stale_temporaries(OUT):
+        print(f"removed stale temporary file {_stale}")
 
 
 rule all:

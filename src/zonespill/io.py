@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,27 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+# ".<output name>.<8 mkstemp characters><suffix>": the temporary file of `atomic_path`.
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
+
+
+def remove_stale_temporaries(root: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files that a killed :func:`atomic_path` writer left under ``root``.
+
+    A step killed between creating its temporary file and renaming it (SIGKILL, node
+    failure) leaves a dot-prefixed temporary next to its output. Snakemake only deletes
+    declared outputs of incomplete jobs, so the workflow calls this before any job starts.
+    Only call it when no step is writing under ``root``. Returns the files removed.
+    """
+    base = Path(root)
+    if not base.exists():
+        return []
+    removed = [p for p in sorted(base.rglob(".*")) if p.is_file() and _TEMPORARY.match(p.name)]
+    for p in removed:
+        p.unlink()
+    return removed
 
 
 @contextlib.contextmanager
