@@ -225,3 +225,25 @@ def test_invalid_inputs_are_named(geo: Geography, pairs: pd.DataFrame) -> None:
     unknown.loc[unknown.index[0], "target_id"] = "999999"
     with pytest.raises(InputError, match="target_id"):
         simulate_panel(geo, unknown, n_periods=2, start_year=2010, seed=1)
+
+
+def test_column_mapping_and_spreadsheet_rows_in_errors(tmp_path: Path) -> None:
+    """Files with other column names are read through a mapping (no temporary copies); value errors
+    give the spreadsheet row (header = row 1), a missing column is named as the file spells it."""
+    from zonespill.errors import InputError
+    from zonespill.simulate import prefecture_geography
+
+    src = Path(__file__).resolve().parents[1] / ".test" / "data" / "prefectures.csv"
+    mapping = {"city_code": "code", "city": "name", "province_code": "province_code", "coord": "wkt"}
+    geo = prefecture_geography(src, island_rule="nearest", columns=mapping)
+    assert len(geo.regions) == 14
+    lines = src.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(lines[3].split(",")[0], "12x", 1)  # spreadsheet row 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        prefecture_geography(bad, columns=mapping)
+    assert info.value.rows == [4] and info.value.column == "city_code"
+    with pytest.raises(InputError, match="missing required column") as missing:
+        prefecture_geography(src, columns={**mapping, "coord": "geometry"})
+    assert missing.value.column == "geometry"

@@ -13,8 +13,9 @@ class InputError(ZonespillError, ValueError):
     """A user input (file, table, config or argument) was rejected.
 
     The message always names the source (file path or argument), the offending
-    row(s) (1-based data rows as a spreadsheet user sees them, header excluded,
-    or ``"all"``) and the column (or config key).
+    row(s) and the column (or config key). For files, rows are spreadsheet rows as a
+    user sees them (the header is row 1, so the first data row is row 2; ``"all"`` for
+    the whole file); for in-memory DataFrames, 1-based positions.
     """
 
     def __init__(

@@ -72,7 +72,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -85,6 +84,8 @@ from scipy import stats
 from zonespill.errors import ConfigError, InputError, ZonespillError
 from zonespill.provenance import derive_seed
 from zonespill.simulate import (
+    CENSUS_COLUMNS,
+    PAIRINGS_COLUMNS,
     TIE_TYPES,
     Geography,
     SimParams,
@@ -165,8 +166,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "coverage",
 )
 
-_CENSUS_REQUIRED = ("city", "city_code", "province_code", "coord")
-_PAIRINGS_REQUIRED = ("program", "start_year", "giver_code", "receiver_code", "direction")
 
 
 # ----------------------------------------------------------------------------- options
@@ -270,32 +269,13 @@ def chunk_replications(replications: int, chunk: int, n_chunks: int) -> list[int
 
 
 # ----------------------------------------------------------------------------- inputs
-def _renamed_csv(path: Path, mapping: Mapping[str, str], required: Sequence[str], tmp: Path) -> Path:
-    """``path`` itself, or a copy with columns renamed ``file column -> canonical name``."""
-    if not mapping:
-        return path
-    bad = sorted(set(mapping) - set(required))
-    if bad:
-        raise ConfigError(f"unknown canonical column(s) {bad}; expected {list(required)}", source=str(path))
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    missing = [col for col in mapping.values() if col not in raw.columns]
-    if missing:
-        raise InputError("missing column", source=str(path), column=missing[0])
-    renamed = raw.rename(columns={v: k for k, v in mapping.items()})
-    out = tmp / path.name
-    renamed.to_csv(out, index=False, lineterminator="\n")
-    return out
-
-
 def _load_design(
     opts: Mapping[str, Any], census_csv: Path, pairings_csv: Path
 ) -> tuple[Geography, pd.DataFrame]:
-    with tempfile.TemporaryDirectory(prefix="zs-mc-") as tmpdir:
-        tmp = Path(tmpdir)
-        census = _renamed_csv(Path(census_csv), opts["census_columns"], _CENSUS_REQUIRED, tmp)
-        pairings = _renamed_csv(Path(pairings_csv), opts["pairings_columns"], _PAIRINGS_REQUIRED, tmp)
-        geo = prefecture_geography(census, island_rule=opts["island_rule"])
-        pairs, _skipped = prefecture_pairs(pairings, geo.regions, province_rule=opts["province_rule"])
+    geo = prefecture_geography(census_csv, island_rule=opts["island_rule"], columns=opts["census_columns"])
+    pairs, _skipped = prefecture_pairs(
+        pairings_csv, geo.regions, province_rule=opts["province_rule"], columns=opts["pairings_columns"]
+    )
     return geo, pairs
 
 

@@ -84,7 +84,7 @@ geography are skipped; every skipped row is returned with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -206,7 +206,38 @@ class SimResult:
 
 
 # ---------------------------------------------------------------------------- geography
-def prefecture_geography(census_csv: str | Path, *, island_rule: IslandRule = "nearest") -> Geography:
+CENSUS_COLUMNS = ("city", "city_code", "province_code", "coord")
+PAIRINGS_COLUMNS = ("program", "start_year", "giver_code", "receiver_code", "direction")
+
+
+def _read_mapped(
+    path: str | Path, required: Sequence[str], columns: Mapping[str, str] | None, **read_kw: Any
+) -> pd.DataFrame:
+    """Read a CSV as text and rename its columns ``file column -> canonical name``.
+
+    ``columns`` maps canonical names to the file's names (identity where absent); a
+    missing column is reported under the file's own name.
+    """
+    mapping = dict(columns or {})
+    unknown = sorted(set(mapping) - set(required))
+    if unknown:
+        raise InputError(
+            f"unknown canonical column(s) {unknown}; expected {list(required)}", source="columns"
+        )
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, **read_kw)
+    for col in required:
+        name = mapping.get(col, col)
+        if name not in raw.columns:
+            raise InputError("missing required column", source=str(path), column=name)
+    return raw.rename(columns={mapping[c]: c for c in mapping})
+
+
+def prefecture_geography(
+    census_csv: str | Path,
+    *,
+    island_rule: IslandRule = "nearest",
+    columns: Mapping[str, str] | None = None,
+) -> Geography:
     """Mainland prefecture-level units and their queen contiguity.
 
     Parameters
@@ -228,17 +259,16 @@ def prefecture_geography(census_csv: str | Path, *, island_rule: IslandRule = "n
     source = str(census_csv)
     if island_rule not in ("nearest", "drop", "keep"):
         raise InputError(f"unknown island rule {island_rule!r} (nearest, drop, keep)", source="island_rule")
-    raw = pd.read_csv(census_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    for col in ("city", "city_code", "province_code", "coord"):
-        if col not in raw.columns:
-            raise InputError("missing required column", source=source, column=col)
+    raw = _read_mapped(
+        census_csv, ("city", "city_code", "province_code", "coord"), columns, encoding="utf-8-sig"
+    )
     codes = raw["city_code"].str.strip()
     bad = ~codes.str.fullmatch(r"\d{6}")
     if bad.any():
         raise InputError(
             "prefecture code is not 6 digits",
             source=source,
-            rows=(np.flatnonzero(bad) + 1).tolist(),
+            rows=(np.flatnonzero(bad) + 2).tolist(),
             column="city_code",
         )
     dup = codes.duplicated(keep=False)
@@ -246,7 +276,7 @@ def prefecture_geography(census_csv: str | Path, *, island_rule: IslandRule = "n
         raise InputError(
             "duplicate prefecture code",
             source=source,
-            rows=(np.flatnonzero(dup) + 1).tolist(),
+            rows=(np.flatnonzero(dup) + 2).tolist(),
             column="city_code",
         )
     no_geom = raw["coord"].str.strip() == ""
@@ -255,10 +285,10 @@ def prefecture_geography(census_csv: str | Path, *, island_rule: IslandRule = "n
         raise InputError(
             "prefecture has no polygon",
             source=source,
-            rows=(np.flatnonzero(no_geom & keep) + 1).tolist(),
+            rows=(np.flatnonzero(no_geom & keep) + 2).tolist(),
             column="coord",
         )
-    raw = raw.assign(_row=np.arange(1, len(raw) + 1), city_code=codes)[keep]
+    raw = raw.assign(_row=np.arange(2, len(raw) + 2), city_code=codes)[keep]
     raw = raw.sort_values("city_code", kind="mergesort").reset_index(drop=True)
     geoms = []
     for row, text in zip(raw["_row"], raw["coord"], strict=True):
@@ -316,6 +346,7 @@ def prefecture_pairs(
     regions: pd.DataFrame,
     *,
     province_rule: ProvinceRule = "capital",
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prefecture-level pairs from the bundled ``pairings.csv``.
 
@@ -337,10 +368,9 @@ def prefecture_pairs(
         one row per usable input row. ``skipped``: ``csv_row, programme, reason``.
     """
     source = str(pairings_csv)
-    raw = pd.read_csv(pairings_csv, dtype=str, keep_default_na=False)
-    for col in ("program", "start_year", "giver_code", "receiver_code", "direction"):
-        if col not in raw.columns:
-            raise InputError("missing required column", source=source, column=col)
+    raw = _read_mapped(
+        pairings_csv, ("program", "start_year", "giver_code", "receiver_code", "direction"), columns
+    )
     if province_rule not in ("capital", "skip"):
         raise InputError(f"unknown province rule {province_rule!r}", source="province_rule")
     known = set(regions["region_id"].astype(str))
@@ -357,7 +387,7 @@ def prefecture_pairs(
             return f"{code}0100", None
         return None, f"code {code!r} is neither a prefecture nor a province code"
 
-    for k, rec in enumerate(raw.to_dict("records"), start=1):
+    for k, rec in enumerate(raw.to_dict("records"), start=2):
         programme = rec["program"]
         direction = rec["direction"].strip()
         if direction not in DIRECTIONS:
@@ -439,7 +469,7 @@ def first_tie_years(pairs: pd.DataFrame, ids: Iterable[str], *, source: str = "p
         raise InputError(
             "start_year must be an integer year",
             source=source,
-            rows=(np.flatnonzero(years.isna()) + 1).tolist(),
+            rows=(np.flatnonzero(years.isna()) + 2).tolist(),
             column="start_year",
         )
     roles = []
