@@ -84,8 +84,6 @@ from scipy import stats
 from zonespill.errors import ConfigError, InputError, ZonespillError
 from zonespill.provenance import derive_seed
 from zonespill.simulate import (
-    CENSUS_COLUMNS,
-    PAIRINGS_COLUMNS,
     TIE_TYPES,
     Geography,
     SimParams,
