@@ -1,18 +1,11 @@
-"""Run the project's workflow (``.test`` or default configuration) with the Monte Carlo study.
+"""Run the project's workflow (``.test`` or default configuration), Monte Carlo included.
 
 Shared by ``tests/workflow/test_slurm_pipeline.py`` and ``tests/workflow/test_interrupt.py``.
-
-Until the ``Snakefile`` includes ``workflow/rules/montecarlo.smk`` (and the config schema
-accepts a ``montecarlo`` section), :func:`prepare_workdir` writes a small wrapper Snakefile
-into the work folder that includes the project's ``Snakefile``, sets the ``.test`` Monte Carlo
-options, includes the Monte Carlo rules and defines a target rule over ``ALL_OUTPUTS``. Once
-the lead has wired it in, the project's ``Snakefile`` is used as is.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -23,33 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "Snakefile"
-MC_RULES = REPO / "workflow" / "rules" / "montecarlo.smk"
 
 #: Monte Carlo options for the ``.test`` configuration (tiny 14-prefecture geography).
-TEST_MC_OPTIONS: dict[str, object] = {
-    "replications": 4,
-    "chunks": 2,
-    "n_periods": 8,
-    "start_year": 2003,
-    "census_csv": ".test/data/prefectures.csv",
-    "census_columns": {"city_code": "code", "city": "name", "province_code": "province_code", "coord": "wkt"},
-    "pairings_csv": ".test/data/pairings.csv",
-    "pairings_columns": {
-        "program": "programme",
-        "start_year": "start",
-        "giver_code": "giver",
-        "receiver_code": "receiver",
-        "direction": "direction",
-    },
-}
-WRAPPER_TARGET = "all_with_montecarlo"
-
-
-def montecarlo_wired_in() -> bool:
-    """Whether the project's Snakefile already includes the Monte Carlo rules."""
-    return "montecarlo.smk" in SNAKEFILE.read_text(encoding="utf-8")
-
-
 @dataclass(frozen=True)
 class Workflow:
     """How to call Snakemake on a prepared work folder."""
@@ -73,51 +41,24 @@ class Workflow:
         ]
 
 
-def _wrapper(mc_options: dict[str, object] | None) -> str:
-    lines = [
-        "# written by tests/slurm/testflow.py: the project's workflow plus the Monte Carlo rules",
-        f"include: {str(SNAKEFILE)!r}",
-    ]
-    if mc_options is not None:
-        lines.append(f"config.setdefault('montecarlo', {json.dumps(mc_options, sort_keys=True)})")
-    lines += [
-        f"include: {str(MC_RULES)!r}",
-        "",
-        f"rule {WRAPPER_TARGET}:",
-        "    input:",
-        "        ALL_OUTPUTS,",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def prepare_workdir(workdir: Path, *, config: str = "test") -> Workflow:
     """Copy what the run needs into ``workdir`` and say how to run Snakemake there.
 
-    ``config="test"``: copies ``.test/`` (the Monte Carlo then runs on ``.test``'s tiny
-    geography with :data:`TEST_MC_OPTIONS` unless ``.test/config.yaml`` has a
-    ``montecarlo`` section). ``config="default"``: symlinks ``data/`` and copies
-    ``config/`` (the default, real-geography study).
+    ``config="test"``: copies ``.test/`` (the Monte Carlo runs on ``.test``'s tiny geography,
+    as its config says). ``config="default"``: symlinks ``data/`` and copies ``config/``
+    (the default, real-geography study).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if config == "test":
         shutil.copytree(REPO / ".test", workdir / ".test")
         configfile = workdir / ".test" / "config.yaml"
-        mc_options: dict[str, object] | None = None
-        if "montecarlo:" not in configfile.read_text(encoding="utf-8"):
-            mc_options = TEST_MC_OPTIONS
     elif config == "default":
         (workdir / "data").symlink_to(REPO / "data", target_is_directory=True)
         shutil.copytree(REPO / "config", workdir / "config")
         configfile = workdir / "config" / "config.yaml"
-        mc_options = None
     else:
         raise ValueError(config)
-    if montecarlo_wired_in():
-        return Workflow(workdir, SNAKEFILE, configfile, ())
-    wrapper = workdir / "Snakefile.montecarlo"
-    wrapper.write_text(_wrapper(mc_options), encoding="utf-8")
-    return Workflow(workdir, wrapper, configfile, (WRAPPER_TARGET,))
+    return Workflow(workdir, SNAKEFILE, configfile, ())
 
 
 def snakemake_command(flow: Workflow, *extra: str) -> list[str]:
