@@ -28,9 +28,9 @@ rule convergence_sigma:
     benchmark:
         f"{OUT}/benchmarks/convergence_sigma.tsv"
     shell:
-        "{params.zs} convergence-sigma --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --provenance {input.provenance} --outdir {params.outdir} --figure-stem {params.stem}"
-        " --formats {params.formats}"
+        "{params.zs} convergence-sigma --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --provenance {input.provenance:q} --outdir {params.outdir:q} --figure-stem {params.stem:q}"
+        " --formats {params.formats:q}"
 
 
 rule convergence_beta:
@@ -56,9 +56,9 @@ rule convergence_beta:
     benchmark:
         f"{OUT}/benchmarks/convergence_beta.tsv"
     shell:
-        "{params.zs} convergence-beta --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
+        "{params.zs} convergence-beta --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --figure-stem {params.stem:q} --formats {params.formats:q}"
 
 
 rule convergence_panel:
@@ -81,9 +81,9 @@ rule convergence_panel:
     benchmark:
         f"{OUT}/benchmarks/convergence_panel.tsv"
     shell:
-        "{params.zs} convergence-panel --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} convergence-panel --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 rule convergence_clubs:
@@ -110,9 +110,9 @@ rule convergence_clubs:
     benchmark:
         f"{OUT}/benchmarks/convergence_clubs.tsv"
     shell:
-        "{params.zs} convergence-clubs --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --regions {input.regions} --collaborations {input.collaborations} --provenance {input.provenance}"
-        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
+        "{params.zs} convergence-clubs --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --regions {input.regions:q} --collaborations {input.collaborations:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --figure-stem {params.stem:q} --formats {params.formats:q}"
 
 
 ALL_OUTPUTS += [f"{OUT}/tables/{t}.{ext}" for t in ("C1", "C2", "C3", "C4", "C5") for ext in CONVERGENCE_FORMATS]

@@ -36,9 +36,9 @@ rule did_region:
     benchmark:
         f"{OUT}/benchmarks/did_region.tsv"
     shell:
-        "{params.zs} did-region --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --provenance {input.provenance} --outdir {params.outdir} --figure-dir $(dirname {params.stem:q})"
-        " --master-seed {params.seed} --formats {params.formats}"
+        "{params.zs} did-region --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --provenance {input.provenance:q} --outdir {params.outdir:q} --figure-dir $(dirname {params.stem:q})"
+        " --master-seed {params.seed:q} --formats {params.formats:q}"
 
 
 rule did_pairs:
@@ -61,9 +61,9 @@ rule did_pairs:
     benchmark:
         f"{OUT}/benchmarks/did_pairs.tsv"
     shell:
-        "{params.zs} did-pairs --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --pair-year {input.pair_year} --regions {input.regions} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} did-pairs --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --pair-year {input.pair_year:q} --regions {input.regions:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 rule did_spillover:
@@ -87,9 +87,9 @@ rule did_spillover:
     benchmark:
         f"{OUT}/benchmarks/did_spillover.tsv"
     shell:
-        "{params.zs} did-spillover --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --master-seed {params.seed} --formats {params.formats}"
+        "{params.zs} did-spillover --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --master-seed {params.seed:q} --formats {params.formats:q}"
 
 
 rule did_bacon:
@@ -110,8 +110,8 @@ rule did_bacon:
     benchmark:
         f"{OUT}/benchmarks/did_bacon.tsv"
     shell:
-        "{params.zs} did-bacon --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --provenance {input.provenance} --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} did-bacon --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --provenance {input.provenance:q} --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 ALL_OUTPUTS += [

@@ -19,8 +19,8 @@ rule figure_map:
     benchmark:
         f"{OUT}/benchmarks/figure_map.tsv"
     shell:
-        "{params.zs} figure-map --log {log} --regions {input.regions} --region-year {input.region_year}"
-        " --pair-year {input.pair_year} --path-stem {params.stem}"
+        "{params.zs} figure-map --log {log:q} --regions {input.regions:q} --region-year {input.region_year:q}"
+        " --pair-year {input.pair_year:q} --path-stem {params.stem:q}"
 
 
 ALL_OUTPUTS += [f"{OUT}/figures/F2_tie_map.png", f"{OUT}/figures/F2_tie_map.pdf"]

@@ -18,7 +18,7 @@ rule findings:
     benchmark:
         f"{OUT}/benchmarks/findings.tsv"
     shell:
-        "{params.zs} findings --log {log} --table-dir {params.table_dir} --out {output}"
+        "{params.zs} findings --log {log:q} --table-dir {params.table_dir:q} --out {output:q}"
 
 
 ALL_OUTPUTS += [f"{OUT}/findings.md"]

@@ -19,5 +19,5 @@ rule weights:
     benchmark:
         f"{OUT}/benchmarks/weights.tsv"
     shell:
-        "{params.zs} weights --log {log} --options {params.options:q} --analysis {params.analysis:q}"
-        " --regions {input.regions} --panel {input.panel} --out {output.edges} --meta {output.meta}"
+        "{params.zs} weights --log {log:q} --options {params.options:q} --analysis {params.analysis:q}"
+        " --regions {input.regions:q} --panel {input.panel:q} --out {output.edges:q} --meta {output.meta:q}"

@@ -23,7 +23,7 @@ rule indicators:
     benchmark:
         f"{OUT}/benchmarks/indicators.tsv"
     shell:
-        "{params.zs} indicators --log {log} --options {params.options:q} --regions {input.regions} --panel {input.panel}"
-        " --zones {input.zones} --collaborations {input.collaborations} --weights {input.weights}"
-        " --weights-meta {input.weights_meta} --region-year-out {output.region_year}"
-        " --pair-year-out {output.pair_year} --summary-out {output.summary}"
+        "{params.zs} indicators --log {log:q} --options {params.options:q} --regions {input.regions:q} --panel {input.panel:q}"
+        " --zones {input.zones:q} --collaborations {input.collaborations:q} --weights {input.weights:q}"
+        " --weights-meta {input.weights_meta:q} --region-year-out {output.region_year:q}"
+        " --pair-year-out {output.pair_year:q} --summary-out {output.summary:q}"

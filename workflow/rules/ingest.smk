@@ -16,7 +16,7 @@ rule ingest_regions:
     benchmark:
         f"{OUT}/benchmarks/ingest_regions.tsv"
     shell:
-        "{params.zs} ingest-regions --log {log} --options {params.options:q} --out {output}"
+        "{params.zs} ingest-regions --log {log:q} --options {params.options:q} --out {output:q}"
 
 
 rule ingest_panel:
@@ -35,7 +35,7 @@ rule ingest_panel:
     benchmark:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
-        "{params.zs} ingest-panel --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
+        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
 
 
 rule ingest_zones:
@@ -54,7 +54,7 @@ rule ingest_zones:
     benchmark:
         f"{OUT}/benchmarks/ingest_zones.tsv"
     shell:
-        "{params.zs} ingest-zones --log {log} --options {params.options:q} --regions {input.regions} --out {output}"
+        "{params.zs} ingest-zones --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
 
 
 rule ingest_collaborations:
@@ -74,5 +74,5 @@ rule ingest_collaborations:
     benchmark:
         f"{OUT}/benchmarks/ingest_collaborations.tsv"
     shell:
-        "{params.zs} ingest-collaborations --log {log} --options {params.options:q} --regions {input.regions}"
-        " --out {output.table} --drops {output.drops}"
+        "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
+        " --out {output.table:q} --drops {output.drops:q}"

@@ -40,8 +40,8 @@ rule mc_chunk:
     benchmark:
         f"{OUT}/benchmarks/mc_chunk_{{chunk}}.tsv"
     shell:
-        "PYTHONHASHSEED=0 {params.zs} mc-chunk --log {log} --options {params.options:q} --census-csv {input.census}"
-        " --pairings-csv {input.pairings} --chunk {wildcards.chunk} --n-chunks {params.n_chunks} --out {output}"
+        "PYTHONHASHSEED=0 {params.zs} mc-chunk --log {log:q} --options {params.options:q} --census-csv {input.census:q}"
+        " --pairings-csv {input.pairings:q} --chunk {wildcards.chunk} --n-chunks {params.n_chunks:q} --out {output:q}"
 
 
 rule mc_summary:
@@ -64,9 +64,9 @@ rule mc_summary:
     benchmark:
         f"{OUT}/benchmarks/mc_summary.tsv"
     shell:
-        "{params.zs} mc-summary --log {log} --options {params.options:q} --chunks {input.chunks}"
-        " --provenance {input.provenance} --summary-out {output.summary} --outdir {params.outdir}"
-        " --formats {params.formats}"
+        "{params.zs} mc-summary --log {log:q} --options {params.options:q} --chunks {input.chunks:q}"
+        " --provenance {input.provenance:q} --summary-out {output.summary:q} --outdir {params.outdir:q}"
+        " --formats {params.formats:q}"
 
 
 ALL_OUTPUTS += [f"{OUT}/tables/M1.{ext}" for ext in MC_FORMATS]

@@ -16,4 +16,4 @@ rule provenance:
     benchmark:
         f"{OUT}/benchmarks/provenance.tsv"
     shell:
-        "{params.zs} provenance --log {log} --config-json {params.config_json:q} --inputs {input} --out {output}"
+        "{params.zs} provenance --log {log:q} --config-json {params.config_json:q} --inputs {input:q} --out {output:q}"

@@ -33,9 +33,9 @@ rule spatial_sdm:
     benchmark:
         f"{OUT}/benchmarks/spatial_sdm.tsv"
     shell:
-        "{params.zs} spatial-sdm --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} spatial-sdm --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 rule spatial_lm:
@@ -58,9 +58,9 @@ rule spatial_lm:
     benchmark:
         f"{OUT}/benchmarks/spatial_lm.tsv"
     shell:
-        "{params.zs} spatial-lm --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} spatial-lm --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 rule spatial_compare:
@@ -83,9 +83,9 @@ rule spatial_compare:
     benchmark:
         f"{OUT}/benchmarks/spatial_compare.tsv"
     shell:
-        "{params.zs} spatial-compare --log {log} --options {params.options:q} --region-year {input.region_year}"
-        " --weights {input.weights} --weights-meta {input.weights_meta} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} spatial-compare --log {log:q} --options {params.options:q} --region-year {input.region_year:q}"
+        " --weights {input.weights:q} --weights-meta {input.weights_meta:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 ALL_OUTPUTS += [f"{OUT}/tables/{t}.{ext}" for t in ("S1", "S2", "S3", "S4") for ext in config["tables"]["formats"]]

@@ -18,8 +18,8 @@ rule table_descriptives:
     benchmark:
         f"{OUT}/benchmarks/table_descriptives.tsv"
     shell:
-        "{params.zs} table-descriptives --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} table-descriptives --log {log:q} --region-year {input.region_year:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
 
 
 rule table_sigma:
@@ -42,8 +42,8 @@ rule table_sigma:
     benchmark:
         f"{OUT}/benchmarks/table_sigma.tsv"
     shell:
-        "{params.zs} table-sigma --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --figure-stem {params.stem} --formats {params.formats}"
+        "{params.zs} table-sigma --log {log:q} --region-year {input.region_year:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --figure-stem {params.stem:q} --formats {params.formats:q}"
 
 
 rule table_twfe:
@@ -63,5 +63,5 @@ rule table_twfe:
     benchmark:
         f"{OUT}/benchmarks/table_twfe.tsv"
     shell:
-        "{params.zs} table-twfe --log {log} --region-year {input.region_year} --provenance {input.provenance}"
-        " --outdir {params.outdir} --formats {params.formats}"
+        "{params.zs} table-twfe --log {log:q} --region-year {input.region_year:q} --provenance {input.provenance:q}"
+        " --outdir {params.outdir:q} --formats {params.formats:q}"
