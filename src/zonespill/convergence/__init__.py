@@ -4,7 +4,9 @@ Public API
 ----------
 - :func:`sigma` — dispersion by period (SD of logs, CV, Theil, Gini).
 - :func:`beta` — cross-sectional beta convergence (OLS, or SEM/SAR via ``zonespill.spatial``).
-- :func:`panel_beta` — panel beta convergence with fixed effects (or spatial panel models).
+- :func:`panel_beta` — panel beta convergence with fixed effects (or spatial panel models),
+  optionally with the half-panel jackknife bias correction.
+- :func:`split_panel_jackknife` — Dhaene–Jochmans half-panel jackknife of any panel estimator.
 - :func:`club_convergence` — Phillips–Sul log-t test, clubs and merging (matches
   ConvergenceClubs 2.2.5).
 - :func:`log_t_test`, :func:`hp_filter`, :func:`transition_paths` — building blocks.
@@ -22,11 +24,13 @@ from zonespill.convergence.clubs import (
     transition_paths,
 )
 from zonespill.convergence.hp import hp_filter
+from zonespill.convergence.jackknife import JackknifeResult, split_panel_jackknife
 from zonespill.convergence.sigma import sigma
 
 __all__ = [
     "BetaResult",
     "ClubResult",
+    "JackknifeResult",
     "LogTResult",
     "TransitionPaths",
     "beta",
@@ -35,5 +39,6 @@ __all__ = [
     "log_t_test",
     "panel_beta",
     "sigma",
+    "split_panel_jackknife",
     "transition_paths",
 ]
