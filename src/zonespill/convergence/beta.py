@@ -90,6 +90,15 @@ class BetaResult:
         r"""Half-life :math:`\ln 2/\lambda` in years (NaN when :math:`\lambda \le 0`)."""
         return _half_life(self.speed)
 
+    def speed_interval(self, *, level: float = 0.95) -> Any:
+        """Speed and half-life with delta-method SEs and intervals (a
+        :class:`~zonespill.convergence.speed.SpeedResult`; the half-life interval is flagged
+        unbounded when the speed interval reaches zero). For spatial lag models use
+        :func:`~zonespill.convergence.speed.speed_from_impacts` instead."""
+        from zonespill.convergence.speed import convergence_speed
+
+        return convergence_speed(self.b, float(self.bse[self.term]), horizon=self.horizon, level=level)
+
     def to_frame(self, *, model: str | None = None) -> pd.DataFrame:
         """Long coefficient frame (``model, term, estimate, se, pvalue``) as in INTERFACES.md."""
         label = model if model is not None else self.model
