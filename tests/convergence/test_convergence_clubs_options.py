@@ -111,3 +111,32 @@ def test_log_option_errors() -> None:
     small = _panel(3).assign(level=lambda f: np.exp(f["v"]) / 1e5)
     with pytest.raises(InputError, match=r"measurement unit|rescale"):
         club_convergence(small, value="level", unit="u", time="t", log=True)
+
+
+def test_bundled_clubs_depend_on_unit_and_price_level() -> None:
+    """docs/methods/convergence.md, 'Measurement unit and price level': the bundled provinces'
+    clubs (nbs2023 GDP / population, 2003-2022, HP 400, PS merging) change with the unit."""
+    from pathlib import Path
+
+    raw = pd.read_csv(
+        Path(__file__).resolve().parents[2] / "data" / "raw" / "china" / "province_panel.csv",
+        dtype={"province_code": str},
+    )
+    d = raw[(raw.year >= 2003) & (raw.year <= 2022)]
+    d = d.assign(gdp_pc=d.gdp_vB_nbs2023 * 1e8 / (d.population_10k * 1e4))[
+        ["province_code", "year", "gdp_pc"]
+    ]
+
+    def clubs(series: pd.Series) -> tuple[list[int], list[str]]:
+        r = club_convergence(
+            d.assign(v=series), value="v", unit="province_code", time="year", filter="hp", log=True
+        )
+        assert r.all_clubs_pass
+        return list(r.clubs["n"]), r.divergent
+
+    nominal = clubs(d.gdp_pc)
+    assert nominal == ([29], ["13", "23"])
+    assert clubs(d.gdp_pc * 100) == ([28, 3], [])
+    deflated = clubs(d.gdp_pc / 1.03 ** (d.year - 2003))
+    assert deflated == ([28, 3], []) and deflated != nominal
+    assert clubs(d.gdp_pc / 1000) == ([31], [])

@@ -204,8 +204,11 @@ def beta(
     With ``spatial=("sem", W)`` the error follows :math:`\varepsilon = \lambda W\varepsilon + u`
     and with ``spatial=("sar", W)`` the model adds :math:`\rho W g` (Rey and Montouri 1999);
     both are estimated by :func:`zonespill.spatial.fit_cross_section` (ML), whose
-    parameters ``rho``/``lambda`` appear in ``params``. In the SAR model :math:`b` (and so the
-    speed) is the direct coefficient, not the total impact.
+    parameters ``rho``/``lambda`` appear in ``params``. In the SAR model :math:`b` is the
+    coefficient, which is neither the direct nor the total impact of the initial level (both
+    include the spatial multiplier); :attr:`BetaResult.speed` uses :math:`b`, so take the
+    speed of a SAR model from its impacts with
+    :func:`zonespill.convergence.speed.speed_from_impacts`.
 
     Parameters
     ----------
