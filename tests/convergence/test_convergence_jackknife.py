@@ -54,6 +54,8 @@ def test_even_T_equals_manual_half_panels(effects: str) -> None:
     pd.testing.assert_series_equal(res.params, manual, rtol=1e-8, check_names=False)
     assert res.extra["log_lag uncorrected"] == pytest.approx(full["log_lag"], rel=1e-10)
     assert res.extra["Growth periods"] == 10
+    np.testing.assert_allclose(res.extra["log_lag half panels"], [h1["log_lag"], h2["log_lag"]], rtol=1e-8)
+    assert "log_lag half panels" not in set(res.stats_frame()["stat"])
     assert "jackknife" in res.cov_type
 
 

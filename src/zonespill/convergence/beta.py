@@ -315,13 +315,16 @@ Effects = Literal["twoways", "individual", "time", "none"]
 BiasCorrection = Literal["half_panel_jackknife"]
 
 
-def _jackknife_extra(b_full: pd.Series, se_full: pd.Series, T: int, se_text: str) -> dict[str, Any]:
+def _jackknife_extra(
+    b_full: pd.Series, se_full: pd.Series, T: int, se_text: str, halves: list[float]
+) -> dict[str, Any]:
     return {
         "Bias correction": "half-panel jackknife (Dhaene-Jochmans 2015)",
         "Growth periods": T,
         f"{LAG} uncorrected": float(b_full[LAG]),
         f"{LAG} uncorrected se": float(se_full[LAG]),
         "Jackknife SE": se_text,
+        f"{LAG} half panels": halves,  # a list: kept out of stats_frame
     }
 
 
@@ -398,7 +401,10 @@ def _jackknife_within(
     z = (params / bse).to_numpy(dtype=float)
     pv = 2.0 * (stats.t.sf(np.abs(z), df=G - 1) if cl is not None else stats.norm.sf(np.abs(z)))
     se_text = f"CRV1 by {cl} of the jackknife combination" if cl is not None else "HC1 of the jackknife"
-    extra.update(_jackknife_extra(params_full, bse_full, len(periods), se_text))
+    i_lag = terms.index(LAG)
+    extra.update(
+        _jackknife_extra(params_full, bse_full, len(periods), se_text, [float(c[i_lag]) for c in fits[1:]])
+    )
     return BetaResult(
         params=params,
         bse=bse,
@@ -522,7 +528,7 @@ def panel_beta(
         heteroskedasticity-robust, each observation its own cluster, when ``cluster=None``);
         for spatial models the ML standard errors of the full fit (same first-order
         asymptotic variance). Uncorrected values are kept in ``extra``. Needs at least four
-        growth periods. Far from the steady state the within estimator is nearly unbiased
+        growth periods. Far from the steady state the within estimator is much less biased
         and the correction can overshoot (``docs/methods/convergence.md``).
 
     Returns
@@ -576,7 +582,11 @@ def panel_beta(
             from zonespill.convergence.jackknife import split_panel_jackknife
 
             jk = split_panel_jackknife(sp_frame, fit_spatial, time=time, se="full")
-            extra.update(_jackknife_extra(jk.params_full, jk.bse_full, jk.n_periods, "ML of the full fit"))
+            extra.update(
+                _jackknife_extra(
+                    jk.params_full, jk.bse_full, jk.n_periods, "ML of the full fit", jk.halves[LAG].tolist()
+                )
+            )
             return BetaResult(
                 params=jk.params,
                 bse=jk.bse,
