@@ -90,6 +90,15 @@ class BetaResult:
         r"""Half-life :math:`\ln 2/\lambda` in years (NaN when :math:`\lambda \le 0`)."""
         return _half_life(self.speed)
 
+    def speed_interval(self, *, level: float = 0.95) -> Any:
+        """Speed and half-life with delta-method SEs and intervals (a
+        :class:`~zonespill.convergence.speed.SpeedResult`; the half-life interval is flagged
+        unbounded when the speed interval reaches zero). For spatial lag models use
+        :func:`~zonespill.convergence.speed.speed_from_impacts` instead."""
+        from zonespill.convergence.speed import convergence_speed
+
+        return convergence_speed(self.b, float(self.bse[self.term]), horizon=self.horizon, level=level)
+
     def to_frame(self, *, model: str | None = None) -> pd.DataFrame:
         """Long coefficient frame (``model, term, estimate, se, pvalue``) as in INTERFACES.md."""
         label = model if model is not None else self.model
@@ -195,8 +204,11 @@ def beta(
     With ``spatial=("sem", W)`` the error follows :math:`\varepsilon = \lambda W\varepsilon + u`
     and with ``spatial=("sar", W)`` the model adds :math:`\rho W g` (Rey and Montouri 1999);
     both are estimated by :func:`zonespill.spatial.fit_cross_section` (ML), whose
-    parameters ``rho``/``lambda`` appear in ``params``. In the SAR model :math:`b` (and so the
-    speed) is the direct coefficient, not the total impact.
+    parameters ``rho``/``lambda`` appear in ``params``. In the SAR model :math:`b` is the
+    coefficient, which is neither the direct nor the total impact of the initial level (both
+    include the spatial multiplier); :attr:`BetaResult.speed` uses :math:`b`, so take the
+    speed of a SAR model from its impacts with
+    :func:`zonespill.convergence.speed.speed_from_impacts`.
 
     Parameters
     ----------
@@ -300,6 +312,123 @@ def beta(
 
 
 Effects = Literal["twoways", "individual", "time", "none"]
+BiasCorrection = Literal["half_panel_jackknife"]
+
+
+def _jackknife_extra(
+    b_full: pd.Series, se_full: pd.Series, T: int, se_text: str, halves: list[float]
+) -> dict[str, Any]:
+    return {
+        "Bias correction": "half-panel jackknife (Dhaene-Jochmans 2015)",
+        "Growth periods": T,
+        f"{LAG} uncorrected": float(b_full[LAG]),
+        f"{LAG} uncorrected se": float(se_full[LAG]),
+        "Jackknife SE": se_text,
+        f"{LAG} half panels": halves,  # a list: kept out of stats_frame
+    }
+
+
+def _jackknife_within(
+    panel: pd.DataFrame,
+    frame: pd.DataFrame,
+    fit: Any,
+    params_full: pd.Series,
+    bse_full: pd.Series,
+    *,
+    effects: str,
+    cl: str | None,
+    time: str,
+    back: dict[str, str],
+    extra: dict[str, Any],
+) -> BetaResult:
+    r"""Half-panel jackknife of the within estimator with an analytic cluster-robust SE.
+
+    Every sub-panel fit is linear, :math:`\hat b_s - b = A_s^{-1}\sum_g s_{gs}` with
+    :math:`s_{gs}` cluster :math:`g`'s score in sub-panel :math:`s`, so the jackknife
+    combination :math:`\sum_s w_s \hat b_s` has per-cluster influence
+    :math:`\psi_g = \sum_s w_s A_s^{-1} s_{gs}` and CRV1 variance
+    :math:`c\sum_g \psi_g\psi_g'` with fixest's factor
+    :math:`c = \frac{G}{G-1}\frac{N-1}{N-K}` of the full fit.
+    """
+    from scipy import stats
+
+    from zonespill.convergence.jackknife import half_panel_weights, linear_fe_pieces
+
+    terms = [c for c in frame.columns if c not in ("u_", "t_", "growth", "cl_")]
+    names = list(params_full.index)
+    X = frame[terms].to_numpy(dtype=float)
+    terms = [back.get(c, c) for c in terms]
+    if effects == "none":
+        X = np.column_stack([np.ones(len(frame)), X])
+        terms = ["const", *terms]
+    y = frame["growth"].to_numpy(dtype=float)
+    u_codes = pd.factorize(frame["u_"])[0]
+    t_codes = pd.factorize(frame["t_"])[0]
+    g_codes = pd.factorize(frame["cl_"])[0] if cl is not None else np.arange(len(frame))
+    G = int(g_codes.max()) + 1
+    tnum = pd.to_numeric(panel[time]).to_numpy()
+    periods = sorted(np.unique(tnum).tolist())
+    try:
+        plan = half_panel_weights(periods)
+    except EstimationError as exc:
+        raise EstimationError(f"panel_beta: {exc}") from exc
+    coef = np.zeros(X.shape[1])
+    infl = np.zeros((G, X.shape[1]))
+    fits = []
+    for per, w in plan:
+        m = np.isin(tnum, per)
+        fe = {
+            "twoways": [u_codes[m], t_codes[m]],
+            "individual": [u_codes[m]],
+            "time": [t_codes[m]],
+            "none": [],
+        }[effects]
+        fe = [pd.factorize(c)[0] for c in fe]
+        pieces = linear_fe_pieces(y[m], X[m], fe, g_codes[m], G)
+        coef += w * pieces.coef
+        infl += w * pieces.influence
+        fits.append(pieces.coef)
+    N = int(fit._N)
+    K = _fixest_k(frame, effects, cl, X.shape[1])
+    factor = G / (G - 1) * (N - 1) / (N - K) if cl is not None else N / (N - K)
+    V = factor * infl.T @ infl
+    order = [terms.index(n) if n in terms else None for n in names]
+    if any(o is None for o in order):
+        raise EstimationError(f"panel_beta: jackknife terms {terms} do not match {names}")
+    idx = [int(o) for o in order if o is not None]
+    params = pd.Series(coef[idx], index=names)
+    bse = pd.Series(np.sqrt(np.diag(V))[idx], index=names)
+    z = (params / bse).to_numpy(dtype=float)
+    pv = 2.0 * (stats.t.sf(np.abs(z), df=G - 1) if cl is not None else stats.norm.sf(np.abs(z)))
+    se_text = f"CRV1 by {cl} of the jackknife combination" if cl is not None else "HC1 of the jackknife"
+    i_lag = terms.index(LAG)
+    extra.update(
+        _jackknife_extra(params_full, bse_full, len(periods), se_text, [float(c[i_lag]) for c in fits[1:]])
+    )
+    return BetaResult(
+        params=params,
+        bse=bse,
+        pvalues=pd.Series(pv, index=names),
+        term=LAG,
+        horizon=1.0,
+        nobs=N,
+        model="fe" if effects != "none" else "pooled",
+        cov_type=(f"CRV1 by {cl}" if cl is not None else "HC1") + ", half-panel jackknife",
+        extra=extra,
+    )
+
+
+def _fixest_k(frame: pd.DataFrame, effects: str, cl: str | None, k_x: int) -> int:
+    """Parameter count K in fixest's small-sample factor (checked against pyfixest): slopes,
+    plus each fixed-effect factor's levels, a factor nested in the clusters counting as one,
+    minus one redundant level with two factors."""
+    n_u = int(frame["u_"].nunique())
+    n_t = int(frame["t_"].nunique())
+    nested_u = cl is not None and bool((frame.groupby("u_")["cl_"].nunique() == 1).all())
+    nested_t = cl is not None and bool((frame.groupby("t_")["cl_"].nunique() == 1).all())
+    k_u = 1 if nested_u else n_u
+    k_t = 1 if nested_t else n_t
+    return k_x + {"twoways": k_u + k_t - 1, "individual": k_u, "time": k_t, "none": 0}[effects]
 
 
 def _panel_frame(
@@ -348,6 +477,7 @@ def panel_beta(
     covariates: Sequence[str] | None = None,
     spatial: tuple[str, Any] | None = None,
     cluster: Any = UNIT,
+    bias_correction: BiasCorrection | None = None,
 ) -> BetaResult:
     r"""Panel beta convergence with fixed effects.
 
@@ -362,8 +492,9 @@ def panel_beta(
     clustered by ``cluster`` (CRV1 with fixest's small-sample factors
     :math:`\frac{G}{G-1}\frac{n-1}{n-k}`, :math:`k` not counting fixed effects nested in
     the clusters), or classical with ``cluster=None``.
-    Speed :math:`\lambda = -\ln(1+b)` per year, half-life :math:`\ln 2/\lambda`. (With unit
-    effects and short panels :math:`b` carries Nickell bias of order :math:`1/T`.)
+    Speed :math:`\lambda = -\ln(1+b)` per year, half-life :math:`\ln 2/\lambda`. With unit
+    effects :math:`b` carries Nickell bias of order :math:`1/T` (large when the units start
+    near their steady state); ``bias_correction="half_panel_jackknife"`` removes it.
 
     With ``spatial=("sdm"|"sar"|"sem", W)`` the model is estimated by
     :func:`zonespill.spatial.fit_panel` (ML with the same effects), adding
@@ -386,6 +517,19 @@ def panel_beta(
         ``None`` or ``(model, W)``.
     cluster
         Column to cluster on (default: ``unit``), or ``None`` for classical SEs.
+    bias_correction
+        ``None`` (default) or ``"half_panel_jackknife"``: Dhaene and Jochmans (2015)
+        split-panel jackknife :math:`2\hat b - \tfrac12(\hat b_{S_1} + \hat b_{S_2})` over
+        the two halves of the growth periods (four half panels averaged for odd :math:`T`,
+        see :mod:`zonespill.convergence.jackknife`), every coefficient corrected. Standard
+        errors: for the within estimator, CRV1 by ``cluster`` of the jackknife combination
+        (the per-cluster score contributions of the full and half-panel fits combined with
+        the jackknife weights, fixest's small-sample factors of the full fit;
+        heteroskedasticity-robust, each observation its own cluster, when ``cluster=None``);
+        for spatial models the ML standard errors of the full fit (same first-order
+        asymptotic variance). Uncorrected values are kept in ``extra``. Needs at least four
+        growth periods. Far from the steady state the within estimator is much less biased
+        and the correction can overshoot (``docs/methods/convergence.md``).
 
     Returns
     -------
@@ -402,6 +546,12 @@ def panel_beta(
     if cl is not None and not isinstance(cl, str):
         raise InputError("cluster must be a column name or None", source=source, column="cluster")
     sp_spec = _parse_spatial(spatial, ("sdm", "sar", "sem"), source)
+    if bias_correction not in (None, "half_panel_jackknife"):
+        raise InputError(
+            f"bias_correction must be None or 'half_panel_jackknife', got {bias_correction!r}",
+            source=source,
+            column="bias_correction",
+        )
     extra_cols = [cl] if cl is not None and cl not in (unit, time) else []
     panel = _panel_frame(
         data, value=value, unit=unit, time=time, covs=covs, extra_cols=extra_cols, source=source
@@ -414,16 +564,41 @@ def panel_beta(
         if effects == "none":
             raise InputError("spatial panel models need fixed effects", source=source, column="effects")
         spatial_mod = _spatial_module()
-        res = spatial_mod.fit_panel(
-            panel[[unit, time, "growth", LAG, *covs]].reset_index(drop=True),
-            W,
-            y="growth",
-            x=[LAG, *covs],
-            unit=unit,
-            time=time,
-            model=model,
-            effects=effects,
-        )
+
+        def fit_spatial(frame: pd.DataFrame) -> Any:
+            return spatial_mod.fit_panel(
+                frame,
+                W,
+                y="growth",
+                x=[LAG, *covs],
+                unit=unit,
+                time=time,
+                model=model,
+                effects=effects,
+            )
+
+        sp_frame = panel[[unit, time, "growth", LAG, *covs]].reset_index(drop=True)
+        if bias_correction is not None:
+            from zonespill.convergence.jackknife import split_panel_jackknife
+
+            jk = split_panel_jackknife(sp_frame, fit_spatial, time=time, se="full")
+            extra.update(
+                _jackknife_extra(
+                    jk.params_full, jk.bse_full, jk.n_periods, "ML of the full fit", jk.halves[LAG].tolist()
+                )
+            )
+            return BetaResult(
+                params=jk.params,
+                bse=jk.bse,
+                pvalues=_pvalues_normal(jk.params, jk.bse),
+                term=LAG,
+                horizon=1.0,
+                nobs=len(sp_frame),
+                model=model,
+                cov_type="ML (full fit), half-panel jackknife",
+                extra=extra,
+            )
+        res = fit_spatial(sp_frame)
         params = _series(res.params, "params")
         bse = _series(res.bse, "bse")
         pv = getattr(res, "pvalues", None)
@@ -474,6 +649,10 @@ def panel_beta(
     extra["R2 (within)" if effects != "none" else "R2"] = float(
         fit._r2_within if effects != "none" else fit._r2
     )
+    if bias_correction is not None:
+        return _jackknife_within(
+            panel, frame, fit, params, bse, effects=effects, cl=cl, time=time, back=back, extra=extra
+        )
     return BetaResult(
         params=params,
         bse=bse,

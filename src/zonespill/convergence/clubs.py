@@ -25,6 +25,8 @@ THRESHOLD = -1.65
 """One-sided 5 % critical value of the log-t statistic used throughout the algorithm."""
 
 MergeMethod = Literal["PS", "vLT"]
+CoreRule = Literal["abs_t", "t"]
+"""Core-group size: largest |t| (ConvergenceClubs, default) or largest t (Phillips–Sul 2007)."""
 
 
 # ----------------------------------------------------------------------------- log-t regression
@@ -239,9 +241,17 @@ class _Panel:
         return (bool(np.isfinite(t) and t > bound), t)
 
 
-def _core_group(panel: _Panel, rows: list[int], threshold: float) -> list[int] | None:
+def _core_group(
+    panel: _Panel, rows: list[int], threshold: float, rule: CoreRule = "abs_t"
+) -> list[int] | None:
     """Step 2: the first adjacent pair with t > threshold, grown one unit at a time while
-    the test passes; the core is the prefix with the largest |t| (first one on ties)."""
+    the test passes; the core is the prefix with the largest |t| (``rule="abs_t"``,
+    ConvergenceClubs) or the largest t (``rule="t"``, Phillips and Sul 2007: k* = argmax t_k
+    subject to min t_k > -1.65), the first one on ties."""
+
+    def score(t: float) -> float:
+        return abs(t) if rule == "abs_t" else t
+
     nr = len(rows)
     start = None
     t_pair = float("nan")
@@ -253,14 +263,14 @@ def _core_group(panel: _Panel, rows: list[int], threshold: float) -> list[int] |
     if start is None:
         return None
     group = [rows[start - 1], rows[start]]
-    best_group, best_abs = list(group), abs(t_pair)
+    best_group, best_abs = list(group), score(t_pair)
     for k in range(start + 1, nr):
         group.append(rows[k])
         ok, t = panel.passes(group, threshold)
         if not ok:
             break
-        if abs(t) > best_abs:
-            best_group, best_abs = list(group), abs(t)
+        if score(t) > best_abs:
+            best_group, best_abs = list(group), score(t)
     return best_group
 
 
@@ -271,7 +281,9 @@ def _sieve(panel: _Panel, rows: list[int], core: list[int], cstar: float) -> lis
     return [*core, *added]
 
 
-def _find_clubs(panel: _Panel, cstar: float, threshold: float) -> tuple[list[list[int]], list[int]]:
+def _find_clubs(
+    panel: _Panel, cstar: float, threshold: float, rule: CoreRule = "abs_t"
+) -> tuple[list[list[int]], list[int]]:
     """Steps 1–4 of Phillips and Sul (2007, 2009) on rows already sorted (step 1)."""
     remaining = list(range(panel.X.shape[0]))
     clubs: list[list[int]] = []
@@ -281,7 +293,7 @@ def _find_clubs(panel: _Panel, cstar: float, threshold: float) -> tuple[list[lis
         if panel.passes(remaining, threshold)[0]:
             clubs.append(remaining)
             return clubs, []
-        core = _core_group(panel, remaining, threshold)
+        core = _core_group(panel, remaining, threshold, rule)
         if core is None:
             return clubs, remaining
         club = _sieve(panel, remaining, core, cstar)
@@ -347,10 +359,11 @@ def _club_frame(panel: _Panel, ids: Sequence[str], clubs: list[list[int]]) -> pd
                 "se": res.se,
                 "t": res.t,
                 "pvalue": res.pvalue,
+                "passes": bool(np.isfinite(res.t) and res.t > THRESHOLD),
             }
         )
-    cols = ["club", "members", "n", "beta", "se", "t", "pvalue"]
-    return pd.DataFrame(rows, columns=cols).astype({"club": "int64", "n": "int64"})
+    cols = ["club", "members", "n", "beta", "se", "t", "pvalue", "passes"]
+    return pd.DataFrame(rows, columns=cols).astype({"club": "int64", "n": "int64", "passes": "bool"})
 
 
 @dataclass(frozen=True)
@@ -364,7 +377,10 @@ class ClubResult:
     clubs
         Final clubs (after merging when ``merge`` is not None): columns ``club`` (1, 2, …
         from the highest last-period value down), ``members`` (list of unit ids), ``n``,
-        ``beta``, ``se``, ``t`` and ``pvalue`` of the club's log-t regression.
+        ``beta``, ``se``, ``t`` and ``pvalue`` of the club's log-t regression, and
+        ``passes``: whether the club as a whole passes the log-t test (:math:`t > -1.65`).
+        The sieve admits units one at a time against the core, so a club can fail it;
+        see :attr:`all_clubs_pass`.
     divergent
         Unit ids that belong to no club.
     initial_clubs
@@ -372,8 +388,12 @@ class ClubResult:
     merged_from
         For each final club, the list of initial club numbers it contains.
     data
-        The units × periods matrix used (after the HP filter, if any), rows in the
+        The units × periods matrix used (after logs and the HP filter, if any), rows in the
         order of the last-period sort.
+    core
+        Core-group rule used (``"abs_t"`` or ``"t"``).
+    log
+        Whether logs of ``value`` were taken.
     """
 
     logt: LogTResult
@@ -388,6 +408,18 @@ class ClubResult:
     filter: str | None
     hp_lambda: float | None
     data: pd.DataFrame = field(repr=False)
+    core: CoreRule = "abs_t"
+    log: bool = False
+
+    @property
+    def all_clubs_pass(self) -> bool:
+        """True when every final club passes the log-t test (t > -1.65)."""
+        return bool(self.clubs["passes"].all())
+
+    @property
+    def failing_clubs(self) -> list[int]:
+        """Numbers of the final clubs whose own log-t test rejects convergence (t <= -1.65)."""
+        return [int(c) for c in self.clubs.loc[~self.clubs["passes"], "club"]]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: ``unit``, ``club`` (<NA> if divergent), ``initial_club``,
@@ -417,14 +449,16 @@ class ClubResult:
             f"units: {self.data.shape[0]}, periods: {self.data.shape[1]}, time_trim: {self.time_trim:.4g}, "
             f"HAC: {self.hac}, c*: {self.cstar:g}, filter: {self.filter or 'none'}"
             + (f" (lambda={self.hp_lambda:g})" if self.filter else "")
-            + f", merge: {self.merge or 'none'}",
+            + f", merge: {self.merge or 'none'}"
+            + f", core: {'largest |t|' if self.core == 'abs_t' else 'largest t'}",
             f"log-t (all units): beta = {self.logt.beta:.6f}, se = {self.logt.se:.6f}, t = {self.logt.t:.4f}"
             + ("  -> convergence rejected" if self.logt.t < THRESHOLD else "  -> convergence not rejected"),
             "",
-            f"{'club':>5} {'n':>4} {'beta':>10} {'se':>10} {'t':>9}",
+            f"{'club':>5} {'n':>4} {'beta':>10} {'se':>10} {'t':>9}  log-t check",
         ]
         for row in self.clubs.itertuples(index=False):
-            lines.append(f"{row.club:>5} {row.n:>4} {row.beta:>10.4f} {row.se:>10.4f} {row.t:>9.3f}")
+            check = "passes" if row.passes else "FAILS (t <= -1.65)"
+            lines.append(f"{row.club:>5} {row.n:>4} {row.beta:>10.4f} {row.se:>10.4f} {row.t:>9.3f}  {check}")
         lines.append(
             f"divergent: {len(self.divergent)}"
             + (f" ({', '.join(self.divergent)})" if self.divergent else "")
@@ -433,9 +467,28 @@ class ClubResult:
 
 
 def _prepare(
-    data: pd.DataFrame, *, value: str, unit: str, time: str, filter: str | None, hp_lambda: float, source: str
+    data: pd.DataFrame,
+    *,
+    value: str,
+    unit: str,
+    time: str,
+    filter: str | None,
+    hp_lambda: float,
+    source: str,
+    log: bool = False,
 ) -> pd.DataFrame:
     wide = wide_panel(data, value=value, unit=unit, time=time, source=source)
+    if log:
+        nonpos_lvl = np.asarray((wide.to_numpy() <= 0).any(axis=1), dtype=bool)
+        if nonpos_lvl.any():
+            bad_units = [str(u) for u, bad in zip(wide.index, nonpos_lvl.tolist(), strict=True) if bad]
+            raise InputError(
+                "log=True needs positive levels; units: " + ", ".join(bad_units[:10]),
+                source=source,
+                rows="all",
+                column=value,
+            )
+        wide = wide.apply(np.log)
     if filter is not None:
         if filter != "hp":
             raise InputError(f"filter must be 'hp' or None, got {filter!r}", source=source, column="filter")
@@ -446,8 +499,9 @@ def _prepare(
     if nonpos.any():
         rows = [str(u) for u, bad in zip(wide.index, nonpos.tolist(), strict=True) if bad]
         raise InputError(
-            "values must be positive (h_it divides by the cross-sectional mean); units: "
-            + ", ".join(rows[:10]),
+            "values must be positive (h_it divides by the cross-sectional mean; log levels are "
+            "<= 0 when the measurement unit makes levels <= 1: rescale, and note that the clubs "
+            "depend on the unit, docs/methods/convergence.md); units: " + ", ".join(rows[:10]),
             source=source,
             rows="all",
             column=value,
@@ -468,6 +522,8 @@ def club_convergence(
     filter: str | None = None,
     hp_lambda: float = 400.0,
     merge: MergeMethod | None = "PS",
+    core: CoreRule = "abs_t",
+    log: bool = False,
 ) -> ClubResult:
     r"""Phillips–Sul (2007, 2009) log-t test and convergence-club clustering.
 
@@ -478,8 +534,9 @@ def club_convergence(
     2. If the log-t test on all remaining units gives :math:`t > -1.65` they form one club.
        Otherwise find the core group: the first adjacent pair (in sorted order) with
        :math:`t > -1.65`; add the next units one at a time while :math:`t > -1.65`; the core
-       is the group size with the largest :math:`|t|`. No passing pair → the remaining units
-       are divergent.
+       is the group size with the largest :math:`|t|` (``core="abs_t"``, ConvergenceClubs)
+       or the largest :math:`t` (``core="t"``, Phillips and Sul 2007). No passing pair → the
+       remaining units are divergent.
     3. Sieve: every non-core unit :math:`i` with :math:`t(\text{core} \cup i) > c^*` joins.
     4. Repeat 2–3 on the units left; a single unit left is divergent.
 
@@ -489,13 +546,24 @@ def club_convergence(
     Thoennessen 2017) additionally requires :math:`t(\text{group} \cup C_{k}) >
     t(C_{k} \cup C_{k+1})` (not checked for the last club).
 
+    Every final club's own log-t test is reported (``clubs["passes"]``,
+    :attr:`ClubResult.all_clubs_pass`): the sieve admits units one at a time, so a club is
+    not guaranteed to pass as a whole.
+
+    The relative transition paths :math:`h_{it} = x_{it}/\bar x_t` of *log* levels are not
+    invariant to the measurement unit or price level: multiplying levels by :math:`c`
+    adds :math:`\ln c` to every :math:`x_{it}` and changes every :math:`h_{it}`; so does
+    deflating by a common index. The function uses whatever series it is given (nominal or
+    real, in the unit given); say which in any table.
+
     Parameters
     ----------
     data
         Long balanced panel.
     value
-        Column used as given (e.g. log per-capita income); must be positive. With
-        ``filter="hp"`` the HP trend of each unit's series is used instead.
+        Column used as given (e.g. real log per-capita income; ``log=True`` takes logs of
+        levels here); must be positive. With ``filter="hp"`` the HP trend of each unit's
+        series is used instead.
     unit, time
         Key columns.
     time_trim
@@ -512,14 +580,22 @@ def club_convergence(
     merge
         ``"PS"`` (default), ``"vLT"`` or ``None`` (no merging). With fewer than two clubs
         merging leaves them unchanged.
+    core
+        Core-group size rule: ``"abs_t"`` (default, largest :math:`|t|` as ConvergenceClubs)
+        or ``"t"`` (largest :math:`t`, Phillips and Sul 2007).
+    log
+        ``True`` to take logs of ``value`` (positive levels, e.g. real GDP per capita)
+        before filtering; ``False`` (default) uses ``value`` as given.
 
     Returns
     -------
     ClubResult
     """
     source = "club_convergence"
+    if core not in ("abs_t", "t"):
+        raise InputError(f"core must be 'abs_t' or 't', got {core!r}", source=source, column="core")
     wide = _prepare(
-        data, value=value, unit=unit, time=time, filter=filter, hp_lambda=hp_lambda, source=source
+        data, value=value, unit=unit, time=time, filter=filter, hp_lambda=hp_lambda, source=source, log=log
     )
     if wide.shape[0] < 2:
         raise InputError("at least two units are needed", source=source, rows="all", column=unit)
@@ -533,7 +609,7 @@ def club_convergence(
     panel = _Panel(wide.to_numpy(dtype=float), time_trim)
     ids = list(wide.index)
     full = panel.test(list(range(len(ids))))
-    clubs, divergent = _find_clubs(panel, float(cstar), THRESHOLD)
+    clubs, divergent = _find_clubs(panel, float(cstar), THRESHOLD, core)
     if merge is None:
         final, origin = [list(c) for c in clubs], [[i] for i in range(len(clubs))]
     else:
@@ -551,6 +627,8 @@ def club_convergence(
         filter=filter,
         hp_lambda=float(hp_lambda) if filter else None,
         data=wide,
+        core=core,
+        log=bool(log),
     )
 
 
@@ -583,6 +661,7 @@ def transition_paths(
     clubs: ClubResult | Mapping[str, int] | None = None,
     filter: str | None = None,
     hp_lambda: float = 400.0,
+    log: bool = False,
 ) -> TransitionPaths:
     r"""Relative transition paths :math:`h_{it} = x_{it} / (N^{-1}\sum_j x_{jt})` and club averages.
 
@@ -595,7 +674,7 @@ def transition_paths(
     clubs
         A :class:`ClubResult` (its final clubs) or a mapping unit id → club number;
         ``None`` puts every unit in club 1.
-    filter, hp_lambda
+    filter, hp_lambda, log
         As in :func:`club_convergence`.
 
     Returns
@@ -604,7 +683,7 @@ def transition_paths(
     """
     source = "transition_paths"
     wide = _prepare(
-        data, value=value, unit=unit, time=time, filter=filter, hp_lambda=hp_lambda, source=source
+        data, value=value, unit=unit, time=time, filter=filter, hp_lambda=hp_lambda, source=source, log=log
     )
     if clubs is None:
         mapping: dict[str, int] = dict.fromkeys(wide.index, 1)

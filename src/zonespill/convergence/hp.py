@@ -65,8 +65,12 @@ def hp_filter(series: pd.Series | np.ndarray, lamb: float = 1600.0) -> pd.Series
         trend = arr.copy()
     else:
         D = _second_difference(n)
-        A = sp.csc_matrix(sp.eye(n, format="csc") + lamb * (D.T @ D))
-        trend = np.asarray(spla.spsolve(A, arr), dtype=float)
+        DtD = D.T @ D
+        A = sp.csc_matrix(sp.eye(n, format="csc") + lamb * DtD)
+        # solve for the (small) cycle c = (I + λD'D)^{-1} λD'D y and return y - c: the
+        # round-off then scales with the cycle, not the level (exact for a linear series)
+        cycle = np.asarray(spla.spsolve(A, lamb * (DtD @ arr)), dtype=float)
+        trend = arr - cycle
     if isinstance(series, pd.Series):
         return pd.Series(trend, index=series.index, name=series.name)
     return trend
