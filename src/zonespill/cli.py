@@ -121,20 +121,43 @@ def _weights(ns: argparse.Namespace) -> object:
     return weights_step(ns.options, ns.analysis, regions=ns.regions, panel=ns.panel, out=ns.out, meta=ns.meta)
 
 
-forward(
-    "indicators",
-    "zonespill.steps:indicators_step",
-    "regions",
-    "panel",
-    "zones",
-    "collaborations",
-    "weights",
-    "weights_meta",
-    "region_year_out",
-    "pair_year_out",
-    "summary_out",
-    doc="Region-year and pair-year spillover-direction indicators.",
-)
+def _indicators_args(p: argparse.ArgumentParser) -> None:
+    _args(
+        "regions",
+        "panel",
+        "zones",
+        "collaborations",
+        "weights",
+        "weights_meta",
+        "region_year_out",
+        "pair_year_out",
+        "summary_out",
+    )(p)
+    p.add_argument("--ties-record-out", dest="ties_record_out", type=Path, default=None)
+    p.add_argument("--flows", dest="flows", type=Path, default=None)
+    p.add_argument("--flow-pair-year-out", dest="flow_pair_year_out", type=Path, default=None)
+
+
+@step("indicators", _indicators_args)
+def _indicators(ns: argparse.Namespace) -> object:
+    """Region-year and pair-year spillover-direction indicators (optional flows)."""
+    from zonespill.steps import indicators_step
+
+    names = (
+        "regions",
+        "panel",
+        "zones",
+        "collaborations",
+        "weights",
+        "weights_meta",
+        "region_year_out",
+        "pair_year_out",
+        "summary_out",
+        "ties_record_out",
+        "flows",
+        "flow_pair_year_out",
+    )
+    return indicators_step(ns.options, **{n: getattr(ns, n) for n in names})
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:

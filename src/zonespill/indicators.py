@@ -14,19 +14,23 @@ year; an open end counts as active through the last analysis year):
 * partner_log_gap(i, t) = mean over distinct active partners j of (ln y_jt − ln y_it);
 * nb_share_active(i, t) = Σ_j w_ij · active_any(j, t) with row-standardised W.
 
-Province-level analysis maps each endpoint to its province (via ``parent_id``); ties
-whose two endpoints fall in the same province are kept at the native level in the
-pair-year table but do not create province-level ties (they are counted in the log).
+The analysis runs at one level (``province``, ``prefecture`` or ``county``). Each pairing
+endpoint is mapped to that level by :func:`analysis_ties`: an endpoint below it goes to
+its ancestor (via ``parent_id``); an endpoint above it follows the configured rule
+(``capital``: one descendant, ``all_children``: one tie per descendant, ``drop``). Ties
+whose two endpoints fall in the same analysis unit stay in the pair-year table but create
+no region-year role; every mapping, expansion and drop is listed in the tie record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from zonespill.errors import InputError
+from zonespill.errors import ConfigError, InputError
 from zonespill.geography import centroids, haversine_km
 from zonespill.weights import SpatialWeights
 
@@ -56,6 +60,325 @@ def province_of(regions: pd.DataFrame) -> dict[str, str]:
         if level.get(cur) == "province":
             out[rid] = cur
     return out
+
+
+# --------------------------------------------------------------------------- levels
+#: Region levels from the coarsest to the finest; an analysis runs at one of the first three.
+LEVEL_ORDER = ("province", "prefecture", "county", "zone")
+ANALYSIS_LEVELS = ("province", "prefecture", "county")
+ABOVE_RULES = ("capital", "all_children", "drop")
+
+#: The tie vocabulary: each role's function and the spillover direction the seed article
+#: (Wang & Liang 2023) gives it. Column names keep the giver/receiver convention of the
+#: collaborations table (giver = ``source_id``).
+ROLE_INFO: dict[str, dict[str, str]] = {
+    "forward_giver": {
+        "function": "core that sends capital, projects and management to a park in the periphery",
+        "spillover": "sender (core → periphery)",
+    },
+    "forward_receiver": {
+        "function": "periphery that receives the forward enclave",
+        "spillover": "receiver (core → periphery)",
+    },
+    "reverse_giver": {
+        "function": "host core: hosts the periphery's R&D/incubation enclave",
+        "spillover": "receiver of the periphery → core spillover (information, incremental know-how)",
+    },
+    "reverse_receiver": {
+        "function": "initiating periphery: sets up the enclave inside the core",
+        "spillover": "sender (periphery → core); brings incubated projects home",
+    },
+    "reverse": {"function": "either reverse-enclave role", "spillover": "periphery → core"},
+    "two_way": {"function": "partner in a two-way (symbiotic) collaboration", "spillover": "both directions"},
+    "any": {"function": "any role, including ties of unknown direction", "spillover": "any"},
+}
+
+
+def _hierarchy(regions: pd.DataFrame) -> tuple[dict[str, str | None], dict[str, str]]:
+    ids = regions["region_id"].astype(str).tolist()
+    parents = regions["parent_id"].astype("string").tolist()
+    parent: dict[str, str | None] = {
+        r: (None if p is None or pd.isna(p) else str(p)) for r, p in zip(ids, parents, strict=True)
+    }
+    level = dict(zip(ids, regions["level"].astype(str), strict=True))
+    return parent, level
+
+
+def ancestor_at(regions: pd.DataFrame, level: str) -> dict[str, str]:
+    """Map every region at or below ``level`` to its region at ``level`` (itself if at it)."""
+    parent, lvl = _hierarchy(regions)
+    out: dict[str, str] = {}
+    for rid in parent:
+        cur: str | None = rid
+        for _ in range(len(LEVEL_ORDER) + 8):
+            if cur is None or lvl.get(cur) == level:
+                break
+            cur = parent.get(cur)
+        if cur is not None and lvl.get(cur) == level:
+            out[rid] = cur
+    return out
+
+
+def descendants_at(regions: pd.DataFrame, level: str) -> dict[str, list[str]]:
+    """Map every region above ``level`` to its descendants at ``level``, sorted by code."""
+    out: dict[str, list[str]] = {}
+    parent, _ = _hierarchy(regions)
+    for rid, anc in ancestor_at(regions, level).items():
+        if rid != anc:
+            continue
+        cur = parent.get(rid)
+        for _ in range(len(LEVEL_ORDER) + 8):
+            if cur is None:
+                break
+            out.setdefault(cur, []).append(rid)
+            cur = parent.get(cur)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _rank(level: str) -> int:
+    return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
+
+
+@dataclass(frozen=True)
+class AnalysisTies:
+    """Collaborations mapped to the analysis level, with a record of every mapping.
+
+    ``ties`` holds one row per analysis-level tie (``tie_id`` = ``collab_id`` unless the
+    pairing was expanded by ``all_children``), including ties inside one unit
+    (``same_unit = 1``) and ties with an end outside the analysis regions
+    (``in_analysis = 0``); :attr:`active_ties` keeps those that create region-year roles.
+    ``record`` has one row per collaboration and resulting tie (or drop): ``collab_id,
+    tie_id, source_id, target_id, source_level, target_level, source_unit, target_unit,
+    action, detail``.
+    """
+
+    ties: pd.DataFrame
+    record: pd.DataFrame
+    level: str
+
+    @property
+    def active_ties(self) -> pd.DataFrame:
+        keep = (self.ties["same_unit"] == 0) & (self.ties["in_analysis"] == 1)
+        return self.ties[keep].reset_index(drop=True)
+
+    def _ids(self, action: str) -> tuple[str, ...]:
+        sub = self.record[self.record["action"] == action]
+        return tuple(dict.fromkeys(sub["collab_id"].astype(str)))
+
+    @property
+    def same_unit(self) -> tuple[str, ...]:
+        return tuple(self.ties.loc[self.ties["same_unit"] == 1, "tie_id"].astype(str))
+
+    @property
+    def outside_panel(self) -> tuple[str, ...]:
+        sub = self.ties[(self.ties["same_unit"] == 0) & (self.ties["in_analysis"] == 0)]
+        return tuple(sub["tie_id"].astype(str))
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        return self._ids("dropped")
+
+    @property
+    def expanded(self) -> tuple[str, ...]:
+        sub = self.record[self.record["detail"].astype(str).str.contains("all_children")]
+        return tuple(dict.fromkeys(sub["collab_id"].astype(str)))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "collaborations": int(self.record["collab_id"].nunique()),
+            "ties": len(self.active_ties),
+            "same_unit": len(self.same_unit),
+            "outside_analysis_regions": len(self.outside_panel),
+            "dropped_above_level": len(self.dropped),
+            "expanded_all_children": len(self.expanded),
+            "mapped_to_capital": int(self.record["detail"].astype(str).str.contains("capital").sum()),
+            "mapped_to_ancestor": int(self.record["detail"].astype(str).str.contains("ancestor").sum()),
+        }
+
+    def why_none(self) -> str:
+        """Plain-language reasons why no tie reaches the analysis (for the error message)."""
+        c = self.counts()
+        parts = [f"{c['collaborations']} collaboration(s) read"]
+        if c["dropped_above_level"]:
+            parts.append(
+                f"{c['dropped_above_level']} dropped because an endpoint is above the {self.level} level "
+                "(rule analysis.pairings.above: drop; use capital or all_children)"
+            )
+        if c["same_unit"]:
+            parts.append(f"{c['same_unit']} fall inside one {self.level} (no between-unit tie)")
+        if c["outside_analysis_regions"]:
+            ex = ", ".join(self.outside_panel[:5])
+            parts.append(
+                f"{c['outside_analysis_regions']} have an end that is not a {self.level} of the panel "
+                f"(e.g. {ex}; is the panel at the {self.level} level?)"
+            )
+        return "; ".join(parts)
+
+
+def analysis_ties(
+    collaborations: pd.DataFrame,
+    regions: pd.DataFrame,
+    *,
+    level: str,
+    analysis_ids: list[str],
+    above: str = "capital",
+    capitals: Mapping[str, str] | None = None,
+    source: str = "collaborations",
+) -> AnalysisTies:
+    """Map each collaboration's endpoints to the analysis ``level``.
+
+    An endpoint below the level goes to its ancestor at the level. An endpoint above it
+    follows ``above``: ``capital`` (the descendant given in ``capitals``, else the one with
+    the lowest code — the capital in the GB/T 2260 scheme), ``all_children`` (one tie per
+    descendant at the level; with both ends above, every combination) or ``drop``.
+    """
+    if level not in ANALYSIS_LEVELS:
+        raise ConfigError(f"unknown analysis level {level!r}", source="config", column="analysis.level")
+    if above not in ABOVE_RULES:
+        raise ConfigError(
+            f"must be one of {', '.join(ABOVE_RULES)}", source="config", column="analysis.pairings.above"
+        )
+    _, lvl = _hierarchy(regions)
+    anc = ancestor_at(regions, level)
+    desc = descendants_at(regions, level)
+    prov = ancestor_at(regions, "province")
+    caps = {str(k): str(v) for k, v in (capitals or {}).items()}
+    for parent_id, child in caps.items():
+        if child not in desc.get(parent_id, []):
+            raise ConfigError(
+                f"capital {child} of {parent_id} is not a {level} inside {parent_id}",
+                source="config",
+                column=f"analysis.pairings.capitals.{parent_id}",
+            )
+    ids = set(map(str, analysis_ids))
+    tie_rows: list[dict[str, object]] = []
+    rec_rows: list[dict[str, object]] = []
+    unmapped: list[tuple[str, str]] = []
+    for rec in collaborations.to_dict("records"):
+        cid = str(rec["collab_id"])
+        options: list[list[tuple[str, str]]] = []
+        drop_reason = ""
+        for end in ("source_id", "target_id"):
+            rid = str(rec[end])
+            rl = lvl.get(rid, "?")
+            if rl == level:
+                options.append([(rid, "native")])
+            elif _rank(rl) > _rank(level):
+                if rid not in anc:
+                    unmapped.append((cid, rid))
+                    options.append([])
+                else:
+                    options.append([(anc[rid], f"{end}: ancestor of {rid}")])
+            else:
+                below = desc.get(rid, [])
+                if not below:
+                    unmapped.append((cid, rid))
+                    options.append([])
+                elif above == "drop":
+                    drop_reason = f"{end} {rid} is a {rl}, above the analysis level (rule: drop)"
+                    options.append([])
+                elif above == "capital":
+                    how = "config" if rid in caps else "lowest code"
+                    options.append([(caps.get(rid, below[0]), f"{end}: capital of {rid} ({how})")])
+                else:
+                    options.append([(d, f"{end}: all_children of {rid}") for d in below])
+        base = {
+            "collab_id": cid,
+            "source_id": str(rec["source_id"]),
+            "target_id": str(rec["target_id"]),
+            "source_level": lvl.get(str(rec["source_id"]), "?"),
+            "target_level": lvl.get(str(rec["target_id"]), "?"),
+        }
+        if drop_reason or not options[0] or not options[1]:
+            if drop_reason:
+                rec_rows.append(
+                    {
+                        **base,
+                        "tie_id": pd.NA,
+                        "source_unit": pd.NA,
+                        "target_unit": pd.NA,
+                        "action": "dropped",
+                        "detail": drop_reason,
+                    }
+                )
+            continue
+        combos = [(s, t) for s in options[0] for t in options[1]]
+        for (su, s_how), (tu, t_how) in combos:
+            tie_id = cid if len(combos) == 1 else f"{cid}:{su}>{tu}"
+            same = su == tu
+            inside = su in ids and tu in ids
+            how = "; ".join(h for h in (s_how, t_how) if h != "native") or "native"
+            action = "same_unit" if same else ("tie" if inside else "outside_analysis_regions")
+            tie_rows.append(
+                {
+                    "collab_id": cid,
+                    "tie_id": tie_id,
+                    "source_unit": su,
+                    "target_unit": tu,
+                    "source_province": prov.get(su, pd.NA),
+                    "target_province": prov.get(tu, pd.NA),
+                    "mapping": how,
+                    "same_unit": int(same),
+                    "in_analysis": int(inside and not same),
+                }
+            )
+            rec_rows.append(
+                {
+                    **base,
+                    "tie_id": tie_id,
+                    "source_unit": su,
+                    "target_unit": tu,
+                    "action": action,
+                    "detail": how,
+                }
+            )
+    if unmapped:
+        shown = ", ".join(f"{c} ({r})" for c, r in unmapped[:10])
+        raise InputError(
+            f"collaboration endpoint(s) have no region at the {level} level in the regions table "
+            f"(check parent_id and level): {shown}",
+            source=source,
+            column="source_id/target_id",
+        )
+    new_cols = [
+        "collab_id",
+        "tie_id",
+        "source_unit",
+        "target_unit",
+        "source_province",
+        "target_province",
+        "mapping",
+        "same_unit",
+        "in_analysis",
+    ]
+    mapped = pd.DataFrame(tie_rows, columns=new_cols)
+    for c in new_cols[:-2]:
+        mapped[c] = mapped[c].astype("string")
+    for c in ("same_unit", "in_analysis"):
+        mapped[c] = mapped[c].astype(np.int64)
+    base_cols = [c for c in collaborations.columns if c not in new_cols[1:]]
+    # merge keeps the collaborations' dtypes and the order of their rows
+    ties = (
+        collaborations[base_cols]
+        .assign(collab_id=collaborations["collab_id"].astype("string"))
+        .merge(mapped, on="collab_id", how="inner", validate="one_to_many")
+    )
+    record = pd.DataFrame(
+        rec_rows,
+        columns=[
+            "collab_id",
+            "tie_id",
+            "source_id",
+            "target_id",
+            "source_level",
+            "target_level",
+            "source_unit",
+            "target_unit",
+            "action",
+            "detail",
+        ],
+    ).astype("string")
+    return AnalysisTies(ties.reset_index(drop=True), record, level)
 
 
 def region_panel(panel: pd.DataFrame) -> pd.DataFrame:
@@ -130,6 +453,48 @@ def zone_panel(
 
 
 @dataclass(frozen=True)
+class ZonePlacement:
+    """Zones whose host maps to the analysis level, and the units whose counts are incomplete."""
+
+    zones: pd.DataFrame
+    incomplete: tuple[str, ...]
+    info: dict[str, object]
+
+
+def place_zones(zones: pd.DataFrame, regions: pd.DataFrame, *, level: str) -> ZonePlacement:
+    """Move each zone to its host's unit at ``level``.
+
+    A zone hosted at or below the level counts in its ancestor at the level. A zone hosted
+    above it (a province-coded catalogue in a prefecture analysis) cannot be placed: the
+    units below its host get ``zones_complete = 0`` and missing zone counts, not zeros.
+    """
+    anc = ancestor_at(regions, level)
+    desc = descendants_at(regions, level)
+    _, lvl = _hierarchy(regions)
+    host = zones["region_id"].astype(str)
+    unit = host.map(anc)
+    unplaced = unit.isna()
+    incomplete = sorted({d for h in host[unplaced] for d in desc.get(h, [])})
+    host_levels = host.map(lambda r: lvl.get(r, "?")).value_counts().sort_index()
+    info: dict[str, object] = {
+        "level": level,
+        "zones": len(zones),
+        "placed": int((~unplaced).sum()),
+        "hosted_above_level": int(unplaced.sum()),
+        "host_levels": {str(k): int(v) for k, v in host_levels.items()},
+        "units_with_incomplete_counts": len(incomplete),
+    }
+    if unplaced.any():
+        info["note"] = (
+            f"{int(unplaced.sum())} of {len(zones)} zones are coded at a level above the {level} "
+            f"({', '.join(sorted(set(host[unplaced].map(lambda r: lvl.get(r, '?')))))}); zone counts of "
+            f"the {len(incomplete)} {level} unit(s) below their hosts are missing (zones_complete = 0)"
+        )
+    placed = zones[~unplaced].assign(region_id=unit[~unplaced].astype("string"))
+    return ZonePlacement(placed.reset_index(drop=True), tuple(incomplete), info)
+
+
+@dataclass(frozen=True)
 class ProvinceTies:
     """Collaborations mapped to provinces, with the ties dropped at that level."""
 
@@ -142,30 +507,16 @@ def province_ties(
     collaborations: pd.DataFrame, regions: pd.DataFrame, *, analysis_ids: list[str]
 ) -> ProvinceTies:
     """Map each collaboration's endpoints to provinces for province-level analysis."""
-    pmap = province_of(regions)
-    c = collaborations.copy()
-    c["source_province"] = c["source_id"].astype(str).map(pmap)
-    c["target_province"] = c["target_id"].astype(str).map(pmap)
-    unmapped = c["source_province"].isna() | c["target_province"].isna()
-    if unmapped.any():
-        raise InputError(
-            "collaboration endpoint has no province (check parent_id in the regions table)",
-            source="collaborations",
-            rows=c.index[unmapped].tolist(),
-            column="source_id/target_id",
-        )
-    same = c["source_province"] == c["target_province"]
-    outside = ~(c["source_province"].isin(analysis_ids) & c["target_province"].isin(analysis_ids))
-    keep = ~same & ~outside
+    mapped = analysis_ties(collaborations, regions, level="province", analysis_ids=analysis_ids)
     return ProvinceTies(
-        ties=c[keep].reset_index(drop=True),
-        same_province=tuple(c.loc[same, "collab_id"].astype(str)),
-        outside_panel=tuple(c.loc[outside & ~same, "collab_id"].astype(str)),
+        ties=mapped.active_ties,
+        same_province=mapped.same_unit,
+        outside_panel=mapped.outside_panel,
     )
 
 
 def _role_rows(ties: pd.DataFrame) -> pd.DataFrame:
-    """One row per (tie, province, role)."""
+    """One row per (tie, analysis unit, role)."""
     parts = []
     for direction, src_role, tgt_role in (
         ("forward", "forward_giver", "forward_receiver"),
@@ -174,10 +525,12 @@ def _role_rows(ties: pd.DataFrame) -> pd.DataFrame:
         ("unknown", None, None),
     ):
         sub = ties[ties["direction"] == direction]
-        for side, role, partner in (
-            ("source_province", src_role, "target_province"),
-            ("target_province", tgt_role, "source_province"),
-        ):
+        src, tgt = (
+            ("source_unit", "target_unit")
+            if "source_unit" in ties
+            else ("source_province", "target_province")
+        )
+        for side, role, partner in ((src, src_role, tgt), (tgt, tgt_role, src)):
             base = pd.DataFrame(
                 {
                     "collab_id": sub["collab_id"].astype(str),
@@ -207,8 +560,13 @@ def region_year(
     weights: SpatialWeights,
     zones: pd.DataFrame | None = None,
     years: range | None = None,
+    zones_incomplete: Collection[str] = (),
 ) -> pd.DataFrame:
-    """The region-year indicator table (see module docstring and docs/indicators.md)."""
+    """The region-year indicator table (see module docstring and docs/indicators.md).
+
+    ``zones`` must already be placed at the analysis level (:func:`place_zones`); units in
+    ``zones_incomplete`` get missing zone counts and ``zones_complete = 0``.
+    """
     base = region_panel(panel)
     if years is not None:
         base = base[base["year"].isin(list(years))].reset_index(drop=True)
@@ -271,6 +629,12 @@ def region_year(
             zones, region_ids=ids, years=range(int(base["year"].min()), int(base["year"].max()) + 1)
         )
         base = base.merge(zp, on=["region_id", "year"], how="left", validate="one_to_one")
+        incomplete = base["region_id"].astype(str).isin(set(map(str, zones_incomplete)))
+        base["zones_complete"] = (~incomplete).astype(np.int64)
+        if incomplete.any():
+            # a count that misses zones coded above the analysis level is not data: NaN, not 0
+            for name in zp.columns.drop(["region_id", "year"]):
+                base[name] = base[name].astype("float64").mask(incomplete)
     return base.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
@@ -280,13 +644,19 @@ def pair_year(
     region_year_table: pd.DataFrame,
     *,
     years: range,
+    ties: AnalysisTies | None = None,
 ) -> pd.DataFrame:
-    """The pair-year table: one row per collaboration and analysis year (native level)."""
-    pmap = province_of(regions)
+    """The pair-year table: one row per analysis-level tie and year (key ``tie_id, year``).
+
+    ``ties`` defaults to the province-level mapping of ``collaborations``. Ties inside one
+    unit (``same_unit = 1``) and ties with an end outside the analysis regions
+    (``in_analysis = 0``) are kept; dropped pairings are not (they are in the tie record).
+    """
+    if ties is None:
+        ids = sorted(region_year_table["region_id"].astype(str).unique())
+        ties = analysis_ties(collaborations, regions, level="province", analysis_ids=ids)
     cent = centroids(regions).set_index("region_id")
-    c = collaborations.copy()
-    c["source_province"] = c["source_id"].astype(str).map(pmap)
-    c["target_province"] = c["target_id"].astype(str).map(pmap)
+    c = ties.ties.copy()
     src_xy = cent.reindex(c["source_id"].astype(str).tolist())
     tgt_xy = cent.reindex(c["target_id"].astype(str).tolist())
     c["distance_km"] = haversine_km(
@@ -302,27 +672,35 @@ def pair_year(
     )
     logy = region_year_table.set_index(["region_id", "year"])["log_gdp_pc"]
     grid["giver_log_gdp_pc"] = logy.reindex(
-        pd.MultiIndex.from_arrays([grid["source_province"], grid["year"]])
+        pd.MultiIndex.from_arrays([grid["source_unit"].astype(object), grid["year"]])
     ).to_numpy()
     grid["receiver_log_gdp_pc"] = logy.reindex(
-        pd.MultiIndex.from_arrays([grid["target_province"], grid["year"]])
+        pd.MultiIndex.from_arrays([grid["target_unit"].astype(object), grid["year"]])
     ).to_numpy()
     grid["log_gap"] = grid["giver_log_gdp_pc"] - grid["receiver_log_gdp_pc"]
     grid["abs_log_gap"] = grid["log_gap"].abs()
-    grid["same_province"] = (grid["source_province"] == grid["target_province"]).astype(np.int64)
+    grid["same_province"] = (
+        (grid["source_province"] == grid["target_province"]).fillna(False).astype(np.int64)
+    )
     cols = [
+        "tie_id",
         "collab_id",
         "year",
         "source_id",
         "target_id",
+        "source_unit",
+        "target_unit",
         "source_province",
         "target_province",
+        "mapping",
         "programme",
         "direction",
         "level",
         "start_year",
         "end_year",
         "active",
+        "same_unit",
+        "in_analysis",
         "same_province",
         "giver_log_gdp_pc",
         "receiver_log_gdp_pc",
@@ -333,4 +711,4 @@ def pair_year(
     for col in cols:
         if col not in grid:
             grid[col] = pd.NA
-    return grid[cols].sort_values(["collab_id", "year"], kind="mergesort").reset_index(drop=True)
+    return grid[cols].sort_values(["tie_id", "year"], kind="mergesort").reset_index(drop=True)

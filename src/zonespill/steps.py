@@ -30,7 +30,7 @@ from zonespill.ingest import (
     read_canonical,
     write_canonical,
 )
-from zonespill.io import read_parquet, write_json, write_parquet
+from zonespill.io import read_parquet, write_csv, write_json, write_parquet
 from zonespill.weights import SpatialWeights
 
 log = logging.getLogger("zonespill")
@@ -136,8 +136,31 @@ def ingest_flows_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
 
 # --------------------------------------------------------------------------- geography
 def _analysis_regions(regions: pd.DataFrame, panel: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The panel's regions at the analysis level; an error says at which level the panel is."""
+    if level not in indicators.ANALYSIS_LEVELS:
+        raise ConfigError(
+            f"unknown analysis level {level!r} (use {', '.join(indicators.ANALYSIS_LEVELS)})",
+            source="config",
+            column="analysis.level",
+        )
     ids = set(panel["region_id"].astype(str))
     sub = regions[(regions["level"] == level) & regions["region_id"].isin(ids)]
+    if sub.empty:
+        found = regions[regions["region_id"].isin(ids)]["level"].astype(str).value_counts().to_dict()
+        raise ConfigError(
+            f"no panel region is a {level} in the regions table (the panel's regions are: "
+            f"{found or 'none'}); set analysis.level to the panel's level",
+            source="config",
+            column="analysis.level",
+        )
+    other = sorted(ids - set(sub["region_id"].astype(str)))
+    if other:
+        log.warning(
+            "%d panel region(s) are not at the %s level and are left out of the analysis: %s",
+            len(other),
+            level,
+            ", ".join(other[:20]),
+        )
     return sub.sort_values("region_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -269,8 +292,15 @@ def indicators_step(
     region_year_out: Path,
     pair_year_out: Path,
     summary_out: Path,
+    ties_record_out: Path | None = None,
+    flows: Path | None = None,
+    flow_pair_year_out: Path | None = None,
 ) -> None:
-    """Region-year and pair-year spillover-direction indicators."""
+    """Region-year and pair-year spillover-direction indicators at the analysis level.
+
+    Writes the tie record (every pairing's mapping, expansion or drop) to
+    ``ties_record_out`` (default: ``ties_record.csv`` next to the summary).
+    """
     reg = read_canonical(regions, "regions")
     pan = read_canonical(panel, "panel")
     zon = read_canonical(zones, "zones")
@@ -284,33 +314,79 @@ def indicators_step(
         raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
     years = range(first, last + 1)
     ids = units["region_id"].astype(str).tolist()
-    ties = indicators.province_ties(col, reg, analysis_ids=ids)
-    pmap = indicators.province_of(reg)
-    zon = zon.assign(region_id=zon["region_id"].astype(str).map(lambda r: pmap.get(r, r)))
+    pairing_rules = analysis_options.get("pairings") or {}
+    capitals = pairing_rules.get("capitals", "lowest_code")
+    ties = indicators.analysis_ties(
+        col,
+        reg,
+        level=level,
+        analysis_ids=ids,
+        above=str(pairing_rules.get("above", "capital")),
+        capitals=capitals if isinstance(capitals, Mapping) else None,
+        source=str(collaborations),
+    )
+    record_path = Path(ties_record_out) if ties_record_out else Path(summary_out).parent / "ties_record.csv"
+    write_csv(record_path, ties.record)
+    counts = ties.counts()
+    log.info("ties at the %s level: %s (record: %s)", level, counts, record_path)
+    for rec in ties.record[ties.record["action"] == "dropped"].itertuples():
+        log.warning("pairing %s dropped: %s", rec.collab_id, rec.detail)
+    for cid in ties.expanded:
+        n = int((ties.record["collab_id"] == cid).sum())
+        log.warning("pairing %s expanded to %d %s-level ties (rule: all_children)", cid, n, level)
+    if counts["ties"] == 0 and not bool(analysis_options.get("expect_no_ties", False)):
+        raise ConfigError(
+            f"no collaboration tie reaches the {level}-level analysis: {ties.why_none()}; the tie record "
+            f"{record_path} lists every pairing. Set analysis.expect_no_ties: true if this is intended",
+            source="config",
+            column="analysis.level",
+        )
+    placement = indicators.place_zones(zon, reg, level=level)
+    if placement.info.get("note"):
+        log.warning("zones: %s", placement.info["note"])
     pan_units = pan[pan["region_id"].isin(ids)]
-    ry = indicators.region_year(pan_units, ties.ties, weights=w, zones=zon, years=years)
-    py = indicators.pair_year(col, reg, ry, years=years)
+    ry = indicators.region_year(
+        pan_units,
+        ties.active_ties,
+        weights=w,
+        zones=placement.zones,
+        years=years,
+        zones_incomplete=placement.incomplete,
+    )
+    py = indicators.pair_year(col, reg, ry, years=years, ties=ties)
     write_parquet(region_year_out, ry)
     write_parquet(pair_year_out, py)
-    write_json(
-        summary_out,
-        {
-            "regions": len(ids),
-            "years": [first, last],
-            "collaborations": len(col),
-            "province_level_ties": len(ties.ties),
-            "same_province_ties_excluded_at_province_level": list(ties.same_province),
-            "ties_outside_analysis_regions": list(ties.outside_panel),
-            "ties_by_direction": {
-                k: int(v) for k, v in ties.ties["direction"].value_counts().sort_index().items()
-            },
+    active = ties.active_ties
+    summary: dict[str, Any] = {
+        "level": level,
+        "regions": len(ids),
+        "years": [first, last],
+        "collaborations": len(col),
+        "ties": counts["ties"],
+        "tie_mapping": {
+            "above_rule": str(pairing_rules.get("above", "capital")),
+            "capitals": "config" if isinstance(capitals, Mapping) else str(capitals),
+            **counts,
+            "record": record_path.name,
         },
-    )
+        "same_unit_ties": list(ties.same_unit),
+        "dropped_pairings": list(ties.dropped),
+        "expanded_pairings": list(ties.expanded),
+        "ties_outside_analysis_regions": list(ties.outside_panel),
+        "ties_by_direction": {k: int(v) for k, v in active["direction"].value_counts().sort_index().items()},
+        "zones": placement.info,
+        "roles": indicators.ROLE_INFO,
+    }
+    if level == "province":  # names kept for readers of earlier summaries
+        summary["province_level_ties"] = counts["ties"]
+        summary["same_province_ties_excluded_at_province_level"] = list(ties.same_unit)
+    write_json(summary_out, summary)
     log.info(
-        "region_year %s, pair_year %s; %d same-province ties kept only at native level",
+        "region_year %s, pair_year %s; %d same-%s ties kept only in the pair-year table",
         ry.shape,
         py.shape,
-        len(ties.same_province),
+        len(ties.same_unit),
+        level,
     )
 
 
@@ -570,6 +646,7 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         "region_year": out / "indicators/region_year.parquet",
         "pair_year": out / "indicators/pair_year.parquet",
         "summary": out / "indicators/summary.json",
+        "ties_record": out / "indicators/ties_record.csv",
     }
     inputs = config["inputs"]
     ingest_regions_step(inputs["regions"], out=paths["regions"])
@@ -597,5 +674,6 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         region_year_out=paths["region_year"],
         pair_year_out=paths["pair_year"],
         summary_out=paths["summary"],
+        ties_record_out=paths["ties_record"],
     )
     return paths

@@ -13,6 +13,7 @@ rule indicators:
         region_year=f"{OUT}/indicators/region_year.parquet",
         pair_year=f"{OUT}/indicators/pair_year.parquet",
         summary=f"{OUT}/indicators/summary.json",
+        ties_record=f"{OUT}/indicators/ties_record.csv",
     params:
         zs=ZS,
         options=opts("analysis"),
@@ -27,3 +28,4 @@ rule indicators:
         " --zones {input.zones:q} --collaborations {input.collaborations:q} --weights {input.weights:q}"
         " --weights-meta {input.weights_meta:q} --region-year-out {output.region_year:q}"
         " --pair-year-out {output.pair_year:q} --summary-out {output.summary:q}"
+        " --ties-record-out {output.ties_record:q}"
