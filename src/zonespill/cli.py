@@ -96,7 +96,22 @@ def forward(
 
 
 forward("ingest-regions", "zonespill.steps:ingest_regions_step", "out", doc="Validate the regions table.")
-forward("ingest-panel", "zonespill.steps:ingest_panel_step", "regions", "out", doc="Validate the panel.")
+
+
+def _panel_args(p: argparse.ArgumentParser) -> None:
+    _args("regions", "out")(p)
+    p.add_argument("--analysis", type=_json, default={})
+    p.add_argument("--drops", type=Path, default=None)
+
+
+@step("ingest-panel", _panel_args)
+def _ingest_panel(ns: argparse.Namespace) -> object:
+    """Validate the panel (unknown codes, balance, deflator)."""
+    from zonespill.steps import ingest_panel_step
+
+    return ingest_panel_step(ns.options, regions=ns.regions, out=ns.out, analysis=ns.analysis, drops=ns.drops)
+
+
 forward("ingest-zones", "zonespill.steps:ingest_zones_step", "regions", "out", doc="Validate the zones.")
 forward(
     "ingest-collaborations",
@@ -157,7 +172,8 @@ def _indicators(ns: argparse.Namespace) -> object:
         "flows",
         "flow_pair_year_out",
     )
-    return indicators_step(ns.options, **{n: getattr(ns, n) for n in names})
+    indicators_step(ns.options, **{n: getattr(ns, n) for n in names})
+    return None
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:

@@ -18,10 +18,12 @@ import pandas as pd
 
 from zonespill import contract as C
 from zonespill import geography, indicators
-from zonespill.errors import ConfigError
+from zonespill.errors import ConfigError, InputError
 from zonespill.ingest import (
     SourceSpec,
     Vintage,
+    check_balance,
+    drop_records_json,
     ingest_collaborations,
     ingest_flows,
     ingest_panel,
@@ -68,17 +70,52 @@ def _vintages(options: Mapping[str, Any]) -> dict[str, Vintage]:
     return out
 
 
-def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
-    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``."""
+def ingest_panel_step(
+    options: Mapping[str, Any],
+    *,
+    regions: Path,
+    out: Path,
+    analysis: Mapping[str, Any] | None = None,
+    drops: Path | None = None,
+) -> pd.DataFrame:
+    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``.
+
+    Unknown region codes follow ``inputs.panel.unknown_regions`` and balance over the
+    analysis years ``inputs.panel.balance``; every dropped or kept-incomplete unit is
+    listed in ``drops`` (default ``panel_drops.json`` next to ``out``) and the log.
+    """
     spec = SourceSpec.from_config(options, key="inputs.panel")
     vintages = _vintages(options)
+    vintage = str(options.get("vintage", next(iter(vintages))))
+    records: list[C.DropRecord] = []
     panel = ingest_panel(
         spec,
         regions=read_canonical(regions, "regions"),
         vintages=vintages,
-        vintage=str(options.get("vintage", next(iter(vintages)))),
+        vintage=vintage,
         covariates=options.get("covariates"),
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
     )
+    years = _balance_years(panel, vintages.get(vintage), analysis or {})
+    panel, record = check_balance(
+        panel,
+        years=years,
+        rule=str(options.get("balance", "error")),
+        required=["gdp", "population"],
+        source=str(spec.path),
+    )
+    if record is not None:
+        records.append(record)
+    if panel.empty:
+        raise InputError(
+            "no panel unit is left after the configured drops (see the drops record)",
+            source=str(spec.path),
+            rows="all",
+        )
+    for rec in records:
+        log.warning("panel: %s: %s", rec.reason, "; ".join(rec.detail[:20]))
+    write_json(Path(drops) if drops else Path(out).parent / "panel_drops.json", drop_records_json(records))
     write_canonical(out, panel, "panel")
     log.info(
         "panel: %d rows, %d regions, years %d-%d",
@@ -88,6 +125,16 @@ def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
         panel["year"].max(),
     )
     return panel
+
+
+def _balance_years(
+    panel: pd.DataFrame, vintage: Vintage | None, analysis: Mapping[str, Any]
+) -> tuple[int, int]:
+    """Analysis years if configured, else the panel's years within the chosen vintage."""
+    first, last = int(panel["year"].min()), int(panel["year"].max())
+    if vintage is not None:
+        first, last = max(first, vintage.first_year), min(last, vintage.last_year)
+    return int(analysis.get("first_year", first)), int(analysis.get("last_year", last))
 
 
 def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
@@ -106,6 +153,7 @@ def ingest_collaborations_step(
         spec,
         regions=read_canonical(regions, "regions"),
         missing_start_year=str(options.get("missing_start_year", "error")),
+        unknown_regions=str(options.get("unknown_regions", "error")),
     )
     write_json(
         drops,
@@ -641,6 +689,7 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         "zones": out / "canonical/zones.parquet",
         "collaborations": out / "canonical/collaborations.parquet",
         "drops": out / "canonical/collaborations_drops.json",
+        "panel_drops": out / "canonical/panel_drops.json",
         "weights": out / "weights/weights.parquet",
         "weights_meta": out / "weights/weights.json",
         "region_year": out / "indicators/region_year.parquet",
@@ -650,7 +699,13 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     }
     inputs = config["inputs"]
     ingest_regions_step(inputs["regions"], out=paths["regions"])
-    ingest_panel_step(inputs["panel"], regions=paths["regions"], out=paths["panel"])
+    ingest_panel_step(
+        inputs["panel"],
+        regions=paths["regions"],
+        out=paths["panel"],
+        analysis=config["analysis"],
+        drops=paths["panel_drops"],
+    )
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
     ingest_collaborations_step(
         inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]

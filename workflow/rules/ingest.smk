@@ -24,10 +24,12 @@ rule ingest_panel:
         source=config["inputs"]["panel"]["path"],
         regions=f"{OUT}/canonical/regions.parquet",
     output:
-        f"{OUT}/canonical/panel.parquet",
+        table=f"{OUT}/canonical/panel.parquet",
+        drops=f"{OUT}/canonical/panel_drops.json",
     params:
         zs=ZS,
         options=opts("inputs", "panel"),
+        analysis=opts("analysis"),
     conda:
         CONDA_ENV
     log:
@@ -35,7 +37,8 @@ rule ingest_panel:
     benchmark:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
-        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
+        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --analysis {params.analysis:q}"
+        " --regions {input.regions:q} --out {output.table:q} --drops {output.drops:q}"
 
 
 rule ingest_zones:
