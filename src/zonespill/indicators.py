@@ -24,8 +24,10 @@ no region-year role; every mapping, expansion and drop is listed in the tie reco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -712,3 +714,236 @@ def pair_year(
         if col not in grid:
             grid[col] = pd.NA
     return grid[cols].sort_values(["tie_id", "year"], kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- flows
+FLOW_ABSENT = ("zero", "missing")
+
+
+def _kind_suffix(kind: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(kind).lower()).strip("_") or "flow"
+
+
+@dataclass(frozen=True)
+class FlowIndicators:
+    """Flow-based direction indicators at the analysis level (see docs/indicators.md).
+
+    ``pairs``: one row per unordered unit pair ``a < b``, kind and year (``flow_ab``,
+    ``flow_ba``, ``flow_total``, ``net_share_ab``, ``two_way_index`` and the pair's tie
+    status); ``region_year``: per kind ``flow_out_<k>``, ``flow_in_<k>``,
+    ``flow_net_out_share_<k>``, ``flow_two_way_<k>``, ``flow_reciprocity_<k>``;
+    ``directed``: the directed sums F_ab by year and kind; ``info``: what was used.
+    """
+
+    pairs: pd.DataFrame
+    region_year: pd.DataFrame
+    directed: pd.Series
+    kinds: dict[str, str]
+    info: dict[str, object]
+
+
+def flow_indicators(
+    flows: pd.DataFrame,
+    regions: pd.DataFrame,
+    *,
+    level: str,
+    analysis_ids: list[str],
+    years: range,
+    absent: str = "zero",
+    ties: pd.DataFrame | None = None,
+) -> FlowIndicators:
+    """Net flow shares, two-way indices and region in/out flows from a directed flow table.
+
+    Flows between regions below the analysis level are summed into their units; flows with
+    an end above the level (it cannot be split), outside the analysis regions, or inside one
+    unit are left out and counted in ``info``. ``absent``: a (pair, year) without a row is
+    a zero flow (``zero``, within the years the kind covers) or missing (``missing``).
+    """
+    if absent not in FLOW_ABSENT:
+        raise ConfigError(
+            f"must be one of {', '.join(FLOW_ABSENT)}", source="config", column="inputs.flows.absent"
+        )
+    anc = ancestor_at(regions, level)
+    ids = set(map(str, analysis_ids))
+    f = flows.copy()
+    f["o"] = f["origin_id"].astype(str).map(anc)
+    f["d"] = f["destination_id"].astype(str).map(anc)
+    unmapped = f["o"].isna() | f["d"].isna()
+    outside = ~unmapped & ~(f["o"].isin(ids) & f["d"].isin(ids))
+    inner = ~unmapped & ~outside & (f["o"] == f["d"])
+    yrs = set(years)
+    out_years = ~f["year"].astype(int).isin(yrs)
+    use = ~unmapped & ~outside & ~inner & ~out_years
+    kinds = {str(k): _kind_suffix(str(k)) for k in sorted(f["kind"].astype(str).unique())}
+    if len(set(kinds.values())) < len(kinds):
+        raise InputError(
+            f"flow kinds {sorted(kinds)} give clashing column names {sorted(kinds.values())}",
+            source="flows",
+            column="kind",
+        )
+    info: dict[str, object] = {
+        "level": level,
+        "rows": len(f),
+        "used": int(use.sum()),
+        "above_level_or_unmapped": int(unmapped.sum()),
+        "outside_analysis_regions": int(outside.sum()),
+        "within_one_unit": int(inner.sum()),
+        "outside_analysis_years": int((out_years & ~unmapped & ~outside & ~inner).sum()),
+        "absent": absent,
+        "kinds": {},
+    }
+    g = f[use].assign(year=f.loc[use, "year"].astype(int), kind=f.loc[use, "kind"].astype(str))
+    directed = g.groupby(["o", "d", "year", "kind"])["value"].sum().astype(float)
+    pair_parts, ry_parts = [], []
+    tie_first, tie_active = _pair_ties(ties)
+    for kind, suffix in kinds.items():
+        sub = directed.xs(kind, level="kind") if kind in directed.index.get_level_values("kind") else None
+        if sub is None or sub.empty:
+            continue
+        kyears = [
+            y
+            for y in years
+            if sub.index.get_level_values("year").min() <= y <= sub.index.get_level_values("year").max()
+        ]
+        info["kinds"][kind] = {  # type: ignore[index]
+            "column_suffix": suffix,
+            "years": [kyears[0], kyears[-1]],
+            "pairs": 0,
+        }
+        o = sub.index.get_level_values("o").astype(str)
+        d = sub.index.get_level_values("d").astype(str)
+        dyads = sorted({(min(a, b), max(a, b)) for a, b in zip(o, d, strict=True)})
+        info["kinds"][kind]["pairs"] = len(dyads)  # type: ignore[index]
+        grid = pd.DataFrame(
+            [(a, b, y) for a, b in dyads for y in kyears], columns=["unit_a", "unit_b", "year"]
+        )
+        fill = 0.0 if absent == "zero" else np.nan
+        ab = sub.reindex(pd.MultiIndex.from_arrays([grid["unit_a"], grid["unit_b"], grid["year"]]))
+        ba = sub.reindex(pd.MultiIndex.from_arrays([grid["unit_b"], grid["unit_a"], grid["year"]]))
+        grid["kind"] = kind
+        grid["flow_ab"] = ab.fillna(fill).to_numpy()
+        grid["flow_ba"] = ba.fillna(fill).to_numpy()
+        grid["flow_total"] = grid["flow_ab"] + grid["flow_ba"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (grid["flow_ab"] - grid["flow_ba"]) / grid["flow_total"]
+        grid["net_share_ab"] = share.where(grid["flow_total"] > 0)
+        grid["two_way_index"] = 1.0 - grid["net_share_ab"].abs()
+        key = list(zip(grid["unit_a"], grid["unit_b"], strict=True))
+        grid["first_tie"] = [tie_first.get(k, 0) for k in key]
+        grid["active_tie"] = [
+            int(any(s <= y <= e for s, e in tie_active.get(k, ())))
+            for k, y in zip(key, grid["year"], strict=True)
+        ]
+        pair_parts.append(grid)
+        # region-year: directed totals and the dyad-based reciprocity
+        grid_units = pd.MultiIndex.from_product([sorted(ids), kyears], names=["region_id", "year"])
+        out_f = sub.groupby(level=["o", "year"]).sum()
+        in_f = sub.groupby(level=["d", "year"]).sum()
+        out_f.index.names = in_f.index.names = ["region_id", "year"]
+        ry = pd.DataFrame(index=grid_units)
+        ry[f"flow_out_{suffix}"] = out_f.reindex(grid_units).fillna(fill).to_numpy()
+        ry[f"flow_in_{suffix}"] = in_f.reindex(grid_units).fillna(fill).to_numpy()
+        tot = ry[f"flow_out_{suffix}"] + ry[f"flow_in_{suffix}"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            net = (ry[f"flow_out_{suffix}"] - ry[f"flow_in_{suffix}"]) / tot
+        ry[f"flow_net_out_share_{suffix}"] = net.where(tot > 0)
+        ry[f"flow_two_way_{suffix}"] = 1.0 - ry[f"flow_net_out_share_{suffix}"].abs()
+        two_min = 2.0 * np.minimum(grid["flow_ab"], grid["flow_ba"])
+        sides = pd.concat(
+            [
+                pd.DataFrame(
+                    {"region_id": grid["unit_a"], "year": grid["year"], "m": two_min, "t": grid["flow_total"]}
+                ),
+                pd.DataFrame(
+                    {"region_id": grid["unit_b"], "year": grid["year"], "m": two_min, "t": grid["flow_total"]}
+                ),
+            ]
+        )
+        agg = sides.groupby(["region_id", "year"])[["m", "t"]].sum(min_count=1).reindex(grid_units)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ry[f"flow_reciprocity_{suffix}"] = (agg["m"] / agg["t"]).where(agg["t"] > 0).to_numpy()
+        ry_parts.append(ry)
+    pair_cols = [
+        "unit_a",
+        "unit_b",
+        "kind",
+        "year",
+        "flow_ab",
+        "flow_ba",
+        "flow_total",
+        "net_share_ab",
+        "two_way_index",
+        "first_tie",
+        "active_tie",
+    ]
+    pairs = (
+        pd.concat(pair_parts, ignore_index=True)[pair_cols] if pair_parts else pd.DataFrame(columns=pair_cols)
+    )
+    pairs = pairs.sort_values(["unit_a", "unit_b", "kind", "year"], kind="mergesort").reset_index(drop=True)
+    region = (
+        pd.concat(ry_parts, axis=1)
+        if ry_parts
+        else pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=["region_id", "year"]))
+    )
+    region = region.reset_index()
+    return FlowIndicators(pairs, region, directed, kinds, info)
+
+
+def _pair_ties(
+    ties: pd.DataFrame | None,
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], list[tuple[int, float]]]]:
+    """First start year and activity spells of the ties between each unordered unit pair."""
+    first: dict[tuple[str, str], int] = {}
+    spells: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    if ties is None or ties.empty:
+        return first, spells
+    ends = ties["end_year"].astype("Float64").fillna(np.inf).astype(float)
+    for s, t, a, b in zip(
+        ties["source_unit"].astype(str),
+        ties["target_unit"].astype(str),
+        ties["start_year"].astype(int),
+        ends,
+        strict=True,
+    ):
+        k = (min(s, t), max(s, t))
+        first[k] = min(first.get(k, 10**6), int(a))
+        spells.setdefault(k, []).append((int(a), float(b)))
+    return first, spells
+
+
+def add_flows_to_pair_year(pair_year_table: pd.DataFrame, fl: FlowIndicators) -> pd.DataFrame:
+    """Per kind: flows giver → receiver and back between the tie's units, s and 1 − |s|.
+
+    ``flow_net_share_<k> = (F_gr − F_rg) / (F_gr + F_rg)``: +1 all flow from the giver
+    (declared source) to the receiver, −1 all the other way, 0 balanced.
+    """
+    out = pair_year_table.copy()
+    covered: dict[str, Any] = fl.info["kinds"]  # type: ignore[assignment]
+    for kind, suffix in fl.kinds.items():
+        if kind not in covered:
+            continue
+        first, last = covered[kind]["years"]
+        p = fl.pairs[fl.pairs["kind"] == kind].set_index(["unit_a", "unit_b", "year"])
+        su = out["source_unit"].astype(str)
+        tu = out["target_unit"].astype(str)
+        a = np.minimum(su, tu)
+        b = np.maximum(su, tu)
+        idx = pd.MultiIndex.from_arrays([a, b, out["year"].astype(int)])
+        fab = p["flow_ab"].reindex(idx).to_numpy()
+        fba = p["flow_ba"].reindex(idx).to_numpy()
+        forward = (su == a).to_numpy()
+        gr = np.where(forward, fab, fba)
+        rg = np.where(forward, fba, fab)
+        if fl.info["absent"] == "zero":
+            # a tie between analysis units with no flow row in a covered year has zero flows
+            zero = (out["in_analysis"] == 1).to_numpy() & out["year"].between(first, last).to_numpy()
+            gr = np.where(zero & np.isnan(gr), 0.0, gr)
+            rg = np.where(zero & np.isnan(rg), 0.0, rg)
+        out[f"flow_gr_{suffix}"] = gr
+        out[f"flow_rg_{suffix}"] = rg
+        tot = gr + rg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.where(tot > 0, (gr - rg) / tot, np.nan)
+        out[f"flow_net_share_{suffix}"] = s
+        out[f"flow_two_way_{suffix}"] = 1.0 - np.abs(s)
+    return out

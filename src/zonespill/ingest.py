@@ -623,7 +623,12 @@ def _validate_with_rows(
 
 
 def ingest_flows(
-    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
+    drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
     """Read the optional flows table (directed, by year and kind)."""
     src = str(spec.path)
@@ -632,15 +637,19 @@ def ingest_flows(
     flows = C.coerce_and_validate(
         mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years
     )
-    for col in ("origin_id", "destination_id"):
-        C.check_references(
-            flows[col],
-            regions["region_id"],
-            source=src,
-            column=spec.columns.get(col, col),
-            what="region",
-            row_offset=spec.first_data_row,
-        )
+    flows, record = handle_unknown_regions(
+        flows,
+        ["origin_id", "destination_id"],
+        regions["region_id"],
+        rule=unknown_regions,
+        table="flows",
+        source=src,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(flows)),
+        source_columns=spec.columns,
+        rule_key="inputs.flows.unknown_regions",
+    )
+    if record is not None and drops is not None:
+        drops.append(record)
     return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
 
 

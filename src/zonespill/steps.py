@@ -175,10 +175,23 @@ def ingest_collaborations_step(
     return collabs
 
 
-def ingest_flows_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
+def ingest_flows_step(
+    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path | None = None
+) -> pd.DataFrame:
+    """Validate the flows table; unknown codes follow ``inputs.flows.unknown_regions``."""
     spec = SourceSpec.from_config(options, key="inputs.flows")
-    flows = ingest_flows(spec, regions=read_canonical(regions, "regions"))
+    records: list[C.DropRecord] = []
+    flows = ingest_flows(
+        spec,
+        regions=read_canonical(regions, "regions"),
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
+    )
+    for rec in records:
+        log.warning("flows: %s: %s", rec.reason, "; ".join(rec.detail[:20]))
+    write_json(Path(drops) if drops else Path(out).parent / "flows_drops.json", drop_records_json(records))
     write_canonical(out, flows, "flows")
+    log.info("flows: %d rows, kinds %s", len(flows), sorted(flows["kind"].astype(str).unique()))
     return flows
 
 
@@ -402,6 +415,36 @@ def indicators_step(
         zones_incomplete=placement.incomplete,
     )
     py = indicators.pair_year(col, reg, ry, years=years, ties=ties)
+    flow_info: dict[str, Any] | None = None
+    if flows is not None:
+        fl = indicators.flow_indicators(
+            read_canonical(flows, "flows"),
+            reg,
+            level=level,
+            analysis_ids=ids,
+            years=years,
+            absent=str((analysis_options.get("flows") or {}).get("absent", "zero")),
+            ties=ties.active_ties,
+        )
+        ry = ry.merge(fl.region_year, on=["region_id", "year"], how="left", validate="one_to_one")
+        py = indicators.add_flows_to_pair_year(py, fl)
+        flow_out = Path(flow_pair_year_out or Path(summary_out).parent / "flow_pair_year.parquet")
+        write_parquet(flow_out, fl.pairs)
+        flow_info = {**fl.info, "pair_year": flow_out.name}
+        left_out = {
+            k: v
+            for k, v in fl.info.items()
+            if k
+            in (
+                "above_level_or_unmapped",
+                "outside_analysis_regions",
+                "within_one_unit",
+                "outside_analysis_years",
+            )
+            and v
+        }
+        if left_out:
+            log.warning("flows left out of the %s-level indicators (row counts): %s", level, left_out)
     write_parquet(region_year_out, ry)
     write_parquet(pair_year_out, py)
     active = ties.active_ties
@@ -425,6 +468,8 @@ def indicators_step(
         "zones": placement.info,
         "roles": indicators.ROLE_INFO,
     }
+    if flow_info is not None:
+        summary["flows"] = flow_info
     if level == "province":  # names kept for readers of earlier summaries
         summary["province_level_ties"] = counts["ties"]
         summary["same_province_ties_excluded_at_province_level"] = list(ties.same_unit)
@@ -710,6 +755,12 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     ingest_collaborations_step(
         inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]
     )
+    flows = None
+    if "flows" in inputs:
+        paths["flows"] = out / "canonical/flows.parquet"
+        paths["flow_pair_year"] = out / "indicators/flow_pair_year.parquet"
+        ingest_flows_step(inputs["flows"], regions=paths["regions"], out=paths["flows"])
+        flows = paths["flows"]
     weights_step(
         config["weights"],
         config["analysis"],
@@ -730,5 +781,7 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         pair_year_out=paths["pair_year"],
         summary_out=paths["summary"],
         ties_record_out=paths["ties_record"],
+        flows=flows,
+        flow_pair_year_out=paths.get("flow_pair_year"),
     )
     return paths

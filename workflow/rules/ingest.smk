@@ -79,3 +79,27 @@ rule ingest_collaborations:
     shell:
         "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
         " --out {output.table:q} --drops {output.drops:q}"
+
+
+# Optional directed flows (inputs.flows): read only when configured.
+if "flows" in config["inputs"]:
+
+    rule ingest_flows:
+        input:
+            source=config["inputs"]["flows"]["path"],
+            regions=f"{OUT}/canonical/regions.parquet",
+        output:
+            table=f"{OUT}/canonical/flows.parquet",
+            drops=f"{OUT}/canonical/flows_drops.json",
+        params:
+            zs=ZS,
+            options=opts("inputs", "flows"),
+        conda:
+            CONDA_ENV
+        log:
+            f"{OUT}/logs/ingest_flows.log",
+        benchmark:
+            f"{OUT}/benchmarks/ingest_flows.tsv"
+        shell:
+            "{params.zs} ingest-flows --log {log:q} --options {params.options:q} --regions {input.regions:q}"
+            " --out {output.table:q}"
