@@ -102,6 +102,7 @@ def _panel_args(p: argparse.ArgumentParser) -> None:
     _args("regions", "out")(p)
     p.add_argument("--analysis", type=_json, default={})
     p.add_argument("--drops", type=Path, default=None)
+    p.add_argument("--deflator", type=_json, default=None, help="JSON of inputs.deflator")
 
 
 @step("ingest-panel", _panel_args)
@@ -109,7 +110,9 @@ def _ingest_panel(ns: argparse.Namespace) -> object:
     """Validate the panel (unknown codes, balance, deflator)."""
     from zonespill.steps import ingest_panel_step
 
-    return ingest_panel_step(ns.options, regions=ns.regions, out=ns.out, analysis=ns.analysis, drops=ns.drops)
+    return ingest_panel_step(
+        ns.options, regions=ns.regions, out=ns.out, analysis=ns.analysis, drops=ns.drops, deflator=ns.deflator
+    )
 
 
 forward("ingest-zones", "zonespill.steps:ingest_zones_step", "regions", "out", doc="Validate the zones.")

@@ -387,14 +387,23 @@ def region_panel(panel: pd.DataFrame) -> pd.DataFrame:
     """GDP per capita, its log and growth (never across a vintage change or a gap).
 
     gdp is in 100 million yuan and population in 10,000 persons, so
-    gdp_pc = gdp · 10^8 / (population · 10^4) yuan per person.
+    gdp_pc = gdp · 10^8 / (population · 10^4) yuan per person. With a ``price_index``
+    column (100 in the base year) ``gdp_pc`` and everything derived from it are real,
+    ``gdp_pc_nominal`` keeps the nominal value, and ``price_basis`` says which.
     """
-    out = panel[["region_id", "year", "gdp", "population", "vintage"]].copy()
+    real = "price_index" in panel.columns
+    extra = ["price_index", "price_basis"] if real else []
+    out = panel[["region_id", "year", "gdp", "population", "vintage", *extra]].copy()
     out["gdp"] = out["gdp"].astype("float64")
     out["population"] = out["population"].astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["gdp_pc"] = out["gdp"] * 1e8 / (out["population"] * 1e4)
         out.loc[~(out["population"] > 0), "gdp_pc"] = np.nan
+        out["gdp_pc_nominal"] = out["gdp_pc"]
+        if real:
+            out["gdp_pc"] = out["gdp_pc_nominal"] * 100.0 / out["price_index"].astype("float64")
+        else:
+            out["price_basis"] = "nominal"
         out["log_gdp_pc"] = np.log(out["gdp_pc"])
     out = out.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
     prev = out.groupby("region_id", sort=False)[["year", "log_gdp_pc", "vintage"]].shift(1)

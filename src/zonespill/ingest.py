@@ -830,6 +830,105 @@ def drop_records_json(records: Sequence[C.DropRecord]) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- deflator
+DEFLATOR_LEVELS = ("region", "national")
+
+
+def _deflator_contract(level: str) -> C.TableContract:
+    cols = (
+        C.Column("year", "int", minimum=C.YEAR_MIN, maximum=C.YEAR_MAX),
+        C.Column("index", "float", minimum=0, description="price index (any base; rebased to base_year)"),
+    )
+    if level == "region":
+        return C.TableContract("deflator", ("region_id", "year"), (C.Column("region_id", "string"), *cols))
+    return C.TableContract("deflator", ("year",), cols)
+
+
+def apply_deflator(
+    panel: pd.DataFrame,
+    options: Mapping[str, Any],
+    *,
+    regions: pd.DataFrame,
+    base_dir: Path | None = None,
+    panel_source: str = "panel",
+) -> pd.DataFrame:
+    """Attach ``price_index`` (= 100 in ``base_year``) and a ``price_basis`` label to the panel.
+
+    ``options`` is ``inputs.deflator``: either ``column`` (a price-index column of the
+    panel file, already carried as ``price_index``) or a source (``path`` …) with columns
+    ``year``, ``index`` and, for ``level: region``, ``region_id``. The index is rebased to
+    100 in ``base_year`` per region (regional index) or nationally; a unit without an index
+    value in the base year is an error naming it.
+    """
+    key = "inputs.deflator"
+    if "base_year" not in options:
+        raise ConfigError("a deflator needs its base_year", source="config", column=f"{key}.base_year")
+    base = int(options["base_year"])
+    name = str(options.get("name") or "price index")
+    out = panel.copy()
+    if "column" in options:
+        level, src = "region", panel_source
+        where = f"panel column {options['column']}"
+        if "price_index" not in out:
+            raise ConfigError("the deflator column was not read", source="config", column=f"{key}.column")
+        idx = out["price_index"].astype("float64")
+    else:
+        level = str(options.get("level", "national"))
+        if level not in DEFLATOR_LEVELS:
+            raise ConfigError(
+                f"must be one of {', '.join(DEFLATOR_LEVELS)}", source="config", column=f"{key}.level"
+            )
+        spec = SourceSpec.from_config(options, key=key, base_dir=base_dir)
+        src = str(spec.path)
+        contract = _deflator_contract(level)
+        table = C.coerce_and_validate(
+            map_columns(read_source(spec), spec, contract),
+            contract,
+            source=src,
+            row_offset=spec.first_data_row,
+        )
+        where = f"{level} index {spec.path.name}"
+        if level == "region":
+            table, _ = handle_unknown_regions(
+                table,
+                ["region_id"],
+                regions["region_id"],
+                rule="error",
+                table="deflator",
+                source=src,
+                row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(table)),
+                source_columns=spec.columns,
+                rule_key=f"{key}.unknown_regions",
+            )
+            lookup = table.set_index(["region_id", "year"])["index"]
+            values = lookup.reindex(pd.MultiIndex.from_arrays([out["region_id"], out["year"]])).to_numpy()
+        else:
+            lookup = table.set_index("year")["index"]
+            values = lookup.reindex(out["year"].astype(int)).to_numpy()
+        idx = pd.Series(np.asarray(values, dtype="float64"), index=out.index)
+    bad = idx.notna() & ~(idx > 0)
+    if bad.any():
+        raise InputError("price index must be positive", source=src, column="index")
+    at_base = idx.where(out["year"] == base)
+    if level == "region":
+        base_val = at_base.groupby(out["region_id"]).transform("max")
+        lacking = sorted(set(out.loc[base_val.isna(), "region_id"].astype(str)))
+    else:
+        val = at_base.max()
+        base_val = pd.Series(val, index=out.index)
+        lacking = [] if np.isfinite(val) else ["(national)"]
+    if lacking:
+        raise InputError(
+            f"no price index in the base year {base} for {', '.join(lacking[:10])}"
+            f"{' …' if len(lacking) > 10 else ''}",
+            source=src,
+            column="index",
+        )
+    out["price_index"] = (100.0 * idx / base_val).astype("float64")
+    out["price_basis"] = f"real (base {base}, {name}; {where})"
+    return out
+
+
 def read_canonical(path: str | Path, table: str) -> pd.DataFrame:
     """Read a canonical Parquet table written by a pipeline step and re-check its key."""
     frame = pd.read_parquet(path)

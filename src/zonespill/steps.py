@@ -22,6 +22,7 @@ from zonespill.errors import ConfigError, InputError
 from zonespill.ingest import (
     SourceSpec,
     Vintage,
+    apply_deflator,
     check_balance,
     drop_records_json,
     ingest_collaborations,
@@ -77,6 +78,7 @@ def ingest_panel_step(
     out: Path,
     analysis: Mapping[str, Any] | None = None,
     drops: Path | None = None,
+    deflator: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Validate the panel, select the configured GDP vintage, write ``panel.parquet``.
 
@@ -88,21 +90,28 @@ def ingest_panel_step(
     vintages = _vintages(options)
     vintage = str(options.get("vintage", next(iter(vintages))))
     records: list[C.DropRecord] = []
+    covariates = dict(options.get("covariates") or {})
+    if deflator and "column" in deflator:
+        covariates["price_index"] = str(deflator["column"])
+    reg = read_canonical(regions, "regions")
     panel = ingest_panel(
         spec,
-        regions=read_canonical(regions, "regions"),
+        regions=reg,
         vintages=vintages,
         vintage=vintage,
-        covariates=options.get("covariates"),
+        covariates=covariates or None,
         unknown_regions=str(options.get("unknown_regions", "error")),
         drops=records,
     )
+    if deflator:
+        panel = apply_deflator(panel, deflator, regions=reg, panel_source=str(spec.path))
+        log.info("panel: %s", panel["price_basis"].iloc[0])
     years = _balance_years(panel, vintages.get(vintage), analysis or {})
     panel, record = check_balance(
         panel,
         years=years,
         rule=str(options.get("balance", "error")),
-        required=["gdp", "population"],
+        required=["gdp", "population", *(["price_index"] if deflator else [])],
         source=str(spec.path),
     )
     if record is not None:
@@ -454,6 +463,7 @@ def indicators_step(
         "years": [first, last],
         "collaborations": len(col),
         "ties": counts["ties"],
+        "price_basis": str(ry["price_basis"].iloc[0]) if len(ry) else "nominal",
         "tie_mapping": {
             "above_rule": str(pairing_rules.get("above", "capital")),
             "capitals": "config" if isinstance(capitals, Mapping) else str(capitals),
@@ -750,6 +760,7 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         out=paths["panel"],
         analysis=config["analysis"],
         drops=paths["panel_drops"],
+        deflator=inputs.get("deflator"),
     )
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
     ingest_collaborations_step(

@@ -1,3 +1,5 @@
+import shlex
+
 # Stage 1: raw inputs -> validated canonical tables (one key each).
 
 
@@ -19,10 +21,22 @@ rule ingest_regions:
         "{params.zs} ingest-regions --log {log:q} --options {params.options:q} --out {output:q}"
 
 
+# A price-index table (inputs.deflator with a path) is an input of the panel step; a
+# deflator given as a panel column needs no extra file.
+DEFLATOR = config["inputs"].get("deflator")
+DEFLATOR_INPUT = {"deflator": DEFLATOR["path"]} if DEFLATOR and "path" in DEFLATOR else {}
+DEFLATOR_ARG = (
+    "--deflator " + shlex.quote(json.dumps(DEFLATOR, sort_keys=True, ensure_ascii=True, separators=(",", ":")))
+    if DEFLATOR
+    else ""
+)
+
+
 rule ingest_panel:
     input:
         source=config["inputs"]["panel"]["path"],
         regions=f"{OUT}/canonical/regions.parquet",
+        **DEFLATOR_INPUT,
     output:
         table=f"{OUT}/canonical/panel.parquet",
         drops=f"{OUT}/canonical/panel_drops.json",
@@ -30,6 +44,7 @@ rule ingest_panel:
         zs=ZS,
         options=opts("inputs", "panel"),
         analysis=opts("analysis"),
+        deflator=DEFLATOR_ARG,
     conda:
         CONDA_ENV
     log:
@@ -38,7 +53,7 @@ rule ingest_panel:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
         "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --analysis {params.analysis:q}"
-        " --regions {input.regions:q} --out {output.table:q} --drops {output.drops:q}"
+        " --regions {input.regions:q} --out {output.table:q} --drops {output.drops:q} {params.deflator}"
 
 
 rule ingest_zones:
