@@ -393,7 +393,10 @@ def region_panel(panel: pd.DataFrame) -> pd.DataFrame:
     """
     real = "price_index" in panel.columns
     extra = ["price_index", "price_basis"] if real else []
-    out = panel[["region_id", "year", "gdp", "population", "vintage", *extra]].copy()
+    base_cols = ["region_id", "year", "gdp", "population", "vintage", *extra]
+    # covariates and the other GDP vintages ride along so that a declared table can use them
+    carried = [c for c in panel.columns if c not in base_cols]
+    out = panel[[*base_cols, *carried]].copy()
     out["gdp"] = out["gdp"].astype("float64")
     out["population"] = out["population"].astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -579,6 +582,15 @@ def region_year(
     ``zones_incomplete`` get missing zone counts and ``zones_complete = 0``.
     """
     base = region_panel(panel)
+    reserved = {f"{p}_{r}" for r in ROLES for p in ("n", "active", "first")}
+    reserved |= {"partner_log_gap", "nb_share_active", "zones_complete", "gdp_pc_nominal"}
+    clash = sorted(reserved & set(panel.columns))
+    if clash:
+        raise InputError(
+            f"panel column(s) {clash} clash with indicator names; rename them in inputs.panel.covariates",
+            source="panel",
+            column=clash[0],
+        )
     if years is not None:
         base = base[base["year"].isin(list(years))].reset_index(drop=True)
     ids = sorted(base["region_id"].astype(str).unique())
