@@ -434,23 +434,24 @@ def zone_panel(
     grid = pd.MultiIndex.from_product(
         [sorted(region_ids), list(years)], names=["region_id", "year"]
     ).to_frame(index=False)
-    year_arr = grid["year"].to_numpy()
     cols: dict[str, np.ndarray] = {}
+    year_arr = np.asarray(sorted(years), dtype=np.int64)
+    row_of = {r: k for k, r in enumerate(sorted(region_ids))}
 
     def cumulative(mask: pd.Series, weight: pd.Series | None = None) -> np.ndarray:
         sub = z[mask]
-        vals = np.zeros(len(grid))
         w = (
             (weight[mask] if weight is not None else pd.Series(1.0, index=sub.index))
             .fillna(0.0)
             .astype(float)
         )
-        by = pd.DataFrame({"host": sub["host"], "y": sub["approval_year"].astype(int), "w": w})
-        agg = by.groupby(["host", "y"], as_index=False)["w"].sum()
-        region_arr = grid["region_id"].to_numpy()
-        for host_id, yr, val in zip(agg["host"], agg["y"], agg["w"], strict=True):
-            vals[(region_arr == host_id) & (year_arr >= yr)] += float(val)
-        return vals
+        # a zone counts from the first listed year at or after its approval on
+        pos = np.searchsorted(year_arr, sub["approval_year"].astype(int).to_numpy(), side="left")
+        rows = np.array([row_of[h] for h in sub["host"]], dtype=np.int64)
+        keep = pos < len(year_arr)
+        mat = np.zeros((len(row_of), len(year_arr)))
+        np.add.at(mat, (rows[keep], pos[keep]), w.to_numpy(dtype=float)[keep])
+        return np.cumsum(mat, axis=1).ravel()
 
     all_rows = pd.Series(True, index=z.index)
     cols["zones_total"] = cumulative(all_rows)
@@ -567,6 +568,26 @@ def _role_rows(ties: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _active_years(roles: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Expand role rows to one row per year of ``years`` in which the tie is active."""
+    cols = ["region_id", "partner_id", "role", "year"]
+    if roles.empty or not years:
+        return pd.DataFrame(columns=cols)
+    yrs = np.asarray(years, dtype=np.int64)
+    start = roles["start_year"].astype(int).to_numpy()
+    end = roles["end_year"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
+    on = (yrs[None, :] >= start[:, None]) & (yrs[None, :] <= end[:, None])
+    r, c = np.nonzero(on)
+    return pd.DataFrame(
+        {
+            "region_id": roles["region_id"].astype(str).to_numpy()[r],
+            "partner_id": roles["partner_id"].astype(str).to_numpy()[r],
+            "role": roles["role"].to_numpy()[r],
+            "year": yrs[c],
+        }
+    )
+
+
 def region_year(
     panel: pd.DataFrame,
     ties: pd.DataFrame,
@@ -595,40 +616,25 @@ def region_year(
         base = base[base["year"].isin(list(years))].reset_index(drop=True)
     ids = sorted(base["region_id"].astype(str).unique())
     roles = _role_rows(ties)
-    year_arr = base["year"].to_numpy()
     rid_arr = base["region_id"].astype(str).to_numpy()
+    keys = pd.MultiIndex.from_arrays([rid_arr, base["year"].to_numpy()])
+    # one row per (tie, unit, role, year in the tie's active span that the table has)
+    spans = _active_years(roles, sorted(base["year"].unique()))
     for role in ROLES:
-        sub = roles[roles["role"] == role]
-        n = np.zeros(len(base), dtype=np.int64)
-        first: dict[str, int] = {}
-        ends = sub["end_year"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
-        for rid, start, end in zip(
-            sub["region_id"].astype(str), sub["start_year"].astype(int), ends, strict=True
-        ):
-            n += (rid_arr == rid) & (year_arr >= start) & (year_arr <= end)
-            first[rid] = min(first.get(rid, 10**6), int(start))
-        base[f"n_{role}"] = n
+        sub = spans[spans["role"] == role]
+        n = sub.groupby(["region_id", "year"]).size().reindex(keys, fill_value=0).to_numpy()
+        first = roles[roles["role"] == role].groupby("region_id")["start_year"].min()
+        base[f"n_{role}"] = n.astype(np.int64)
         base[f"active_{role}"] = (n > 0).astype(np.int64)
-        base[f"first_{role}"] = [first.get(r, 0) for r in rid_arr]
+        base[f"first_{role}"] = first.reindex(rid_arr).fillna(0).astype(np.int64).to_numpy()
     # partner income gap: mean over distinct active partners of (partner − own) log income
     logy = base.set_index(["region_id", "year"])["log_gdp_pc"]
-    any_roles = roles[roles["role"] == "any"]
-    gaps = np.full(len(base), np.nan)
-    for k, (rid, yr) in enumerate(zip(rid_arr, year_arr, strict=True)):
-        act = any_roles[
-            (any_roles["region_id"] == rid)
-            & (any_roles["start_year"] <= yr)
-            & (any_roles["end_year"].isna() | (any_roles["end_year"] >= yr))
-        ]
-        partners = sorted(set(act["partner_id"]))
-        if not partners:
-            continue
-        own = logy.get((rid, yr), np.nan)
-        vals = [logy.get((p, yr), np.nan) - own for p in partners]
-        vals = [v for v in vals if np.isfinite(v)]
-        if vals:
-            gaps[k] = float(np.mean(vals))
-    base["partner_log_gap"] = gaps
+    act = spans[spans["role"] == "any"].drop_duplicates(["region_id", "partner_id", "year"])
+    own = logy.reindex(pd.MultiIndex.from_arrays([act["region_id"], act["year"]])).to_numpy()
+    other = logy.reindex(pd.MultiIndex.from_arrays([act["partner_id"], act["year"]])).to_numpy()
+    diff = pd.Series(other - own, index=pd.MultiIndex.from_arrays([act["region_id"], act["year"]]))
+    gaps = diff[np.isfinite(diff.to_numpy(dtype=float))].groupby(level=[0, 1]).mean()
+    base["partner_log_gap"] = gaps.reindex(keys).to_numpy(dtype=float)
     # W-weighted share of neighbours with an active tie
     w = weights.reorder([i for i in weights.ids if i in set(ids)])
     if not w.is_row_standardised:
@@ -643,9 +649,10 @@ def region_year(
     lag = w.matrix @ active
     col_of = {y: k for k, y in enumerate(sorted(base["year"].unique()))}
     row_of = {u: k for k, u in enumerate(w.ids)}
-    for k, (rid, yr) in enumerate(zip(rid_arr, year_arr, strict=True)):
-        if rid in row_of:
-            share[k] = lag[row_of[rid], col_of[yr]]
+    rows = np.array([row_of.get(r, -1) for r in rid_arr], dtype=np.int64)
+    cols = np.array([col_of[y] for y in base["year"].to_numpy()], dtype=np.int64)
+    inside = rows >= 0
+    share[inside] = lag[rows[inside], cols[inside]]
     base["nb_share_active"] = share
     if zones is not None:
         zp = zone_panel(
