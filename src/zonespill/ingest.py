@@ -490,23 +490,33 @@ def ingest_panel(
 
 
 def ingest_zones(
-    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
+    drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
-    """Read the zone catalogue; every host region must be a known region."""
+    """Read the zone catalogue; every host region must be a known region (or ``drop``)."""
     src = str(spec.path)
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.ZONES)
     zones = C.coerce_and_validate(
         mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years
     )
-    C.check_references(
-        zones["region_id"],
+    zones, record = handle_unknown_regions(
+        zones,
+        ["region_id"],
         regions["region_id"],
+        rule=unknown_regions,
+        table="zones",
         source=src,
-        column=spec.columns.get("region_id", "region_id"),
-        what="host region",
-        row_offset=spec.first_data_row,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(zones)),
+        source_columns=spec.columns,
+        rule_key="inputs.zones.unknown_regions",
     )
+    if record is not None and drops is not None:
+        drops.append(record)
     return zones.sort_values("zone_id", kind="mergesort").reset_index(drop=True)
 
 

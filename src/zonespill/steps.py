@@ -148,7 +148,15 @@ def _balance_years(
 
 def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
     spec = SourceSpec.from_config(options, key="inputs.zones")
-    zones = ingest_zones(spec, regions=read_canonical(regions, "regions"))
+    records: list[C.DropRecord] = []
+    zones = ingest_zones(
+        spec,
+        regions=read_canonical(regions, "regions"),
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
+    )
+    for rec in records:
+        log.warning("zones: %s: %s (rows %s)", rec.reason, "; ".join(rec.detail), list(rec.rows))
     write_canonical(out, zones, "zones")
     log.info("zones: %d rows", len(zones))
     return zones

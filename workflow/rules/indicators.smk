@@ -7,13 +7,6 @@ FLOWS_INPUT = {"flows": f"{OUT}/canonical/flows.parquet"} if HAS_FLOWS else {}
 FLOWS_OUTPUT = {"flow_pair_year": f"{OUT}/indicators/flow_pair_year.parquet"} if HAS_FLOWS else {}
 
 
-def flows_args(wildcards, input, output):
-    """The optional flow arguments, each path shell-quoted."""
-    if not HAS_FLOWS:
-        return ""
-    return f"--flows {shlex.quote(str(input.flows))} --flow-pair-year-out {shlex.quote(str(output.flow_pair_year))}"
-
-
 rule indicators:
     input:
         regions=f"{OUT}/canonical/regions.parquet",
@@ -32,7 +25,13 @@ rule indicators:
     params:
         zs=ZS,
         options=opts("analysis"),
-        flows=flows_args,
+        # the optional flow arguments, each path shell-quoted
+        flows=lambda wildcards, input, output: (
+            f"--flows {shlex.quote(str(input.flows))} "
+            f"--flow-pair-year-out {shlex.quote(str(output.flow_pair_year))}"
+            if HAS_FLOWS
+            else ""
+        ),
     conda:
         CONDA_ENV
     log:

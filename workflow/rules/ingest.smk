@@ -26,7 +26,7 @@ rule ingest_regions:
 DEFLATOR = config["inputs"].get("deflator")
 DEFLATOR_INPUT = {"deflator": DEFLATOR["path"]} if DEFLATOR and "path" in DEFLATOR else {}
 DEFLATOR_ARG = (
-    "--deflator " + shlex.quote(json.dumps(DEFLATOR, sort_keys=True, ensure_ascii=True, separators=(",", ":")))
+    f"--deflator {shlex.quote(json.dumps(DEFLATOR, sort_keys=True, ensure_ascii=True, separators=(',', ':')))}"
     if DEFLATOR
     else ""
 )
