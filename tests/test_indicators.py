@@ -148,3 +148,54 @@ def test_zone_panel_counts_from_approval_year() -> None:
     assert zp.loc[("11", 2008), "zone_area_ha"] == pytest.approx(15.0)
     assert zp.loc[("12", 2005), "zones_national"] == 1
     assert zp.loc[("12", 2005), "zone_area_ha"] == 0.0  # missing area counts as 0 ha, the zone still counts
+
+
+def test_vectorised_counts_and_gaps_match_a_direct_loop() -> None:
+    """n_K, first_K and partner_log_gap against a plain loop over ties on random data."""
+    rng = np.random.default_rng(11)
+    ids = [f"{k:02d}" for k in range(8)]
+    years = range(2000, 2008)
+    rows = [
+        {"region_id": r, "year": t, "gdp": float(rng.uniform(1, 9)), "population": 1.0, "vintage": "v"}
+        for r in ids
+        for t in years
+        if rng.random() > 0.1
+    ]
+    pan = pd.DataFrame(rows)
+    m = 25
+    src, tgt = rng.choice(ids, m), rng.choice(ids, m)
+    keep = src != tgt
+    ends = [int(e) if rng.random() < 0.5 else pd.NA for e in rng.integers(2001, 2009, m)]
+    ties = pd.DataFrame(
+        {
+            "collab_id": [f"c{k}" for k in range(m)],
+            "source_unit": src,
+            "target_unit": tgt,
+            "start_year": rng.integers(1998, 2008, m),
+            "end_year": pd.array(ends, dtype="Int64"),
+            "direction": rng.choice(["forward", "reverse", "two_way", "unknown"], m),
+        }
+    )[keep]
+    w = SpatialWeights(tuple(ids), sp.csr_matrix(np.ones((8, 8)) - np.eye(8)), "binary")
+    ry = ind.region_year(pan, ties, weights=w, years=years).set_index(["region_id", "year"])
+    logy = ry["log_gdp_pc"]
+    for (rid, t), rec in ry.iterrows():
+        act = [
+            c
+            for c in ties.itertuples()
+            if rid in (c.source_unit, c.target_unit)
+            and c.start_year <= t
+            and (pd.isna(c.end_year) or t <= c.end_year)
+        ]
+        assert rec["n_any"] == len(act)
+        fwd_giver = [c for c in act if c.direction == "forward" and c.source_unit == rid]
+        assert rec["n_forward_giver"] == len(fwd_giver)
+        starts = [c.start_year for c in ties.itertuples() if rid in (c.source_unit, c.target_unit)]
+        assert rec["first_any"] == (min(starts) if starts else 0)
+        partners = {c.target_unit if c.source_unit == rid else c.source_unit for c in act}
+        gaps = [logy.get((p, t), np.nan) - logy[(rid, t)] for p in partners]
+        gaps = [g for g in gaps if np.isfinite(g)]
+        if gaps:
+            assert rec["partner_log_gap"] == pytest.approx(np.mean(gaps))
+        else:
+            assert math.isnan(rec["partner_log_gap"])

@@ -96,7 +96,25 @@ def forward(
 
 
 forward("ingest-regions", "zonespill.steps:ingest_regions_step", "out", doc="Validate the regions table.")
-forward("ingest-panel", "zonespill.steps:ingest_panel_step", "regions", "out", doc="Validate the panel.")
+
+
+def _panel_args(p: argparse.ArgumentParser) -> None:
+    _args("regions", "out")(p)
+    p.add_argument("--analysis", type=_json, default={})
+    p.add_argument("--drops", type=Path, default=None)
+    p.add_argument("--deflator", type=_json, default=None, help="JSON of inputs.deflator")
+
+
+@step("ingest-panel", _panel_args)
+def _ingest_panel(ns: argparse.Namespace) -> object:
+    """Validate the panel (unknown codes, balance, deflator)."""
+    from zonespill.steps import ingest_panel_step
+
+    return ingest_panel_step(
+        ns.options, regions=ns.regions, out=ns.out, analysis=ns.analysis, drops=ns.drops, deflator=ns.deflator
+    )
+
+
 forward("ingest-zones", "zonespill.steps:ingest_zones_step", "regions", "out", doc="Validate the zones.")
 forward(
     "ingest-collaborations",
@@ -121,20 +139,44 @@ def _weights(ns: argparse.Namespace) -> object:
     return weights_step(ns.options, ns.analysis, regions=ns.regions, panel=ns.panel, out=ns.out, meta=ns.meta)
 
 
-forward(
-    "indicators",
-    "zonespill.steps:indicators_step",
-    "regions",
-    "panel",
-    "zones",
-    "collaborations",
-    "weights",
-    "weights_meta",
-    "region_year_out",
-    "pair_year_out",
-    "summary_out",
-    doc="Region-year and pair-year spillover-direction indicators.",
-)
+def _indicators_args(p: argparse.ArgumentParser) -> None:
+    _args(
+        "regions",
+        "panel",
+        "zones",
+        "collaborations",
+        "weights",
+        "weights_meta",
+        "region_year_out",
+        "pair_year_out",
+        "summary_out",
+    )(p)
+    p.add_argument("--ties-record-out", dest="ties_record_out", type=Path, default=None)
+    p.add_argument("--flows", dest="flows", type=Path, default=None)
+    p.add_argument("--flow-pair-year-out", dest="flow_pair_year_out", type=Path, default=None)
+
+
+@step("indicators", _indicators_args)
+def _indicators(ns: argparse.Namespace) -> object:
+    """Region-year and pair-year spillover-direction indicators (optional flows)."""
+    from zonespill.steps import indicators_step
+
+    names = (
+        "regions",
+        "panel",
+        "zones",
+        "collaborations",
+        "weights",
+        "weights_meta",
+        "region_year_out",
+        "pair_year_out",
+        "summary_out",
+        "ties_record_out",
+        "flows",
+        "flow_pair_year_out",
+    )
+    indicators_step(ns.options, **{n: getattr(ns, n) for n in names})
+    return None
 
 
 def _prov_args(p: argparse.ArgumentParser) -> None:

@@ -421,12 +421,16 @@ def ingest_panel(
     vintage: str,
     covariates: Mapping[str, str] | None = None,
     years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
+    drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
     """Read the region-year panel and select one GDP vintage.
 
     The canonical ``gdp`` column holds the chosen vintage's values inside its years and
     is missing outside them, so growth is never computed across a vintage break; every
-    vintage is also kept as ``gdp_<name>`` for robustness checks.
+    vintage is also kept as ``gdp_<name>`` for robustness checks. Rows with a region code
+    not in the regions table are rejected, or with ``unknown_regions="drop"`` dropped and
+    recorded in ``drops``.
     """
     src = str(spec.path)
     if vintage not in vintages:
@@ -469,35 +473,50 @@ def ingest_panel(
             rows="all",
             column=chosen.column,
         )
-    C.check_references(
-        panel["region_id"],
+    panel, record = handle_unknown_regions(
+        panel,
+        ["region_id"],
         regions["region_id"],
+        rule=unknown_regions,
+        table="panel",
         source=src,
-        column=spec.columns.get("region_id", "region_id"),
-        what="region",
-        row_offset=spec.first_data_row,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(panel)),
+        source_columns=spec.columns,
+        rule_key="inputs.panel.unknown_regions",
     )
+    if record is not None and drops is not None:
+        drops.append(record)
     return panel.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
 def ingest_zones(
-    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
+    drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
-    """Read the zone catalogue; every host region must be a known region."""
+    """Read the zone catalogue; every host region must be a known region (or ``drop``)."""
     src = str(spec.path)
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.ZONES)
     zones = C.coerce_and_validate(
         mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years
     )
-    C.check_references(
-        zones["region_id"],
+    zones, record = handle_unknown_regions(
+        zones,
+        ["region_id"],
         regions["region_id"],
+        rule=unknown_regions,
+        table="zones",
         source=src,
-        column=spec.columns.get("region_id", "region_id"),
-        what="host region",
-        row_offset=spec.first_data_row,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(zones)),
+        source_columns=spec.columns,
+        rule_key="inputs.zones.unknown_regions",
     )
+    if record is not None and drops is not None:
+        drops.append(record)
     return zones.sort_values("zone_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -508,6 +527,7 @@ def ingest_collaborations(
     missing_start_year: str = "error",
     id_prefix: str = "C",
     years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
 ) -> tuple[pd.DataFrame, list[C.DropRecord]]:
     """Read pairings / co-built parks into the collaborations table.
 
@@ -559,15 +579,21 @@ def ingest_collaborations(
         row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))
     collabs = _validate_with_rows(mapped, C.COLLABORATIONS, src, row_numbers, years)
     for col in ("source_id", "target_id"):
-        bad = collabs[col].notna() & ~collabs[col].isin(set(regions["region_id"].astype(str)))
-        if bad.any():
-            codes = sorted(set(collabs.loc[bad, col].astype(str)))
-            raise InputError(
-                f"unknown region code(s) {', '.join(codes[:10])} (not in the regions table)",
-                source=src,
-                rows=row_numbers[bad.to_numpy()].tolist(),
-                column=spec.columns.get(col, col),
-            )
+        collabs, unknown = handle_unknown_regions(
+            collabs,
+            [col],
+            regions["region_id"],
+            rule=unknown_regions,
+            table="collaborations",
+            source=src,
+            row_numbers=row_numbers,
+            source_columns=spec.columns,
+            rule_key="inputs.collaborations.unknown_regions",
+        )
+        if unknown is not None:
+            keep = ~np.isin(row_numbers, list(unknown.rows))
+            row_numbers = row_numbers[keep]
+            drops.append(unknown)
     self_pair = (collabs["source_id"] == collabs["target_id"]).fillna(False)
     if self_pair.any():
         raise InputError(
@@ -607,7 +633,12 @@ def _validate_with_rows(
 
 
 def ingest_flows(
-    spec: SourceSpec, *, regions: pd.DataFrame, years: tuple[int, int] | None = None
+    spec: SourceSpec,
+    *,
+    regions: pd.DataFrame,
+    years: tuple[int, int] | None = None,
+    unknown_regions: str = "error",
+    drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
     """Read the optional flows table (directed, by year and kind)."""
     src = str(spec.path)
@@ -616,16 +647,296 @@ def ingest_flows(
     flows = C.coerce_and_validate(
         mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years
     )
-    for col in ("origin_id", "destination_id"):
-        C.check_references(
-            flows[col],
-            regions["region_id"],
+    flows, record = handle_unknown_regions(
+        flows,
+        ["origin_id", "destination_id"],
+        regions["region_id"],
+        rule=unknown_regions,
+        table="flows",
+        source=src,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(flows)),
+        source_columns=spec.columns,
+        rule_key="inputs.flows.unknown_regions",
+    )
+    if record is not None and drops is not None:
+        drops.append(record)
+    return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- unknown codes, balance
+UNKNOWN_RULES = ("error", "drop")
+BALANCE_RULES = ("error", "drop_incomplete", "allow")
+
+
+def code_hint(code: str, known: set[str]) -> str:
+    """A guess at what an unknown region code was meant to be ('' if none).
+
+    Catches the usual slips with GB/T 2260 codes: a province-level code used for a
+    municipality (110000 for Beijing's prefecture-level 110100), a 2-digit province code
+    against 6-digit regions or the reverse, and codes read as decimals (110100.0).
+    """
+    c = str(code).strip()
+    if c.endswith(".0") and c[:-2] in known:
+        return f"{c} looks like a number stored as a decimal; the regions table has {c[:-2]}"
+    if len(c) == 6 and c.isdigit() and c.endswith("0000"):
+        prov = c[:2]
+        cands = [k for k in (prov, f"{prov}0100") if k in known]
+        if cands:
+            return (
+                f"{c} looks like the province-level code of {prov} used for a municipality or its "
+                f"capital; the regions table has {' and '.join(cands)} (a municipality's "
+                f"prefecture-level code is {prov}0100)"
+            )
+    if len(c) == 2 and c.isdigit():
+        cands = [k for k in (f"{c}0000", f"{c}0100") if k in known]
+        if cands:
+            return f"{c} is a 2-digit province code; the regions table has {' and '.join(cands)}"
+    stem = c.rstrip("0")
+    if len(stem) >= 2:
+        cands = sorted(k for k in known if k.startswith(stem) and k != c)[:3]
+        if cands:
+            return f"codes in the regions table starting with {stem}: {', '.join(cands)}"
+    return ""
+
+
+def handle_unknown_regions(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    known: Sequence[str] | pd.Series,
+    *,
+    rule: str,
+    table: str,
+    source: str,
+    row_numbers: np.ndarray,
+    source_columns: Mapping[str, str] | None = None,
+    rule_key: str = "unknown_regions",
+) -> tuple[pd.DataFrame, C.DropRecord | None]:
+    """Rows whose region code (in any of ``columns``) is not a known region.
+
+    ``rule`` ``error`` rejects the file naming the codes, rows and a hint per code;
+    ``drop`` removes the rows and returns a drop record naming codes, rows and years.
+    """
+    if rule not in UNKNOWN_RULES:
+        raise ConfigError(f"must be one of {', '.join(UNKNOWN_RULES)}", source="config", column=rule_key)
+    known_set = set(map(str, known))
+    bad = np.zeros(len(frame), dtype=bool)
+    codes: list[str] = []
+    for col in columns:
+        vals = frame[col].astype("string")
+        col_bad = (vals.notna() & ~vals.isin(known_set)).to_numpy()
+        bad |= col_bad
+        codes += [str(v) for v in vals[col_bad]]
+    if not bad.any():
+        return frame, None
+    uniq = sorted(set(codes))
+    hints = [h for h in (code_hint(c, known_set) for c in uniq[:10]) if h]
+    hint_text = f" Hint: {'; '.join(hints)}." if hints else ""
+    rows = row_numbers[bad].tolist()
+    shown = ", ".join(uniq[:10]) + (" …" if len(uniq) > 10 else "")
+    if rule == "error":
+        src_cols = source_columns or {}
+        raise InputError(
+            f"unknown region code(s) {shown} (not in the regions table); set {rule_key}: drop to drop "
+            f"such rows with a record.{hint_text}",
+            source=source,
+            rows=rows,
+            column="/".join(src_cols.get(c, c) for c in columns),
+        )
+    detail: list[str] = []
+    sub = frame[bad]
+    for code in uniq:
+        hit = np.zeros(len(sub), dtype=bool)
+        for col in columns:
+            hit |= (sub[col].astype("string") == code).fillna(False).to_numpy()
+        years = sorted(set(sub.loc[hit, "year"].dropna().astype(int))) if "year" in sub else []
+        detail.append(f"{code}: years {_spans(years)}" if years else f"{code}: {int(hit.sum())} row(s)")
+    record = C.DropRecord(
+        table,
+        source,
+        tuple(int(r) for r in rows),
+        f"unknown region code(s) (rule: drop).{hint_text}",
+        tuple(detail),
+    )
+    return frame[~bad].reset_index(drop=True), record
+
+
+def _spans(years: Sequence[int]) -> str:
+    """1999, 2001–2003 style text for a sorted list of years."""
+    spans: list[list[int]] = []
+    for y in years:
+        if spans and spans[-1][1] == y - 1:
+            spans[-1][1] = y
+        else:
+            spans.append([y, y])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def check_balance(
+    panel: pd.DataFrame,
+    *,
+    years: tuple[int, int],
+    rule: str,
+    required: Sequence[str],
+    source: str,
+) -> tuple[pd.DataFrame, C.DropRecord | None]:
+    """Every unit must have a row with ``required`` values in every year of ``years``.
+
+    ``error`` names the incomplete units and their missing years; ``drop_incomplete``
+    drops those units (all years) with a record; ``allow`` keeps them with a record.
+    """
+    if rule not in BALANCE_RULES:
+        raise ConfigError(
+            f"must be one of {', '.join(BALANCE_RULES)}", source="config", column="inputs.panel.balance"
+        )
+    first, last = years
+    want = set(range(first, last + 1))
+    inside = panel[panel["year"].between(first, last)]
+    problems: dict[str, str] = {}
+    for rid in sorted(panel["region_id"].astype(str).unique()):
+        rows = inside[inside["region_id"].astype(str) == rid]
+        have = set(rows["year"].astype(int))
+        parts = []
+        absent = sorted(want - have)
+        if absent:
+            parts.append(f"no row in {_spans(absent)}")
+        for col in required:
+            miss = sorted(rows.loc[rows[col].isna(), "year"].astype(int))
+            if miss:
+                parts.append(f"{col} missing in {_spans(miss)}")
+        if parts:
+            problems[rid] = "; ".join(parts)
+    if not problems:
+        return panel, None
+    detail = tuple(f"{rid}: {text}" for rid, text in problems.items())
+    shown = "; ".join(detail[:10]) + (f"; … (+{len(detail) - 10} more)" if len(detail) > 10 else "")
+    if rule == "error":
+        raise InputError(
+            f"unbalanced panel over {first}–{last}: {len(problems)} unit(s) lack data: {shown}. Set "
+            "inputs.panel.balance: drop_incomplete to drop them (recorded), or allow to keep them",
+            source=source,
+            column=", ".join(required),
+        )
+    bad_rows = panel["region_id"].astype(str).isin(problems)
+    if rule == "allow":
+        return panel, C.DropRecord("panel", source, (), f"kept incomplete units over {first}–{last}", detail)
+    # every row of the units goes: the record names units and years (file rows are not kept)
+    record = C.DropRecord(
+        "panel", source, (), f"incomplete units over {first}–{last} (rule: drop_incomplete)", detail
+    )
+    return panel[~bad_rows].reset_index(drop=True), record
+
+
+def drop_records_json(records: Sequence[C.DropRecord]) -> list[dict[str, Any]]:
+    """Drop records as JSON-ready dicts (the ``*_drops.json`` files)."""
+    return [
+        {
+            "table": d.table,
+            "source": d.source,
+            "rows": list(d.rows),
+            "reason": d.reason,
+            "detail": list(d.detail),
+        }
+        for d in records
+    ]
+
+
+# --------------------------------------------------------------------------- deflator
+DEFLATOR_LEVELS = ("region", "national")
+
+
+def _deflator_contract(level: str) -> C.TableContract:
+    cols = (
+        C.Column("year", "int", minimum=C.YEAR_MIN, maximum=C.YEAR_MAX),
+        C.Column("index", "float", minimum=0, description="price index (any base; rebased to base_year)"),
+    )
+    if level == "region":
+        return C.TableContract("deflator", ("region_id", "year"), (C.Column("region_id", "string"), *cols))
+    return C.TableContract("deflator", ("year",), cols)
+
+
+def apply_deflator(
+    panel: pd.DataFrame,
+    options: Mapping[str, Any],
+    *,
+    regions: pd.DataFrame,
+    base_dir: Path | None = None,
+    panel_source: str = "panel",
+) -> pd.DataFrame:
+    """Attach ``price_index`` (= 100 in ``base_year``) and a ``price_basis`` label to the panel.
+
+    ``options`` is ``inputs.deflator``: either ``column`` (a price-index column of the
+    panel file, already carried as ``price_index``) or a source (``path`` …) with columns
+    ``year``, ``index`` and, for ``level: region``, ``region_id``. The index is rebased to
+    100 in ``base_year`` per region (regional index) or nationally; a unit without an index
+    value in the base year is an error naming it.
+    """
+    key = "inputs.deflator"
+    if "base_year" not in options:
+        raise ConfigError("a deflator needs its base_year", source="config", column=f"{key}.base_year")
+    base = int(options["base_year"])
+    name = str(options.get("name") or "price index")
+    out = panel.copy()
+    if "column" in options:
+        level, src = "region", panel_source
+        where = f"panel column {options['column']}"
+        if "price_index" not in out:
+            raise ConfigError("the deflator column was not read", source="config", column=f"{key}.column")
+        idx = out["price_index"].astype("float64")
+    else:
+        level = str(options.get("level", "national"))
+        if level not in DEFLATOR_LEVELS:
+            raise ConfigError(
+                f"must be one of {', '.join(DEFLATOR_LEVELS)}", source="config", column=f"{key}.level"
+            )
+        spec = SourceSpec.from_config(options, key=key, base_dir=base_dir)
+        src = str(spec.path)
+        contract = _deflator_contract(level)
+        table = C.coerce_and_validate(
+            map_columns(read_source(spec), spec, contract),
+            contract,
             source=src,
-            column=spec.columns.get(col, col),
-            what="region",
             row_offset=spec.first_data_row,
         )
-    return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
+        where = f"{level} index {spec.path.name}"
+        if level == "region":
+            table, _ = handle_unknown_regions(
+                table,
+                ["region_id"],
+                regions["region_id"],
+                rule="error",
+                table="deflator",
+                source=src,
+                row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(table)),
+                source_columns=spec.columns,
+                rule_key=f"{key}.unknown_regions",
+            )
+            lookup = table.set_index(["region_id", "year"])["index"]
+            values = lookup.reindex(pd.MultiIndex.from_arrays([out["region_id"], out["year"]])).to_numpy()
+        else:
+            lookup = table.set_index("year")["index"]
+            values = lookup.reindex(out["year"].astype(int)).to_numpy()
+        idx = pd.Series(np.asarray(values, dtype="float64"), index=out.index)
+    bad = idx.notna() & ~(idx > 0)
+    if bad.any():
+        raise InputError("price index must be positive", source=src, column="index")
+    at_base = idx.where(out["year"] == base)
+    if level == "region":
+        base_val = at_base.groupby(out["region_id"]).transform("max")
+        lacking = sorted(set(out.loc[base_val.isna(), "region_id"].astype(str)))
+    else:
+        val = at_base.max()
+        base_val = pd.Series(val, index=out.index)
+        lacking = [] if np.isfinite(val) else ["(national)"]
+    if lacking:
+        raise InputError(
+            f"no price index in the base year {base} for {', '.join(lacking[:10])}"
+            f"{' …' if len(lacking) > 10 else ''}",
+            source=src,
+            column="index",
+        )
+    out["price_index"] = (100.0 * idx / base_val).astype("float64")
+    out["price_basis"] = f"real (base {base}, {name}; {where})"
+    return out
 
 
 def read_canonical(path: str | Path, table: str) -> pd.DataFrame:

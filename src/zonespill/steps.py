@@ -18,10 +18,13 @@ import pandas as pd
 
 from zonespill import contract as C
 from zonespill import geography, indicators
-from zonespill.errors import ConfigError
+from zonespill.errors import ConfigError, InputError
 from zonespill.ingest import (
     SourceSpec,
     Vintage,
+    apply_deflator,
+    check_balance,
+    drop_records_json,
     ingest_collaborations,
     ingest_flows,
     ingest_panel,
@@ -30,7 +33,7 @@ from zonespill.ingest import (
     read_canonical,
     write_canonical,
 )
-from zonespill.io import read_parquet, write_json, write_parquet
+from zonespill.io import read_parquet, write_csv, write_json, write_parquet
 from zonespill.weights import SpatialWeights
 
 log = logging.getLogger("zonespill")
@@ -68,17 +71,60 @@ def _vintages(options: Mapping[str, Any]) -> dict[str, Vintage]:
     return out
 
 
-def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
-    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``."""
+def ingest_panel_step(
+    options: Mapping[str, Any],
+    *,
+    regions: Path,
+    out: Path,
+    analysis: Mapping[str, Any] | None = None,
+    drops: Path | None = None,
+    deflator: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``.
+
+    Unknown region codes follow ``inputs.panel.unknown_regions`` and balance over the
+    analysis years ``inputs.panel.balance``; every dropped or kept-incomplete unit is
+    listed in ``drops`` (default ``panel_drops.json`` next to ``out``) and the log.
+    """
     spec = SourceSpec.from_config(options, key="inputs.panel")
     vintages = _vintages(options)
+    vintage = str(options.get("vintage", next(iter(vintages))))
+    records: list[C.DropRecord] = []
+    covariates = dict(options.get("covariates") or {})
+    if deflator and "column" in deflator:
+        covariates["price_index"] = str(deflator["column"])
+    reg = read_canonical(regions, "regions")
     panel = ingest_panel(
         spec,
-        regions=read_canonical(regions, "regions"),
+        regions=reg,
         vintages=vintages,
-        vintage=str(options.get("vintage", next(iter(vintages)))),
-        covariates=options.get("covariates"),
+        vintage=vintage,
+        covariates=covariates or None,
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
     )
+    if deflator:
+        panel = apply_deflator(panel, deflator, regions=reg, panel_source=str(spec.path))
+        log.info("panel: %s", panel["price_basis"].iloc[0])
+    years = _balance_years(panel, vintages.get(vintage), analysis or {})
+    panel, record = check_balance(
+        panel,
+        years=years,
+        rule=str(options.get("balance", "error")),
+        required=["gdp", "population", *(["price_index"] if deflator else [])],
+        source=str(spec.path),
+    )
+    if record is not None:
+        records.append(record)
+    if panel.empty:
+        raise InputError(
+            "no panel unit is left after the configured drops (see the drops record)",
+            source=str(spec.path),
+            rows="all",
+        )
+    for rec in records:
+        log.warning("panel: %s: %s", rec.reason, "; ".join(rec.detail[:20]))
+    write_json(Path(drops) if drops else Path(out).parent / "panel_drops.json", drop_records_json(records))
     write_canonical(out, panel, "panel")
     log.info(
         "panel: %d rows, %d regions, years %d-%d",
@@ -90,9 +136,27 @@ def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
     return panel
 
 
+def _balance_years(
+    panel: pd.DataFrame, vintage: Vintage | None, analysis: Mapping[str, Any]
+) -> tuple[int, int]:
+    """Analysis years if configured, else the panel's years within the chosen vintage."""
+    first, last = int(panel["year"].min()), int(panel["year"].max())
+    if vintage is not None:
+        first, last = max(first, vintage.first_year), min(last, vintage.last_year)
+    return int(analysis.get("first_year", first)), int(analysis.get("last_year", last))
+
+
 def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
     spec = SourceSpec.from_config(options, key="inputs.zones")
-    zones = ingest_zones(spec, regions=read_canonical(regions, "regions"))
+    records: list[C.DropRecord] = []
+    zones = ingest_zones(
+        spec,
+        regions=read_canonical(regions, "regions"),
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
+    )
+    for rec in records:
+        log.warning("zones: %s: %s (rows %s)", rec.reason, "; ".join(rec.detail), list(rec.rows))
     write_canonical(out, zones, "zones")
     log.info("zones: %d rows", len(zones))
     return zones
@@ -106,6 +170,7 @@ def ingest_collaborations_step(
         spec,
         regions=read_canonical(regions, "regions"),
         missing_start_year=str(options.get("missing_start_year", "error")),
+        unknown_regions=str(options.get("unknown_regions", "error")),
     )
     write_json(
         drops,
@@ -127,17 +192,53 @@ def ingest_collaborations_step(
     return collabs
 
 
-def ingest_flows_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
+def ingest_flows_step(
+    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path | None = None
+) -> pd.DataFrame:
+    """Validate the flows table; unknown codes follow ``inputs.flows.unknown_regions``."""
     spec = SourceSpec.from_config(options, key="inputs.flows")
-    flows = ingest_flows(spec, regions=read_canonical(regions, "regions"))
+    records: list[C.DropRecord] = []
+    flows = ingest_flows(
+        spec,
+        regions=read_canonical(regions, "regions"),
+        unknown_regions=str(options.get("unknown_regions", "error")),
+        drops=records,
+    )
+    for rec in records:
+        log.warning("flows: %s: %s", rec.reason, "; ".join(rec.detail[:20]))
+    write_json(Path(drops) if drops else Path(out).parent / "flows_drops.json", drop_records_json(records))
     write_canonical(out, flows, "flows")
+    log.info("flows: %d rows, kinds %s", len(flows), sorted(flows["kind"].astype(str).unique()))
     return flows
 
 
 # --------------------------------------------------------------------------- geography
 def _analysis_regions(regions: pd.DataFrame, panel: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The panel's regions at the analysis level; an error says at which level the panel is."""
+    if level not in indicators.ANALYSIS_LEVELS:
+        raise ConfigError(
+            f"unknown analysis level {level!r} (use {', '.join(indicators.ANALYSIS_LEVELS)})",
+            source="config",
+            column="analysis.level",
+        )
     ids = set(panel["region_id"].astype(str))
     sub = regions[(regions["level"] == level) & regions["region_id"].isin(ids)]
+    if sub.empty:
+        found = regions[regions["region_id"].isin(ids)]["level"].astype(str).value_counts().to_dict()
+        raise ConfigError(
+            f"no panel region is a {level} in the regions table (the panel's regions are: "
+            f"{found or 'none'}); set analysis.level to the panel's level",
+            source="config",
+            column="analysis.level",
+        )
+    other = sorted(ids - set(sub["region_id"].astype(str)))
+    if other:
+        log.warning(
+            "%d panel region(s) are not at the %s level and are left out of the analysis: %s",
+            len(other),
+            level,
+            ", ".join(other[:20]),
+        )
     return sub.sort_values("region_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -269,8 +370,15 @@ def indicators_step(
     region_year_out: Path,
     pair_year_out: Path,
     summary_out: Path,
+    ties_record_out: Path | None = None,
+    flows: Path | None = None,
+    flow_pair_year_out: Path | None = None,
 ) -> None:
-    """Region-year and pair-year spillover-direction indicators."""
+    """Region-year and pair-year spillover-direction indicators at the analysis level.
+
+    Writes the tie record (every pairing's mapping, expansion or drop) to
+    ``ties_record_out`` (default: ``ties_record.csv`` next to the summary).
+    """
     reg = read_canonical(regions, "regions")
     pan = read_canonical(panel, "panel")
     zon = read_canonical(zones, "zones")
@@ -284,33 +392,112 @@ def indicators_step(
         raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
     years = range(first, last + 1)
     ids = units["region_id"].astype(str).tolist()
-    ties = indicators.province_ties(col, reg, analysis_ids=ids)
-    pmap = indicators.province_of(reg)
-    zon = zon.assign(region_id=zon["region_id"].astype(str).map(lambda r: pmap.get(r, r)))
+    pairing_rules = analysis_options.get("pairings") or {}
+    capitals = pairing_rules.get("capitals", "lowest_code")
+    ties = indicators.analysis_ties(
+        col,
+        reg,
+        level=level,
+        analysis_ids=ids,
+        above=str(pairing_rules.get("above", "capital")),
+        capitals=capitals if isinstance(capitals, Mapping) else None,
+        source=str(collaborations),
+    )
+    record_path = Path(ties_record_out) if ties_record_out else Path(summary_out).parent / "ties_record.csv"
+    write_csv(record_path, ties.record)
+    counts = ties.counts()
+    log.info("ties at the %s level: %s (record: %s)", level, counts, record_path)
+    for rec in ties.record[ties.record["action"] == "dropped"].itertuples():
+        log.warning("pairing %s dropped: %s", rec.collab_id, rec.detail)
+    for cid in ties.expanded:
+        n = int((ties.record["collab_id"] == cid).sum())
+        log.warning("pairing %s expanded to %d %s-level ties (rule: all_children)", cid, n, level)
+    if counts["ties"] == 0 and not bool(analysis_options.get("expect_no_ties", False)):
+        raise ConfigError(
+            f"no collaboration tie reaches the {level}-level analysis: {ties.why_none()}; the tie record "
+            f"{record_path} lists every pairing. Set analysis.expect_no_ties: true if this is intended",
+            source="config",
+            column="analysis.level",
+        )
+    placement = indicators.place_zones(zon, reg, level=level)
+    if placement.info.get("note"):
+        log.warning("zones: %s", placement.info["note"])
     pan_units = pan[pan["region_id"].isin(ids)]
-    ry = indicators.region_year(pan_units, ties.ties, weights=w, zones=zon, years=years)
-    py = indicators.pair_year(col, reg, ry, years=years)
+    ry = indicators.region_year(
+        pan_units,
+        ties.active_ties,
+        weights=w,
+        zones=placement.zones,
+        years=years,
+        zones_incomplete=placement.incomplete,
+    )
+    py = indicators.pair_year(col, reg, ry, years=years, ties=ties)
+    flow_info: dict[str, Any] | None = None
+    if flows is not None:
+        fl = indicators.flow_indicators(
+            read_canonical(flows, "flows"),
+            reg,
+            level=level,
+            analysis_ids=ids,
+            years=years,
+            absent=str((analysis_options.get("flows") or {}).get("absent", "zero")),
+            ties=ties.active_ties,
+        )
+        ry = ry.merge(fl.region_year, on=["region_id", "year"], how="left", validate="one_to_one")
+        py = indicators.add_flows_to_pair_year(py, fl)
+        flow_out = Path(flow_pair_year_out or Path(summary_out).parent / "flow_pair_year.parquet")
+        write_parquet(flow_out, fl.pairs)
+        flow_info = {**fl.info, "pair_year": flow_out.name}
+        left_out = {
+            k: v
+            for k, v in fl.info.items()
+            if k
+            in (
+                "above_level_or_unmapped",
+                "outside_analysis_regions",
+                "within_one_unit",
+                "outside_analysis_years",
+            )
+            and v
+        }
+        if left_out:
+            log.warning("flows left out of the %s-level indicators (row counts): %s", level, left_out)
     write_parquet(region_year_out, ry)
     write_parquet(pair_year_out, py)
-    write_json(
-        summary_out,
-        {
-            "regions": len(ids),
-            "years": [first, last],
-            "collaborations": len(col),
-            "province_level_ties": len(ties.ties),
-            "same_province_ties_excluded_at_province_level": list(ties.same_province),
-            "ties_outside_analysis_regions": list(ties.outside_panel),
-            "ties_by_direction": {
-                k: int(v) for k, v in ties.ties["direction"].value_counts().sort_index().items()
-            },
+    active = ties.active_ties
+    summary: dict[str, Any] = {
+        "level": level,
+        "regions": len(ids),
+        "years": [first, last],
+        "collaborations": len(col),
+        "ties": counts["ties"],
+        "price_basis": str(ry["price_basis"].iloc[0]) if len(ry) else "nominal",
+        "tie_mapping": {
+            "above_rule": str(pairing_rules.get("above", "capital")),
+            "capitals": "config" if isinstance(capitals, Mapping) else str(capitals),
+            **counts,
+            "record": record_path.name,
         },
-    )
+        "same_unit_ties": list(ties.same_unit),
+        "dropped_pairings": list(ties.dropped),
+        "expanded_pairings": list(ties.expanded),
+        "ties_outside_analysis_regions": list(ties.outside_panel),
+        "ties_by_direction": {k: int(v) for k, v in active["direction"].value_counts().sort_index().items()},
+        "zones": placement.info,
+        "roles": indicators.ROLE_INFO,
+    }
+    if flow_info is not None:
+        summary["flows"] = flow_info
+    if level == "province":  # names kept for readers of earlier summaries
+        summary["province_level_ties"] = counts["ties"]
+        summary["same_province_ties_excluded_at_province_level"] = list(ties.same_unit)
+    write_json(summary_out, summary)
     log.info(
-        "region_year %s, pair_year %s; %d same-province ties kept only at native level",
+        "region_year %s, pair_year %s; %d same-%s ties kept only in the pair-year table",
         ry.shape,
         py.shape,
-        len(ties.same_province),
+        len(ties.same_unit),
+        level,
     )
 
 
@@ -565,19 +752,34 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         "zones": out / "canonical/zones.parquet",
         "collaborations": out / "canonical/collaborations.parquet",
         "drops": out / "canonical/collaborations_drops.json",
+        "panel_drops": out / "canonical/panel_drops.json",
         "weights": out / "weights/weights.parquet",
         "weights_meta": out / "weights/weights.json",
         "region_year": out / "indicators/region_year.parquet",
         "pair_year": out / "indicators/pair_year.parquet",
         "summary": out / "indicators/summary.json",
+        "ties_record": out / "indicators/ties_record.csv",
     }
     inputs = config["inputs"]
     ingest_regions_step(inputs["regions"], out=paths["regions"])
-    ingest_panel_step(inputs["panel"], regions=paths["regions"], out=paths["panel"])
+    ingest_panel_step(
+        inputs["panel"],
+        regions=paths["regions"],
+        out=paths["panel"],
+        analysis=config["analysis"],
+        drops=paths["panel_drops"],
+        deflator=inputs.get("deflator"),
+    )
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
     ingest_collaborations_step(
         inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]
     )
+    flows = None
+    if "flows" in inputs:
+        paths["flows"] = out / "canonical/flows.parquet"
+        paths["flow_pair_year"] = out / "indicators/flow_pair_year.parquet"
+        ingest_flows_step(inputs["flows"], regions=paths["regions"], out=paths["flows"])
+        flows = paths["flows"]
     weights_step(
         config["weights"],
         config["analysis"],
@@ -597,5 +799,8 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         region_year_out=paths["region_year"],
         pair_year_out=paths["pair_year"],
         summary_out=paths["summary"],
+        ties_record_out=paths["ties_record"],
+        flows=flows,
+        flow_pair_year_out=paths.get("flow_pair_year"),
     )
     return paths

@@ -28,6 +28,8 @@ def opts(*keys):
 INPUT_FILES = [config["inputs"][t]["path"] for t in ("regions", "panel", "zones", "collaborations")]
 if "flows" in config["inputs"]:
     INPUT_FILES.append(config["inputs"]["flows"]["path"])
+if "path" in (config["inputs"].get("deflator") or {}):
+    INPUT_FILES.append(config["inputs"]["deflator"]["path"])
 TABLES = ["T1", "T2", "T3"]
 TABLE_FILES = [f"{OUT}/tables/{t}.{ext}" for t in TABLES for ext in config["tables"]["formats"]]
 FIGURE_FILES = [f"{OUT}/figures/F1_sigma.{ext}" for ext in ("png", "pdf")]

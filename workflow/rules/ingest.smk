@@ -1,3 +1,5 @@
+import shlex
+
 # Stage 1: raw inputs -> validated canonical tables (one key each).
 
 
@@ -19,15 +21,30 @@ rule ingest_regions:
         "{params.zs} ingest-regions --log {log:q} --options {params.options:q} --out {output:q}"
 
 
+# A price-index table (inputs.deflator with a path) is an input of the panel step; a
+# deflator given as a panel column needs no extra file.
+DEFLATOR = config["inputs"].get("deflator")
+DEFLATOR_INPUT = {"deflator": DEFLATOR["path"]} if DEFLATOR and "path" in DEFLATOR else {}
+DEFLATOR_ARG = (
+    f"--deflator {shlex.quote(json.dumps(DEFLATOR, sort_keys=True, ensure_ascii=True, separators=(',', ':')))}"
+    if DEFLATOR
+    else ""
+)
+
+
 rule ingest_panel:
     input:
         source=config["inputs"]["panel"]["path"],
         regions=f"{OUT}/canonical/regions.parquet",
+        **DEFLATOR_INPUT,
     output:
-        f"{OUT}/canonical/panel.parquet",
+        table=f"{OUT}/canonical/panel.parquet",
+        drops=f"{OUT}/canonical/panel_drops.json",
     params:
         zs=ZS,
         options=opts("inputs", "panel"),
+        analysis=opts("analysis"),
+        deflator=DEFLATOR_ARG,
     conda:
         CONDA_ENV
     log:
@@ -35,7 +52,8 @@ rule ingest_panel:
     benchmark:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
-        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
+        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --analysis {params.analysis:q}"
+        " --regions {input.regions:q} --out {output.table:q} --drops {output.drops:q} {params.deflator}"
 
 
 rule ingest_zones:
@@ -76,3 +94,27 @@ rule ingest_collaborations:
     shell:
         "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
         " --out {output.table:q} --drops {output.drops:q}"
+
+
+# Optional directed flows (inputs.flows): read only when configured.
+if "flows" in config["inputs"]:
+
+    rule ingest_flows:
+        input:
+            source=config["inputs"]["flows"]["path"],
+            regions=f"{OUT}/canonical/regions.parquet",
+        output:
+            table=f"{OUT}/canonical/flows.parquet",
+            drops=f"{OUT}/canonical/flows_drops.json",
+        params:
+            zs=ZS,
+            options=opts("inputs", "flows"),
+        conda:
+            CONDA_ENV
+        log:
+            f"{OUT}/logs/ingest_flows.log",
+        benchmark:
+            f"{OUT}/benchmarks/ingest_flows.tsv"
+        shell:
+            "{params.zs} ingest-flows --log {log:q} --options {params.options:q} --regions {input.regions:q}"
+            " --out {output.table:q}"
