@@ -202,8 +202,12 @@ def test_event_study_anticipation_shifts_reference_and_shades_window() -> None:
     # the same table read with the default anticipation 0 puts the base at e = -1, where the
     # table has an estimate: refused, because the reference line would sit on an estimate
     with pytest.raises(InputError, match="base period") as exc:
-        event_study_figure(table, title="t")
+        event_study_figure(table, title="t", base_period="universal")
     assert exc.value.column == "att" and exc.value.rows == [5]
+    # without an explicit base period such a table can only be varying-base: drawn so, and said
+    legend = [t.get_text() for t in event_study_figure(table, title="t").axes[0].get_legend().get_texts()]
+    assert any("varying base" in t and "read from the table" in t for t in legend)
+    assert not any(t.startswith("omitted (reference)") for t in legend)
 
 
 def test_event_study_varying_base_and_counts_from_panel() -> None:

@@ -211,7 +211,7 @@ def plot_event_study(
     level: float = 0.95,
     xlabel: str = "Event time e (years relative to treatment)",
     ylabel: str = "ATT",
-    base_period: Literal["universal", "varying"] = "universal",
+    base_period: Literal["universal", "varying"] | None = None,
     anticipation: int = 0,
     omitted: Sequence[float] | None = None,
     n_treated: str | Mapping[Any, Any] | pd.Series | None = None,
@@ -240,7 +240,11 @@ def plot_event_study(
     xlabel, ylabel
         Axis labels.
     base_period
-        ``"universal"`` (default): every estimate is relative to the omitted period(s),
+        ``None`` (default): universal, unless the table has a non-zero estimate at the
+        reference period, which only a varying-base event study has; it is then drawn as
+        varying and the legend says the base was read from the table. Pass the base period
+        the estimator used to make a mismatch an error.
+        ``"universal"``: every estimate is relative to the omitted period(s),
         ``e = −1 − anticipation`` unless ``omitted`` says otherwise; the omitted period is drawn
         as a hollow diamond at 0 with a dotted reference line. A row at an omitted period with
         a non-zero estimate is an error (the table was estimated with another base).
@@ -293,7 +297,7 @@ def event_study_figure(
     level: float = 0.95,
     xlabel: str = "Event time e (years relative to treatment)",
     ylabel: str = "ATT",
-    base_period: Literal["universal", "varying"] = "universal",
+    base_period: Literal["universal", "varying"] | None = None,
     anticipation: int = 0,
     omitted: Sequence[float] | None = None,
     n_treated: str | Mapping[Any, Any] | pd.Series | None = None,
@@ -306,7 +310,7 @@ def event_study_figure(
         raise InputError("need ci_lower/ci_upper or se", source=src, rows="all", column="se")
     if not 0 < level < 1:
         raise InputError(f"level must lie in (0, 1), got {level!r}", source="plot_event_study(level)")
-    if base_period not in ("universal", "varying"):
+    if base_period not in ("universal", "varying", None):
         raise InputError(
             f"base_period must be 'universal' or 'varying', got {base_period!r}",
             source="plot_event_study(base_period)",
@@ -349,18 +353,22 @@ def event_study_figure(
             raise InputError("event time appears twice", source=src, rows=[seen[key] + 1, i + 1], column="e")
         seen[key] = i
     is_ref = np.isin(e, ref)
-    if base_period == "universal":
-        clash = is_ref & np.isfinite(att) & (np.abs(att) > 1e-12)
-        if clash.any():
-            raise InputError(
-                f"base_period='universal' omits e = {', '.join(f'{x:g}' for x in ref)}, but the table has a "
-                "non-zero estimate there: it was estimated with another base period (pass "
-                "base_period='varying' or the omitted periods it used)",
-                source=src,
-                rows=_rows(clash),
-                column="att",
-            )
-
+    clash = is_ref & np.isfinite(att) & (np.abs(att) > 1e-12)
+    detected = False
+    if base_period is None:
+        # universal unless the table itself shows an estimate at the reference period; then it
+        # can only be a varying-base event study, and the legend says it was read that way
+        base_period = "varying" if clash.any() else "universal"
+        detected = base_period == "varying"
+    elif base_period == "universal" and clash.any():
+        raise InputError(
+            f"base_period='universal' omits e = {', '.join(f'{x:g}' for x in ref)}, but the table has a "
+            "non-zero estimate there: it was estimated with another base period (pass "
+            "base_period='varying' or the omitted periods it used)",
+            source=src,
+            rows=_rows(clash),
+            column="att",
+        )
     fig = new_figure((FIGSIZE[0], FIGSIZE[1] + (1.0 if counts is not None else 0.0)))
     if counts is not None:
         ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=(4, 1))
@@ -424,7 +432,8 @@ def event_study_figure(
             lab = (
                 f"omitted (reference) period e = {', '.join(f'{x:g}' for x in ref)}, 0 by construction"
                 if base_period == "universal"
-                else f"base of post-period estimates e = {r:g} (varying base: pre-e are 1-period changes)"
+                else f"base of post-period estimates e = {r:g} (varying base: pre-e are 1-period changes"
+                + ("; read from the table)" if detected else ")")
             )
         ax.axvline(r, color="grey", linewidth=0.9, linestyle=":", label=lab)
     if base_period == "universal":
