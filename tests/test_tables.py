@@ -592,7 +592,9 @@ def _preamble_from(tex: str) -> str:
     req = next(line for line in tex.splitlines() if line.startswith("% Requires: "))
     lines = re.findall(r"\\usepackage\{[^}]+\}", req)
     if "xeCJK" in tex.splitlines()[2]:
-        fonts = subprocess.run(["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False)
+        fonts = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+        )
         family = sorted(f.split(",")[0].strip() for f in fonts.stdout.splitlines() if f.strip())
         if not family:
             pytest.skip("no simplified-Chinese font installed (fc-list :lang=zh-cn is empty)")
