@@ -148,3 +148,20 @@ def test_5000_ties_one_patch_each_without_saving() -> None:
     assert all(p.get_alpha() == style.alpha for p in patches)
     colours = {p.get_gid().split(":")[0]: to_rgba(p.get_edgecolor())[:3] for p in patches}
     assert colours == {d: to_rgba(c)[:3] for d, c in DIRECTION_COLOURS.items()}
+
+
+def test_tie_map_step_on_the_spine(spine: dict[str, Path], tmp_path: Path) -> None:
+    from zonespill.io import read_parquet
+    from zonespill.maps import tie_map_step
+
+    paths = tie_map_step(
+        regions=spine["regions"],
+        region_year=spine["region_year"],
+        pair_year=spine["pair_year"],
+        path_stem=tmp_path / "F2",
+    )
+    assert all(p.stat().st_size > 0 for p in paths)
+    py = read_parquet(spine["pair_year"])
+    cross = py[py["same_province"] == 0].drop_duplicates("collab_id")
+    arcs = tie_arcs(cross)
+    assert arcs["n_ties"].sum() == len(cross)  # every cross-unit tie is drawn (merged or not)
