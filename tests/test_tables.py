@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -23,6 +22,7 @@ from zonespill.tables import (
     format_number,
     latex_escape,
     render_table,
+    tex_preamble,
     write_table,
 )
 
@@ -589,8 +589,8 @@ def test_tex_cjk_names_engine() -> None:
 
 def _preamble_from(tex: str) -> str:
     """The preamble the .tex asks for, read from its own comment lines only."""
-    req = next(line for line in tex.splitlines() if line.startswith("% Requires: "))
-    lines = re.findall(r"\\usepackage\{[^}]+\}", req)
+    lines = tex_preamble(tex).splitlines()
+    assert lines[0] == "\\usepackage{booktabs}"
     if "xeCJK" in tex.splitlines()[2]:
         fonts = subprocess.run(
             ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
@@ -598,7 +598,8 @@ def _preamble_from(tex: str) -> str:
         family = sorted(f.split(",")[0].strip() for f in fonts.stdout.splitlines() if f.strip())
         if not family:
             pytest.skip("no simplified-Chinese font installed (fc-list :lang=zh-cn is empty)")
-        lines += ["\\usepackage{xeCJK}", f"\\setCJKmainfont{{{family[0]}}}"]
+        assert "\\usepackage{xeCJK}" in lines
+        lines.append(f"\\setCJKmainfont{{{family[0]}}}")
     return "\n".join(lines)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "format_number",
     "latex_escape",
     "render_table",
+    "tex_preamble",
     "write_table",
 ]
 
@@ -1015,6 +1016,21 @@ def _tex_requirements(lay: _Layout, plan: _TexPlan) -> list[str]:
             + ("consider landscape or fewer columns." if plan.long else "scaled down to the line width.")
         )
     return lines
+
+
+def tex_preamble(tex: str) -> str:
+    """The preamble lines a rendered ``.tex`` table asks for in its header comment.
+
+    ``\\usepackage`` lines from ``% Requires:``; for a CJK table also ``\\usepackage{xeCJK}``
+    (the CJK font, ``\\setCJKmainfont``, is the paper's choice and is not included).
+    """
+    lines: list[str] = []
+    for line in tex.splitlines()[:4]:
+        if line.startswith("% Requires: "):
+            lines += re.findall(r"\\usepackage\{[^}]+\}", line)
+        if line.startswith("% Engine: ") and "xeCJK" in line:
+            lines.append("\\usepackage{xeCJK}")
+    return "\n".join(lines)
 
 
 def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) -> str:
