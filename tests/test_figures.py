@@ -172,7 +172,7 @@ def test_event_study_treated_strip_hollow_points_and_reference() -> None:
     assert heights == dict(zip(table["e"].tolist(), table["n_treated"].astype(float).tolist(), strict=True))
     # estimates on < 2 treated units (e = 2, 3) are hollow; nothing else is
     assert _hollow_points(ax) == {2.0, 3.0}
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "rests on < 2 treated units" in labels
     assert any(lab.startswith("omitted (reference) period e = -1") for lab in labels)
     # the reference line sits at the omitted period e = -1 (universal base, no anticipation)
@@ -198,14 +198,14 @@ def test_event_study_anticipation_shifts_reference_and_shades_window() -> None:
     span = spans[0]
     xs = span.get_xy()[:, 0] if isinstance(span, Polygon) else [span.get_x(), span.get_x() + span.get_width()]
     assert min(xs) == -2.5 and max(xs) == -0.5
-    assert any("anticipation window" in t.get_text() for t in ax.get_legend().get_texts())
+    assert any("anticipation window" in t.get_text() for t in fig.legends[0].get_texts())
     # the same table read with the default anticipation 0 puts the base at e = -1, where the
     # table has an estimate: refused, because the reference line would sit on an estimate
     with pytest.raises(InputError, match="base period") as exc:
         event_study_figure(table, title="t", base_period="universal")
     assert exc.value.column == "att" and exc.value.rows == [5]
     # without an explicit base period such a table can only be varying-base: drawn so, and said
-    legend = [t.get_text() for t in event_study_figure(table, title="t").axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in event_study_figure(table, title="t").legends[0].get_texts()]
     assert any("varying base" in t and "read from the table" in t for t in legend)
     assert not any(t.startswith("omitted (reference)") for t in legend)
 
@@ -227,7 +227,7 @@ def test_event_study_varying_base_and_counts_from_panel() -> None:
     fig = event_study_figure(table, title="t", base_period="varying", n_treated=counts)
     ax = fig.axes[0]
     assert _hollow_points(ax) == {-2.0, 2.0}
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("varying base" in lab for lab in labels)
     # e = -1 is an estimate here, so it is drawn as one (filled)
     filled = {

@@ -459,19 +459,36 @@ def event_study_figure(
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ticks = np.unique(np.concatenate([e[np.isfinite(e)], ref])) if len(e) else np.asarray(ref)
-    if len(ticks) <= 25 and np.allclose(ticks, np.round(ticks)):
-        ax.set_xticks(ticks)
-    ax.legend(loc="best", fontsize="small", frameon=False)
+    if np.allclose(ticks, np.round(ticks)):
+        if len(ticks) <= 15:
+            ax.set_xticks(ticks)
+        else:
+            # every k-th event time, anchored so that the reference period is labelled
+            step = int(np.ceil(len(ticks) / 12))
+            anchor = ref[0] if ref else 0.0
+            ax.set_xticks(ticks[np.mod(ticks - anchor, step) == 0])
     if strip is not None and counts is not None:
         ax.tick_params(labelbottom=False)
-        for k, name in enumerate(names):
-            idx = np.flatnonzero(g == name)
+        # one bar set when every series rests on the same units per e, else one per series
+        per_series = [np.flatnonzero(g == name) for name in names]
+        same = len(names) == 1 or all(
+            dict(zip(e[i].tolist(), counts[i].tolist(), strict=True))
+            == dict(zip(e[per_series[0]].tolist(), counts[per_series[0]].tolist(), strict=True))
+            for i in per_series[1:]
+        )
+        sets = (
+            [(per_series[0], "0.35" if len(names) > 1 else "C0")]
+            if same
+            else [(i, f"C{k % 10}") for k, i in enumerate(per_series)]
+        )
+        n_e = len(np.unique(e))
+        for k, (idx, colour) in enumerate(sets):
             ok = idx[np.isfinite(counts[idx])]
-            bw = 0.8 / len(names)
-            xs = e[ok] + (k - (len(names) - 1) / 2) * bw
-            colours = [("0.8" if counts[i] < min_treated else f"C{k % 10}") for i in ok]
-            strip.bar(xs, counts[ok], width=bw, color=colours, edgecolor=f"C{k % 10}", linewidth=0.6)
-            if len(np.unique(e)) <= 30:
+            bw = 0.8 / len(sets)
+            xs = e[ok] + (k - (len(sets) - 1) / 2) * bw
+            fill = [("0.85" if counts[i] < min_treated else colour) for i in ok]
+            strip.bar(xs, counts[ok], width=bw, color=fill, edgecolor=colour, linewidth=0.6)
+            if n_e * len(sets) <= 30:
                 for xi, ci in zip(xs, counts[ok], strict=True):
                     strip.annotate(
                         f"{int(ci)}",
@@ -489,7 +506,21 @@ def event_study_figure(
         strip.set_xlabel(xlabel)
     else:
         ax.set_xlabel(xlabel)
-    fig.tight_layout()
+    # the legend goes under the axes, so it never covers an estimate
+    handles, labels = ax.get_legend_handles_labels()
+    rows = int(np.ceil(len(handles) / 2))
+    extra = 0.2 * rows + 0.1
+    fig.set_size_inches(fig.get_size_inches()[0], fig.get_size_inches()[1] + extra)
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=2,
+        fontsize="small",
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    fig.tight_layout(rect=(0.0, extra / fig.get_size_inches()[1], 1.0, 1.0))
     return fig
 
 
