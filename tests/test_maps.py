@@ -14,6 +14,7 @@ from zonespill.figures import new_figure, use_agg
 from zonespill.maps import (
     ARROW_STYLES,
     DIRECTION_COLOURS,
+    DIRECTION_LABELS,
     ArcStyle,
     draw_tie_arcs,
     plot_tie_map,
@@ -165,3 +166,27 @@ def test_tie_map_step_on_the_spine(spine: dict[str, Path], tmp_path: Path) -> No
     cross = py[py["same_province"] == 0].drop_duplicates("collab_id")
     arcs = tie_arcs(cross)
     assert arcs["n_ties"].sum() == len(cross)  # every cross-unit tie is drawn (merged or not)
+
+
+def test_direction_panels_hold_one_direction_each(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from zonespill import figures
+
+    captured: list[object] = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, stem: captured.append(fig) or [])
+    regions = _grid_regions(5)
+    ids = regions["region_id"].tolist()
+    ry = pd.DataFrame({"region_id": ids, "year": 2000, "growth": np.arange(len(ids), dtype=float)})
+    ties = _random_ties(ids, 200, seed=2)
+    plot_tie_map(regions, ry, ties, path_stem=tmp_path / "p", title="t", panels="direction")
+    fig = captured[0]
+    maps = [ax for ax in fig.axes if ax.get_title()]  # type: ignore[attr-defined]
+    assert len(maps) == ties["direction"].nunique()
+    for ax in maps:
+        dirs = {a.get_gid().split(":")[0] for a in ax.patches if a.get_gid()}
+        assert len(dirs) == 1 and ax.get_title().startswith(DIRECTION_LABELS[dirs.pop()])
+    # the legend names every colour, with its tie count
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]  # type: ignore[attr-defined]
+    for d in ties["direction"].unique():
+        assert f"{DIRECTION_LABELS[d]}: {int((ties['direction'] == d).sum())} ties" in texts
+    with pytest.raises(InputError, match="panels"):
+        plot_tie_map(regions, ry, ties, path_stem=tmp_path / "q", title="t", panels="grid")  # type: ignore[arg-type]

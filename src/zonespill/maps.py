@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -243,6 +243,7 @@ def plot_tie_map(
     fill_col: str = "growth",
     fill_label: str = "mean annual growth of log GDP per capita",
     exclude_same_unit: bool = True,
+    panels: Literal["single", "direction"] = "single",
 ) -> list[Path]:
     """Draw the map and write ``<path_stem>.png`` and ``.pdf``; returns the paths.
 
@@ -259,6 +260,9 @@ def plot_tie_map(
         Column of ``region_year`` whose unit mean fills the polygons, and its colour-bar label.
     ``exclude_same_unit``
         Drop rows with ``same_province == 1`` when that column exists (ties inside one unit).
+    ``panels``
+        ``"single"`` (one map) or ``"direction"``: one small map per direction present (for
+        thousands of ties, where one map would overplot).
     """
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import LinearSegmentedColormap, Normalize
@@ -266,6 +270,10 @@ def plot_tie_map(
 
     from zonespill import figures
 
+    if panels not in ("single", "direction"):
+        raise InputError(
+            f"panels must be 'single' or 'direction', got {panels!r}", source="plot_tie_map(panels=...)"
+        )
     if fill_col not in region_year.columns:
         raise InputError(
             "fill column not found", source="plot_tie_map(region_year)", rows="all", column=fill_col
@@ -290,12 +298,7 @@ def plot_tie_map(
             verts.append(ring)
             g = fill.get(rid, np.nan)
             colours.append(cmap(norm(g)) if np.isfinite(g) else (1.0, 1.0, 1.0, 1.0))
-    fig = figures.new_figure((8.0, 7.2))
-    ax = fig.add_subplot()
     edge = 0.4 if len(verts) <= 200 else 0.1
-    ax.add_collection(
-        PolyCollection(verts, facecolors=colours, edgecolors="white", linewidths=edge, zorder=1)
-    )
     cent = centroids(sub).set_index("region_id")
     pos: dict[str, tuple[float, float]] = {
         str(k): (float(x), float(y)) for k, x, y in zip(cent.index, cent["lon"], cent["lat"], strict=True)
@@ -313,14 +316,38 @@ def plot_tie_map(
             g: (float(np.mean([p[0] for p in m])), float(np.mean([p[1] for p in m])))
             for g, m in members.items()
         }
-    patches = draw_tie_arcs(ax, arcs, pos, curvature=curvature)
-    ax.autoscale_view()
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(title)
+    present = [d for d in DIRECTION_COLOURS if d in set(arcs["direction"])]
+    if panels == "direction" and len(present) > 1:
+        # one small map per direction: at thousands of ties each direction stays legible
+        groups = [(d, arcs[arcs["direction"] == d]) for d in present]
+        ncols = 2
+        nrows = (len(groups) + 1) // 2
+        fig = figures.new_figure((8.0, 3.4 * nrows + 1.4))
+        axes = [fig.add_subplot(nrows, ncols, k + 1) for k in range(len(groups))]
+        fig.suptitle(title)
+    else:
+        groups = [("", arcs)]
+        fig = figures.new_figure((8.0, 7.2))
+        axes = [fig.add_subplot()]
+        axes[0].set_title(title)
+    patches = []
+    for ax, (d, sub_arcs) in zip(axes, groups, strict=True):
+        ax.add_collection(
+            PolyCollection(verts, facecolors=colours, edgecolors="white", linewidths=edge, zorder=1)
+        )
+        patches += draw_tie_arcs(ax, sub_arcs, pos, curvature=curvature)
+        ax.autoscale_view()
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        if d:
+            ax.set_title(f"{DIRECTION_LABELS[d]}: {int(sub_arcs['n_ties'].sum())} ties", fontsize="small")
     from matplotlib.cm import ScalarMappable
 
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, label=fill_label)
+    # fixed layout: maps on the left, colour bar at the right, legend at the bottom
+    bottom = (1.1 + 0.18 * ((len(DIRECTION_COLOURS) + 1) // 2)) / float(fig.get_size_inches()[1])
+    fig.subplots_adjust(left=0.02, right=0.84, top=0.93, bottom=bottom, wspace=0.05, hspace=0.15)
+    cax = fig.add_axes((0.87, bottom + 0.15 * (0.93 - bottom), 0.022, 0.7 * (0.93 - bottom)))
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, label=fill_label)
     drawn = pd.Series([str(p.get_gid()).split(":", 1)[0] for p in patches], dtype=object)
     counts = drawn.value_counts()
     ties_by_dir = arcs.groupby("direction")["n_ties"].sum()
@@ -340,29 +367,25 @@ def plot_tie_map(
     legend_title = "tie direction (arrow: giver → receiver)"
     if (arcs["n_ties"] > 1).any():
         legend_title += "\narc width grows with the number of ties"
-    if handles:
-        # below the map, so it never hides arcs
-        ax.legend(
-            handles=handles,
-            handler_map={FancyArrowPatch: _ArrowLegendHandler()},
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.06),
-            ncol=2,
-            title=legend_title,
-            frameon=False,
-            fontsize="small",
-            title_fontsize="small",
-        )
     missing = len(arcs) - len(patches)
     if missing or not handles:
         # say on the figure what is not drawn rather than leave it out silently
-        text = (
-            f"{missing} of {len(arcs)} arcs not drawn (an end has no map position)"
+        legend_title += (
+            f"\n{missing} of {len(arcs)} arcs not drawn (an end has no map position)"
             if missing
-            else "no ties to draw"
+            else "\nno ties to draw"
         )
-        ax.text(0.5, -0.01, text, transform=ax.transAxes, ha="center", va="top", fontsize="small")
-    fig.tight_layout()
+    # below the maps, so it never hides arcs
+    fig.legend(
+        handles=handles,
+        handler_map={FancyArrowPatch: _ArrowLegendHandler()},
+        loc="lower center",
+        ncol=2,
+        title=legend_title,
+        frameon=False,
+        fontsize="small",
+        title_fontsize="small",
+    )
     paths = figures.save_figure(fig, path_stem)
     return paths
 
