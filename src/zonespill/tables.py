@@ -1102,7 +1102,12 @@ def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) ->
             f"\\caption{{{latex_escape(lay.title)}}}",
             f"\\label{{tab:{lay.table_id}}}",
             # last resort (too many columns for any font size): scale the tabular to the line
-            *(["\\resizebox{\\linewidth}{!}{%"] if plan.overfull_risk else []),
+            # (down only: \\width is the natural width, never enlarged)
+            *(
+                ["\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%"]
+                if plan.overfull_risk
+                else []
+            ),
             f"\\begin{{tabular}}{{{spec}}}",
             "\\toprule",
             header,
