@@ -68,15 +68,17 @@ def test_save_figure_keeps_dots_in_stem_and_rejects_suffix(tmp_path: Path) -> No
 @pytest.mark.parametrize("band", [None, "uniform", "cband", "ucb"])
 def test_plot_event_study_deterministic(tmp_path: Path, band: str | None) -> None:
     table = _event_table(band=band)
-    a = plot_event_study(table, title="Event study", path_stem=tmp_path / "a" / "es")
-    b = plot_event_study(table, title="Event study", path_stem=tmp_path / "b" / "es")
+    a = plot_event_study(table, title="Event study", path_stem=tmp_path / "a" / "es", base_period="varying")
+    b = plot_event_study(table, title="Event study", path_stem=tmp_path / "b" / "es", base_period="varying")
     for p, q in zip(a, b, strict=True):
         assert p.read_bytes() == q.read_bytes()
 
 
 def test_plot_event_study_band_changes_output(tmp_path: Path) -> None:
-    plain = plot_event_study(_event_table(), title="t", path_stem=tmp_path / "plain")
-    banded = plot_event_study(_event_table(band="uniform"), title="t", path_stem=tmp_path / "band")
+    plain = plot_event_study(_event_table(), title="t", path_stem=tmp_path / "plain", base_period="varying")
+    banded = plot_event_study(
+        _event_table(band="uniform"), title="t", path_stem=tmp_path / "band", base_period="varying"
+    )
     assert plain[0].read_bytes() != banded[0].read_bytes()
 
 
@@ -87,7 +89,9 @@ def test_plot_event_study_series_and_ci_columns(tmp_path: Path) -> None:
     table = table.drop(columns="se")
     # reference period with a missing interval is drawn without error
     table.loc[table["e"] == -1, ["ci_lower", "ci_upper"]] = np.nan
-    paths = plot_event_study(table, title="Two estimators", path_stem=tmp_path / "es2", series="est")
+    paths = plot_event_study(
+        table, title="Two estimators", path_stem=tmp_path / "es2", series="est", base_period="varying"
+    )
     assert all(p.stat().st_size > 0 for p in paths)
 
 
@@ -131,3 +135,116 @@ def test_plot_lines(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         plot_lines(frame, "year", ["nope"], title="t", ylabel="y", path_stem=tmp_path / "c")
     assert exc.value.column == "nope"
+
+
+# ----------------------------------------------------------------------------- FD1 readability
+def _universal_table(anticipation: int = 0) -> pd.DataFrame:
+    """Synthetic universal-base event study: the omitted period is exactly 0 with no SE."""
+    e = np.arange(-5, 4)
+    att = np.where(e >= 0, 0.1 + 0.02 * e, 0.01 * np.cos(e))
+    se = np.full(len(e), 0.03)
+    ref = -1 - anticipation
+    att[e == ref] = 0.0
+    se[e == ref] = np.nan
+    # treated units per e: the late event times rest on one unit
+    n = np.array([3, 4, 6, 6, 6, 6, 5, 1, 1])
+    return pd.DataFrame({"e": e, "att": att, "se": se, "n_treated": n})
+
+
+def _hollow_points(ax: object) -> set[float]:
+    from matplotlib.colors import to_rgba
+
+    out: set[float] = set()
+    for line in ax.get_lines():  # type: ignore[attr-defined]
+        if line.get_marker() == "o" and to_rgba(line.get_markerfacecolor()) == to_rgba("white"):
+            out.update(float(x) for x in line.get_xdata())
+    return out
+
+
+def test_event_study_treated_strip_hollow_points_and_reference() -> None:
+    from zonespill.figures import event_study_figure
+
+    table = _universal_table()
+    fig = event_study_figure(table, title="t")
+    ax, strip = fig.axes
+    # the strip shows one bar per event time, height = treated units
+    heights = {round(p.get_x() + p.get_width() / 2): p.get_height() for p in strip.patches}
+    assert heights == dict(zip(table["e"].tolist(), table["n_treated"].astype(float).tolist(), strict=True))
+    # estimates on < 2 treated units (e = 2, 3) are hollow; nothing else is
+    assert _hollow_points(ax) == {2.0, 3.0}
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "rests on < 2 treated units" in labels
+    assert any(lab.startswith("omitted (reference) period e = -1") for lab in labels)
+    # the reference line sits at the omitted period e = -1 (universal base, no anticipation)
+    vlines = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert vlines == [-1]
+    # min_treated moves the threshold
+    fig5 = event_study_figure(table, title="t", min_treated=5)
+    assert _hollow_points(fig5.axes[0]) == {-5.0, -4.0, 2.0, 3.0}
+
+
+def test_event_study_anticipation_shifts_reference_and_shades_window() -> None:
+    from matplotlib.patches import Polygon, Rectangle
+
+    from zonespill.figures import event_study_figure
+
+    table = _universal_table(anticipation=2)
+    fig = event_study_figure(table, title="t", anticipation=2)
+    ax = fig.axes[0]
+    vlines = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert vlines == [-3]
+    spans = [p for p in ax.patches if isinstance(p, Polygon | Rectangle)]
+    assert len(spans) == 1
+    span = spans[0]
+    xs = span.get_xy()[:, 0] if isinstance(span, Polygon) else [span.get_x(), span.get_x() + span.get_width()]
+    assert min(xs) == -2.5 and max(xs) == -0.5
+    assert any("anticipation window" in t.get_text() for t in fig.legends[0].get_texts())
+    # the same table read with the default anticipation 0 puts the base at e = -1, where the
+    # table has an estimate: refused, because the reference line would sit on an estimate
+    with pytest.raises(InputError, match="base period") as exc:
+        event_study_figure(table, title="t", base_period="universal")
+    assert exc.value.column == "att" and exc.value.rows == [5]
+    # without an explicit base period such a table can only be varying-base: drawn so, and said
+    legend = [t.get_text() for t in event_study_figure(table, title="t").legends[0].get_texts()]
+    assert any("varying base" in t and "read from the table" in t for t in legend)
+    assert not any(t.startswith("omitted (reference)") for t in legend)
+
+
+def test_event_study_varying_base_and_counts_from_panel() -> None:
+    from zonespill.figures import event_study_figure, treated_units_by_event_time
+
+    panel = pd.DataFrame(
+        {
+            "unit": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+            "year": [2000, 2001, 2002, 2003] * 3,
+            "cohort": [2002] * 4 + [2001] * 4 + [0] * 4,
+        }
+    )
+    counts = treated_units_by_event_time(panel, unit="unit", time="year", cohort="cohort")
+    # a: e = -2..1, b: e = -1..2; c never treated
+    assert counts.to_dict() == {-2: 1, -1: 2, 0: 2, 1: 2, 2: 1}
+    table = pd.DataFrame({"e": [-2, -1, 0, 1, 2], "att": [0.02, -0.01, 0.1, 0.12, 0.2], "se": 0.05})
+    fig = event_study_figure(table, title="t", base_period="varying", n_treated=counts)
+    ax = fig.axes[0]
+    assert _hollow_points(ax) == {-2.0, 2.0}
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("varying base" in lab for lab in labels)
+    # e = -1 is an estimate here, so it is drawn as one (filled)
+    filled = {
+        float(x)
+        for ln in ax.get_lines()
+        if ln.get_marker() == "o" and ln.get_markerfacecolor() != "white"
+        for x in ln.get_xdata()
+    }
+    assert -1.0 in filled
+
+
+def test_event_study_without_counts_keeps_single_axis(tmp_path: Path) -> None:
+    from zonespill.figures import event_study_figure
+
+    table = _universal_table().drop(columns="n_treated")
+    assert len(event_study_figure(table, title="t").axes) == 1
+    paths = plot_event_study(table, title="t", path_stem=tmp_path / "u", omitted=[-1])
+    assert all(p.stat().st_size > 0 for p in paths)
+    with pytest.raises(InputError, match="base_period"):
+        plot_event_study(table, title="t", path_stem=tmp_path / "v", base_period="fixed")  # type: ignore[arg-type]

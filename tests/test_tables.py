@@ -22,6 +22,7 @@ from zonespill.tables import (
     format_number,
     latex_escape,
     render_table,
+    tex_preamble,
     write_table,
 )
 
@@ -474,3 +475,187 @@ def test_plain_table_index_rules() -> None:
     assert rows[0] == ["", "gdp"]
     assert rows[1] == ["count", "4.000"]
     assert rows[2] == ["mean", "2.500"]
+
+
+# --------------------------------------------------------------------------- LaTeX layout at scale
+def _names(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    syll = [
+        "an",
+        "bei",
+        "chang",
+        "de",
+        "feng",
+        "guang",
+        "hai",
+        "jiang",
+        "lin",
+        "ning",
+        "qing",
+        "shan",
+        "zhou",
+    ]
+    return ["".join(rng.choice(syll, 3)).capitalize() for _ in range(n)]
+
+
+def _long_plain(n: int) -> PlainTable:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "region_id": [f"{110000 + 100 * i}" for i in range(n)],
+            "name": _names(n, 1),
+            "description": [
+                f"unit {i} in group {i % 7}; "
+                + " ".join(_names(4, i))
+                + " and a rather long free-text comment"
+                for i in range(n)
+            ],
+            "growth": rng.normal(0.05, 0.02, n),
+            "club": rng.integers(1, 5, n),
+        }
+    )
+    return PlainTable(frame, table_id="L1", title="Many units", notes=["Long table note."])
+
+
+def _members_table(n: int) -> PlainTable:
+    """The shape C4 had: all members of a club in one cell (29,906pt overfull at 358 units)."""
+    names = _names(n, 2)
+    frame = pd.DataFrame(
+        {
+            "club": [1, 2],
+            "n": [n // 2, n - n // 2],
+            "members": [", ".join(names[: n // 2]), ", ".join(names[n // 2 :])],
+            "ids": [
+                ",".join(str(110000 + i) for i in range(60)),
+                ",".join(str(220000 + i) for i in range(60)),
+            ],
+        }
+    )
+    return PlainTable(frame, table_id="C4x", title="Club membership")
+
+
+def _wide_regression() -> RegressionTable:
+    models = [f"Callaway–Sant'Anna not-yet-treated ({k})" for k in range(1, 9)]
+    coefs = pd.DataFrame(
+        {
+            "model": models * 2,
+            "term": ["any_tie_with_a_long_label"] * 8 + ["forward_receiver"] * 8,
+            "estimate": np.linspace(-0.2, 0.3, 16),
+            "se": np.full(16, 0.05),
+        }
+    )
+    return RegressionTable.from_long(coefs, None, table_id="W1", title="Wide", notes=["n"])
+
+
+def test_tex_long_table_is_longtable_and_names_its_packages() -> None:
+    tex = render_table(_long_plain(100), "tex", provenance_hash=HASH)
+    lines = tex.splitlines()
+    assert lines[1].startswith("% Requires: ") and "\\usepackage{longtable}" in lines[1]
+    assert lines[2].startswith("% Engine: pdfLaTeX")
+    assert "\\begin{longtable}" in tex and "\\endhead" in tex and "continued" in tex
+    assert "\\begin{table}" not in tex  # a float cannot break across pages
+    assert tex.count(" \\\\\n") >= 100
+    short = render_table(_long_plain(10), "tex", provenance_hash=HASH)
+    assert "longtable" not in short and "\\begin{tabular}" in short
+    # the threshold is a keyword
+    assert "\\begin{longtable}" in render_table(_long_plain(10), "tex", provenance_hash=HASH, tex_long_rows=5)
+    with pytest.raises(InputError, match="tex_long_rows"):
+        render_table(_long_plain(10), "tex", provenance_hash=HASH, tex_long_rows=-1)
+
+
+def test_tex_wide_cells_wrap_numbers_do_not() -> None:
+    tex = render_table(_members_table(358), "tex", provenance_hash=HASH)
+    spec = next(line for line in tex.splitlines() if line.startswith("\\begin{tabular}"))
+    # the members and ids columns wrap (paragraph columns), the numeric ones stay right-aligned
+    assert spec.count("p{") == 2 and spec.startswith("\\begin{tabular}{rr>")
+    assert "\\usepackage{array}" in tex.splitlines()[1]
+    assert "110000,\\allowbreak{}110001" in tex  # id lists get break points
+    # a table that fits keeps plain columns and no extra package
+    small = render_table(_table(), "tex", provenance_hash=HASH)
+    assert "p{" not in small and small.splitlines()[1] == "% Requires: \\usepackage{booktabs}."
+
+
+def test_tex_wide_regression_shrinks_font_and_wraps_headers() -> None:
+    tex = render_table(_wide_regression(), "tex", provenance_hash=HASH)
+    assert any(line in ("\\small", "\\footnotesize", "\\scriptsize") for line in tex.splitlines())
+    assert "\\begin{tabular}[b]{@{}c@{}}" in tex  # model names broken over lines
+
+
+def test_tex_cjk_names_engine() -> None:
+    frame = pd.DataFrame({"省份": ["广东省", "黑龙江省"], "增长": [0.05, 0.03]})
+    tex = render_table(PlainTable(frame, table_id="Z", title="省级增长"), "tex", provenance_hash=HASH)
+    assert "% Engine: XeLaTeX with \\usepackage{xeCJK}" in tex
+
+
+def _preamble_from(tex: str) -> str:
+    """The preamble the .tex asks for, read from its own comment lines only."""
+    lines = tex_preamble(tex).splitlines()
+    assert lines[0] == "\\usepackage{booktabs}"
+    if "xeCJK" in tex.splitlines()[2]:
+        fonts = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+        )
+        family = sorted(f.split(",")[0].strip() for f in fonts.stdout.splitlines() if f.strip())
+        if not family:
+            pytest.skip("no simplified-Chinese font installed (fc-list :lang=zh-cn is empty)")
+        assert "\\usepackage{xeCJK}" in lines
+        lines.append(f"\\setCJKmainfont{{{family[0]}}}")
+    return "\n".join(lines)
+
+
+def _compile(tmp_path: Path, tex: str, engine: str, runs: int = 1) -> str:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "t.tex").write_text(tex, encoding="utf-8")
+    doc = (
+        "\\documentclass{article}\n"
+        + _preamble_from(tex)
+        + "\n\\begin{document}\n\\input{t.tex}\n\\end{document}\n"
+    )
+    (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
+    for _ in range(runs):  # longtable settles its column widths over two runs
+        res = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert res.returncode == 0, res.stdout[-3000:]
+    return (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+
+
+def _no_tex(engine: str) -> bool:
+    return shutil.which(engine) is None
+
+
+@pytest.mark.skipif(_no_tex("pdflatex"), reason="pdflatex not installed: LaTeX output not compiled")
+def test_tex_members_and_wide_tables_compile_without_overfull(tmp_path: Path) -> None:
+    for k, table in enumerate([_members_table(358), _wide_regression(), _long_plain(60)]):
+        log = _compile(
+            tmp_path / str(k), render_table(table, "tex", provenance_hash=HASH), "pdflatex", runs=2
+        )
+        assert "Overfull \\hbox" not in log, table.table_id
+
+
+@pytest.mark.skipif(_no_tex("pdflatex"), reason="pdflatex not installed: LaTeX output not compiled")
+def test_tex_3000_rows_compile_without_overfull(tmp_path: Path) -> None:
+    log = _compile(tmp_path, render_table(_long_plain(3000), "tex", provenance_hash=HASH), "pdflatex", runs=2)
+    assert "Overfull \\hbox" not in log
+    pages = int(log.split("Output written on doc.pdf (")[1].split(" page")[0])
+    assert pages > 20  # it really broke across pages
+
+
+@pytest.mark.skipif(_no_tex("xelatex"), reason="xelatex not installed: CJK LaTeX output not compiled")
+def test_tex_cjk_compiles_with_xelatex_without_overfull(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "省份": ["广东省", "黑龙江省", "新疆维吾尔自治区"] * 3,
+            "合作园区": ["深圳（哈尔滨）产业园区，由两地政府共同建设并按照平等互利原则运营管理"] * 9,
+            "增长": np.linspace(0.01, 0.09, 9),
+        }
+    )
+    t = PlainTable(frame, table_id="Z1", title="省级增长与合作", notes=["注：数据来自统计年鉴。"])
+    log = _compile(tmp_path, render_table(t, "tex", provenance_hash=HASH), "xelatex")
+    assert "Overfull \\hbox" not in log
+    assert "Missing character" not in log  # the CJK font named in the preamble was used

@@ -13,9 +13,12 @@ Every output is byte-identical across reruns (fixed number formatting, no timest
 ends with a footer naming the table id, the provenance hash of the run that produced it and
 the zonespill version. Design notes: ``docs/decisions/tables.md``.
 
-LaTeX output needs only ``\\usepackage{booktabs}`` in the preamble (pdfLaTeX with the
-default UTF-8 input encoding). Chinese text is passed through unchanged and needs a CJK-aware
-setup (e.g. ``xelatex`` with ``xeCJK`` or ``ctex``).
+LaTeX output fits the line: the largest font size at which the table fits is used, text
+columns that are too wide become ragged-right paragraph columns, headers wrap, and tables
+with more than ``tex_long_rows`` body rows are ``longtable`` s that break across pages. The
+first lines of every ``.tex`` name the packages it needs (``booktabs``; ``array`` for
+wrapped columns; ``longtable``) and the engine: pdfLaTeX, or XeLaTeX with ``xeCJK`` when the
+table holds CJK characters (passed through unchanged).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = [
     "format_number",
     "latex_escape",
     "render_table",
+    "tex_preamble",
     "write_table",
 ]
 
@@ -786,32 +790,339 @@ Table = RegressionTable | PlainTable
 # ---------------------------------------------------------------------------------------
 
 
-def _render_tex(lay: _Layout, footer: str) -> str:
+#: Body rows above which a LaTeX table becomes a ``longtable`` (breaks across pages).
+TEX_LONG_ROWS = 45
+
+#: Usable line width assumed when choosing font size and column widths, in points: the text
+#: width of a 10pt ``article`` page (345pt) less a safety margin for the width estimates.
+_TEX_LINE_PT = 320.0
+_TEX_TABCOLSEP_PT = 6.0
+#: Font size commands tried in order, with their nominal size in points.
+_TEX_SIZES: tuple[tuple[str, float], ...] = (
+    ("", 10.0),
+    ("\\small", 9.0),
+    ("\\footnotesize", 8.0),
+    ("\\scriptsize", 7.0),
+)
+#: Narrowest paragraph column offered to wrapped text, in em.
+_TEX_MIN_P_EM = 6.0
+
+_CJK_RE = re.compile(
+    "[\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0002fa1f]"
+)
+#: Characters after which a wrapped cell may break a long token (lists of ids, snake_case).
+_BREAK_AFTER = ",;/_"
+
+
+def _has_cjk(text: str) -> bool:
+    return _CJK_RE.search(text) is not None
+
+
+def _char_em(ch: str) -> float:
+    """Estimated width of one typeset character in em (Computer Modern-like; CJK full width)."""
+    if _CJK_RE.match(ch):
+        return 1.0
+    if ch == " ":
+        return 0.34
+    if ch.isupper() or ch in "mwMW%&@—":
+        return 0.78
+    if ch in "il.,;:'|!()[]":
+        return 0.3
+    return 0.52
+
+
+def _text_em(text: str) -> float:
+    return sum(_char_em(c) for c in text)
+
+
+def _cell_em(cell: _Cell) -> float:
+    # stars are superscripts (~0.35em each); the rest as printed
+    return _text_em(cell.plain()[: len(cell.plain()) - len(cell.stars)]) + 0.35 * len(cell.stars)
+
+
+def _tokens(text: str) -> list[str]:
+    """Pieces between which a wrapped cell can break: spaces, after ``,;/_``, around CJK characters."""
+    out: list[str] = []
+    cur = ""
+    for ch in text:
+        if ch.isspace():
+            if cur:
+                out.append(cur)
+            cur = ""
+        elif _CJK_RE.match(ch):
+            if cur:
+                out.append(cur)
+            out.append(ch)
+            cur = ""
+        else:
+            cur += ch
+            if ch in _BREAK_AFTER:
+                out.append(cur)
+                cur = ""
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _min_em(text: str) -> float:
+    return max((_text_em(t) for t in _tokens(text)), default=0.0)
+
+
+_HEADER_BREAK_RE = re.compile(r"(?<=[-–—/_])(?=\S)")
+
+
+def _header_words(text: str) -> list[tuple[str, bool]]:
+    """Header pieces and whether a space preceded each: breaks at spaces and after - – — / _."""
+    out: list[tuple[str, bool]] = []
+    for k, word in enumerate(str(text).split()):
+        for m, piece in enumerate(_HEADER_BREAK_RE.split(word)):
+            out.append((piece, k > 0 and m == 0))
+    return out
+
+
+def _header_lines(text: str, width_em: float) -> list[str]:
+    """Greedy line fill of a header into lines no wider than ``width_em`` (a piece never splits)."""
+    lines: list[str] = []
+    cur = ""
+    for piece, spaced in _header_words(text):
+        trial = cur + (" " if spaced and cur else "") + piece
+        if cur and _text_em(trial) > width_em:
+            lines.append(cur)
+            cur = piece
+        else:
+            cur = trial
+    if cur:
+        lines.append(cur)
+    return lines or [""]
+
+
+@dataclass(frozen=True)
+class _TexPlan:
+    size: str  # font size command ("" = normal)
+    colspec: tuple[str, ...]  # per column: "l"/"c"/"r" or a p{} spec
+    wrap: tuple[bool, ...]  # per column: cell text may wrap (paragraph column)
+    header_width_em: tuple[float | None, ...]  # per column: wrap the header at this width
+    long: bool
+    overfull_risk: bool  # even the smallest size does not fit the estimate
+
+
+def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
+    """Choose font size and column types so that the table fits the line width.
+
+    Widths are estimated from the characters (see :func:`_char_em`); numeric columns never
+    wrap, text columns (left-aligned, not numeric) may become ragged-right paragraph
+    columns, headers may wrap at spaces. The largest font size that fits is used.
+    """
+    ncol = len(lay.header)
+    rows = [cells for section in lay.sections for _kind, cells in section]
+    body_w = [max((_cell_em(r[j]) for r in rows), default=0.0) for j in range(ncol)]
+    body_min = [max((_min_em(r[j].plain()) for r in rows), default=0.0) for j in range(ncol)]
+    head_w = [_text_em(h) for h in lay.header]
+    head_min = [max((_text_em(w) for w, _ in _header_words(h)), default=0.0) for h in lay.header]
+    wrappable = [
+        lay.align[j] == "l" and not all(r[j].numeric or not r[j].text for r in rows) for j in range(ncol)
+    ]
+    n_body = len(rows)
+    long = n_body > long_rows
+    for size, pt in _TEX_SIZES:
+        budget = _TEX_LINE_PT / pt - ncol * 2 * _TEX_TABCOLSEP_PT / pt
+        natural = [max(b, h) for b, h in zip(body_w, head_w, strict=True)]
+        if sum(natural) <= budget:
+            return _TexPlan(size, tuple(lay.align), (False,) * ncol, (None,) * ncol, long, False)
+        # fixed columns keep their body width (header wrapped to it); text columns shrink
+        fixed = [max(body_w[j], head_min[j]) for j in range(ncol)]
+        minimal = [
+            max(body_min[j], head_min[j], min(_TEX_MIN_P_EM, natural[j])) if wrappable[j] else fixed[j]
+            for j in range(ncol)
+        ]
+        last = size == _TEX_SIZES[-1][0]
+        if sum(minimal) <= budget or last:
+            spare = budget - sum(minimal)
+            # give the spare width to the text columns in proportion to what they lack
+            want = [natural[j] - minimal[j] if wrappable[j] else 0.0 for j in range(ncol)]
+            total_want = sum(want)
+            widths = [
+                minimal[j] + (spare * want[j] / total_want if total_want > 0 and spare > 0 else 0.0)
+                for j in range(ncol)
+            ]
+            widths = [min(w, natural[j]) for j, w in enumerate(widths)]
+            colspec: list[str] = []
+            wrap: list[bool] = []
+            head: list[float | None] = []
+            for j in range(ncol):
+                if wrappable[j] and natural[j] > widths[j] + 1e-9:
+                    # width as a share of the line, so the table scales with the document
+                    frac = widths[j] * pt / _TEX_LINE_PT
+                    colspec.append(f">{{\\raggedright\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
+                    wrap.append(True)
+                    head.append(None)
+                else:
+                    colspec.append(lay.align[j])
+                    wrap.append(False)
+                    head.append(widths[j] if head_w[j] > widths[j] + 1e-9 else None)
+            return _TexPlan(size, tuple(colspec), tuple(wrap), tuple(head), long, sum(minimal) > budget)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _wrap_breaks(latex: str) -> str:
+    """Allow line breaks after the separators of long tokens in a paragraph cell."""
+    # only inside tokens: a separator followed by a space already has its break
+    out = latex.replace(r"\_", r"\_\allowbreak{}")
+    return re.sub(r"([,;/])(?=[^\s\\])", r"\1\\allowbreak{}", out)
+
+
+def _note_breaks(latex: str, min_chars: int = 30) -> str:
+    """Break points only inside long tokens of a note (paths, ids lists, hashes stay readable)."""
+    return " ".join(_wrap_breaks(t) if len(t) > min_chars else t for t in latex.split(" "))
+
+
+def _tex_header_cell(text: str, align: str, width_em: float | None) -> str:
+    if width_em is None:
+        return latex_escape(text)
+    lines = _header_lines(text, width_em)
+    if len(lines) == 1:
+        return latex_escape(text)
+    a = align if align in ("l", "c", "r") else "l"
+    return (
+        f"\\begin{{tabular}}[b]{{@{{}}{a}@{{}}}}"
+        + r"\\".join(latex_escape(x) for x in lines)
+        + r"\end{tabular}"
+    )
+
+
+def _tex_requirements(lay: _Layout, plan: _TexPlan) -> list[str]:
+    """Comment lines naming the packages and engine the table needs."""
+    texts = [lay.title, *lay.header, *lay.notes]
+    texts += [c.text for section in lay.sections for _k, cells in section for c in cells]
+    packages = ["booktabs"]
+    if any(plan.wrap):
+        packages.append("array")
+    if plan.long:
+        packages.append("longtable")
+    elif plan.overfull_risk:
+        packages.append("graphicx")
+    lines = ["% Requires: " + ", ".join(f"\\usepackage{{{p}}}" for p in packages) + "."]
+    if any(_has_cjk(t) for t in texts):
+        lines.append(
+            "% Engine: XeLaTeX with \\usepackage{xeCJK} and a CJK main font (\\setCJKmainfont{...}); "
+            "the table holds CJK characters that pdfLaTeX cannot typeset."
+        )
+    else:
+        lines.append("% Engine: pdfLaTeX (UTF-8 input), XeLaTeX or LuaLaTeX.")
+    if plan.overfull_risk:
+        lines.append(
+            "% Warning: wider than the text width even at \\scriptsize with wrapped cells; "
+            + ("consider landscape or fewer columns." if plan.long else "scaled down to the line width.")
+        )
+    return lines
+
+
+def tex_preamble(tex: str) -> str:
+    """The preamble lines a rendered ``.tex`` table asks for in its header comment.
+
+    ``\\usepackage`` lines from ``% Requires:``; for a CJK table also ``\\usepackage{xeCJK}``
+    (the CJK font, ``\\setCJKmainfont``, is the paper's choice and is not included).
+    """
+    lines: list[str] = []
+    for line in tex.splitlines()[:4]:
+        if line.startswith("% Requires: "):
+            lines += re.findall(r"\\usepackage\{[^}]+\}", line)
+        if line.startswith("% Engine: ") and "xeCJK" in line:
+            lines.append("\\usepackage{xeCJK}")
+    return "\n".join(lines)
+
+
+def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) -> str:
+    plan = _tex_plan(lay, long_rows)
+    ncol = len(lay.header)
+    header = (
+        " & ".join(
+            _tex_header_cell(h, a, w)
+            for h, a, w in zip(lay.header, lay.align, plan.header_width_em, strict=True)
+        )
+        + " \\\\"
+    )
+
+    def body_line(cells: Sequence[_Cell]) -> str:
+        parts = [_wrap_breaks(c.latex()) if plan.wrap[j] else c.latex() for j, c in enumerate(cells)]
+        return " & ".join(parts) + " \\\\"
+
     out = [
         f"% {lay.table_id}: generated by zonespill; do not edit by hand.",
-        "% Requires \\usepackage{booktabs}.",
-        "\\begin{table}[htbp]",
-        "\\centering",
-        f"\\caption{{{latex_escape(lay.title)}}}",
-        f"\\label{{tab:{lay.table_id}}}",
-        f"\\begin{{tabular}}{{{''.join(lay.align)}}}",
-        "\\toprule",
-        " & ".join(latex_escape(h) for h in lay.header) + " \\\\",
+        *_tex_requirements(lay, plan),
     ]
-    for section in lay.sections:
-        if not section:
-            continue
-        out.append("\\midrule")
-        for _kind, cells in section:
-            out.append(" & ".join(c.latex() for c in cells) + " \\\\")
-    out.append("\\bottomrule")
-    out.append("\\end{tabular}")
+    spec = "".join(plan.colspec)
+    notes: list[str] = []
     if lay.notes:
-        out.append("\\par\\smallskip")
-        out.append("{\\footnotesize\\raggedright")
-        out.extend(latex_escape(n) + "\\par" for n in lay.notes)
-        out.append("}")
-    out.append("\\end{table}")
+        # \sloppy: a note never sticks out of the line for want of a break point
+        notes = [
+            "{\\footnotesize\\raggedright\\sloppy",
+            *(_note_breaks(latex_escape(n)) + "\\par" for n in lay.notes),
+            "}",
+        ]
+    if plan.long:
+        out.append("\\begingroup")
+        if plan.size:
+            out.append(plan.size)
+        out += [
+            f"\\begin{{longtable}}{{{spec}}}",
+            f"\\caption{{{latex_escape(lay.title)}}}\\label{{tab:{lay.table_id}}}\\\\",
+            "\\toprule",
+            header,
+            "\\midrule",
+            "\\endfirsthead",
+            f"\\multicolumn{{{ncol}}}{{@{{}}l}}{{\\emph{{Table \\thetable{{}} (continued)}}}}\\\\",
+            "\\toprule",
+            header,
+            "\\midrule",
+            "\\endhead",
+            "\\midrule",
+            f"\\multicolumn{{{ncol}}}{{r@{{}}}}{{\\emph{{continued on next page}}}}\\\\",
+            "\\endfoot",
+            "\\bottomrule",
+            "\\endlastfoot",
+        ]
+        first = True
+        for section in lay.sections:
+            if not section:
+                continue
+            if not first:
+                out.append("\\midrule")
+            first = False
+            out.extend(body_line(cells) for _kind, cells in section)
+        out.append("\\end{longtable}")
+        out.extend(notes)
+        out.append("\\endgroup")
+    else:
+        out += ["\\begin{table}[htbp]", "\\centering"]
+        if plan.size:
+            out.append(plan.size)
+        out += [
+            f"\\caption{{{latex_escape(lay.title)}}}",
+            f"\\label{{tab:{lay.table_id}}}",
+            # last resort (too many columns for any font size): scale the tabular to the line
+            # (down only: \\width is the natural width, never enlarged)
+            *(
+                ["\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%"]
+                if plan.overfull_risk
+                else []
+            ),
+            f"\\begin{{tabular}}{{{spec}}}",
+            "\\toprule",
+            header,
+        ]
+        for section in lay.sections:
+            if not section:
+                continue
+            out.append("\\midrule")
+            out.extend(body_line(cells) for _kind, cells in section)
+        out.append("\\bottomrule")
+        out.append("\\end{tabular}" + ("}" if plan.overfull_risk else ""))
+        if notes:
+            out.append("\\par\\smallskip")
+            out.extend(notes)
+        out.append("\\end{table}")
     out.append(f"% {footer}")
     return "\n".join(out) + "\n"
 
@@ -909,7 +1220,7 @@ def _render_html(lay: _Layout, footer: str) -> str:
 _RENDERERS = {"tex": _render_tex, "md": _render_md, "csv": _render_csv, "html": _render_html}
 
 
-def render_table(table: Table, fmt: str, *, provenance_hash: str) -> str:
+def render_table(table: Table, fmt: str, *, provenance_hash: str, tex_long_rows: int = TEX_LONG_ROWS) -> str:
     """Render ``table`` to one format without writing it.
 
     Parameters
@@ -920,6 +1231,9 @@ def render_table(table: Table, fmt: str, *, provenance_hash: str) -> str:
         One of :data:`FORMATS`.
     provenance_hash
         Hash of the run's provenance record (see :func:`zonespill.provenance.provenance_hash`).
+    tex_long_rows
+        LaTeX only: a table with more body rows than this is a ``longtable`` that breaks
+        across pages (header repeated, "continued" lines); default :data:`TEX_LONG_ROWS`.
 
     Returns
     -------
@@ -932,7 +1246,17 @@ def render_table(table: Table, fmt: str, *, provenance_hash: str) -> str:
         raise InputError(
             f"expected a RegressionTable or PlainTable, got {type(table).__name__}", source="table"
         )
+    if (
+        isinstance(tex_long_rows, bool)
+        or not isinstance(tex_long_rows, int | np.integer)
+        or tex_long_rows < 0
+    ):
+        raise InputError(
+            f"tex_long_rows must be an integer >= 0, got {tex_long_rows!r}", source="tex_long_rows"
+        )
     footer = footer_text(table.table_id, provenance_hash)
+    if fmt == "tex":
+        return _render_tex(table._layout(), footer, long_rows=int(tex_long_rows))
     return _RENDERERS[fmt](table._layout(), footer)
 
 
@@ -942,6 +1266,7 @@ def write_table(
     *,
     provenance_hash: str,
     formats: Sequence[str] = FORMATS,
+    tex_long_rows: int = TEX_LONG_ROWS,
 ) -> list[Path]:
     """Write ``table`` as ``<outdir>/<table_id>.<fmt>`` for each format, atomically.
 
@@ -956,6 +1281,8 @@ def write_table(
         ``sha256:``); printed in the footer of every output.
     formats
         Any of ``"tex"``, ``"md"``, ``"csv"``, ``"html"``.
+    tex_long_rows
+        See :func:`render_table`.
 
     Returns
     -------
@@ -968,7 +1295,8 @@ def write_table(
     if unknown:
         raise InputError(f"unknown table formats {unknown}; choose from {list(FORMATS)}", source="formats")
     contents = [
-        (fmt, render_table(table, fmt, provenance_hash=provenance_hash)) for fmt in dict.fromkeys(formats)
+        (fmt, render_table(table, fmt, provenance_hash=provenance_hash, tex_long_rows=tex_long_rows))
+        for fmt in dict.fromkeys(formats)
     ]
     paths = []
     for fmt, text in contents:

@@ -117,12 +117,15 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_every_latex_table_compiles(first_run: Path, tmp_path: Path) -> None:
-    """Each generated .tex table compiles with pdfLaTeX + booktabs (the documented preamble)."""
+    """Each generated .tex table compiles with pdfLaTeX and the packages its header comment names."""
+    from zonespill.tables import tex_preamble
+
     failures = []
     for tex in sorted((first_run / "results/tables").glob("*.tex")):
         doc = tmp_path / f"{tex.stem}_doc.tex"
+        preamble = tex_preamble(tex.read_text(encoding="utf-8")).replace("\n", "")
         doc.write_text(
-            "\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=1cm,landscape]{geometry}"
+            f"\\documentclass{{article}}{preamble}\\usepackage[margin=1cm,landscape]{{geometry}}"
             f"\\begin{{document}}\\input{{{tex}}}\\end{{document}}\n",
             encoding="utf-8",
         )
