@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-import scipy.sparse as sp
 
 from zonespill.did._panel import (
     ClusterSpec,
@@ -28,6 +27,7 @@ from zonespill.did._panel import (
 )
 from zonespill.did._results import DiDResult, nan_if_tiny, with_ci
 from zonespill.errors import EstimationError, InputError
+from zonespill.twoway import TwoWayFE
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,27 +256,6 @@ def sun_abraham(
 # ----------------------------------------------------------------------------------------------
 # Borusyak, Jaravel & Spiess imputation
 # ----------------------------------------------------------------------------------------------
-class _TwoWayFE:
-    """Normal equations of y = α_u + β_t on a set of observations, solved by the T × T Schur
-    complement (exact, O(obs + T³))."""
-
-    def __init__(self, u: np.ndarray, t: np.ndarray, n_u: int, n_t: int) -> None:
-        self.u, self.t = u, t
-        self.cu = np.bincount(u, minlength=n_u).astype(float)
-        self.ct = np.bincount(t, minlength=n_t).astype(float)
-        self.B = sp.csr_matrix((np.ones(len(u)), (u, t)), shape=(n_u, n_t))
-        inv_cu = np.divide(1.0, self.cu, out=np.zeros_like(self.cu), where=self.cu > 0)
-        self.inv_cu = inv_cu
-        S = np.diag(self.ct) - np.asarray((self.B.T @ sp.diags(inv_cu) @ self.B).todense())
-        self.S_pinv = np.linalg.pinv(S)
-
-    def solve(self, ru: np.ndarray, rt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Solve [diag(cu) B; B' diag(ct)] [a; b] = [ru; rt] (ru: n_u × m, rt: n_t × m)."""
-        b = self.S_pinv @ (rt - self.B.T @ (ru * self.inv_cu[:, None]))
-        a = (ru - self.B @ b) * self.inv_cu[:, None]
-        return a, b
-
-
 def imputation(
     data: pd.DataFrame,
     *,
@@ -332,7 +311,8 @@ def imputation(
         raise EstimationError("no treated observations")
     y = df["zy"].to_numpy()
     o0 = ~treated
-    fe = _TwoWayFE(u[o0], tcode[o0], n_u, n_t)
+    # exact two-way solve (one normalisation per connected component; no pseudo-inverse)
+    fe = TwoWayFE(u[o0], tcode[o0], n_units=n_u, n_times=n_t)
     no_ctrl_t = np.flatnonzero(fe.ct == 0)
     bad = treated & np.isin(tcode, no_ctrl_t)
     if bad.any():
@@ -343,6 +323,12 @@ def imputation(
     no_unit = treated & (fe.cu[u] == 0)
     if no_unit.any():  # pragma: no cover - excluded by dropping always-treated units
         raise EstimationError("units without untreated periods")
+    unident = treated & ~fe.identified(u, tcode)
+    if unident.any():
+        raise EstimationError(
+            f"{int(unident.sum())} treated observation(s) cannot be imputed: their unit and period are "
+            "not connected through untreated observations (unit and time effects not jointly "
+            "identified)")
     ru = np.bincount(u[o0], weights=y[o0], minlength=n_u)[:, None]
     rt = np.bincount(tcode[o0], weights=y[o0], minlength=n_t)[:, None]
     a, b = fe.solve(ru, rt)
