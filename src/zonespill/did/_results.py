@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from zonespill.did._pretrend import PreTrendTest
+from zonespill.did._support import cohort_support
+
 
 @dataclass(frozen=True)
 class DiDResult:
@@ -27,6 +30,26 @@ class DiDResult:
     vcov_type: str
     alpha: float = 0.05
     extra: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    # identification diagnostics (issue 11 part 3); see zonespill.did._support
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    min_units_per_side: int = 2
+    include_thin_cells: bool = False
+    thin_overall: bool = False
+    notes: tuple[str, ...] = ()
+    anticipation: int = 0
+    pretrend: PreTrendTest | None = None
+
+    @property
+    def cohort_support(self) -> pd.DataFrame:
+        """Per cohort: treated units and the fewest/most control units over its (g,t) cells."""
+        return cohort_support(self.cells)
+
+    @property
+    def thin_cells(self) -> pd.DataFrame:
+        """The (g,t) cells with fewer than ``min_units_per_side`` units on a side."""
+        if self.cells.empty:
+            return self.cells
+        return self.cells[self.cells["thin"]].reset_index(drop=True)
 
     @property
     def ci(self) -> tuple[float, float]:

@@ -22,10 +22,14 @@ from zonespill.did._panel import (
     cluster_columns,
     cluster_meat,
     cohort_column,
+    n_clusters,
     numeric_column,
+    psd_diag_sqrt,
     to_wide,
 )
+from zonespill.did._pretrend import PreTrendTest, joint_wald
 from zonespill.did._results import DiDResult, nan_if_tiny, with_ci
+from zonespill.did._support import cell_table, check_min_units, event_support, thin_notes
 from zonespill.errors import EstimationError, InputError
 from zonespill.twoway import TwoWayFE
 
@@ -34,7 +38,8 @@ from zonespill.twoway import TwoWayFE
 # shared preparation
 # ----------------------------------------------------------------------------------------------
 def _long(
-    data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, cluster: ClusterSpec
+    data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, cluster: ClusterSpec,
+    anticipation: int = 0,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Validated long frame with safe column names (zy, zu, zt, zg, zc0, zc1)."""
     ccols = cluster_columns(cluster)
@@ -65,7 +70,8 @@ def _long(
     if not names:
         names = ["zu"]
     # cohorts first treated after the last observed period are never treated within the sample
-    df.loc[df["zg"] > df["zt"].max(), "zg"] = 0.0
+    # (with anticipation δ: only cohorts whose anticipation starts after the sample)
+    df.loc[df["zg"] - anticipation > df["zt"].max(), "zg"] = 0.0
     return df, tuple(names)
 
 
@@ -79,10 +85,16 @@ def _vcov_label(cluster: ClusterSpec, unit: str) -> str:
     return f"{kind} by {' & '.join(cols)} (CRV1, fixest default small-sample correction)"
 
 
-def _drop_always_treated(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _drop_always_treated(df: pd.DataFrame, anticipation: int = 0) -> tuple[pd.DataFrame, int]:
     t1 = df["zt"].min()
-    always = (df["zg"] > 0) & (df["zg"] <= t1)
+    always = (df["zg"] > 0) & (df["zg"] - anticipation <= t1)
     return df.loc[~always].reset_index(drop=True), int(df.loc[always, "zu"].nunique())
+
+
+def _check_anticipation(anticipation: int) -> int:
+    if isinstance(anticipation, bool) or not isinstance(anticipation, int | np.integer) or anticipation < 0:
+        raise InputError("anticipation must be a non-negative integer", source="anticipation")
+    return int(anticipation)
 
 
 def _cohort_sizes(df: pd.DataFrame) -> dict[float, int]:
@@ -266,20 +278,30 @@ def imputation(
     horizons: bool = True,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
+    leave_out: bool = True,
+    pretrend_leads: int | None = None,
 ) -> DiDResult:
     r"""Borusyak, Jaravel & Spiess (2024) imputation estimator with their conservative SEs.
 
-    1. On untreated observations :math:`\Omega_0` (never treated and not yet treated) fit
-       :math:`y_{it} = \alpha_i + \beta_t + \varepsilon_{it}`.
+    1. On untreated observations :math:`\Omega_0` (never treated and not yet treated, i.e.
+       :math:`t < G_i - \delta` with δ = ``anticipation``) fit
+       :math:`y_{it} = \alpha_i + \beta_t + \varepsilon_{it}` (exact solve: :mod:`zonespill.twoway`).
     2. Impute :math:`\hat\tau_{it} = y_{it} - \hat\alpha_i - \hat\beta_t` on treated observations.
     3. Estimand :math:`\hat\tau_w = \sum_{it \in \Omega_1} w_{it}\hat\tau_{it}` (static ATT:
-       :math:`w = 1/N_1`; horizon h: equal weights on observations with :math:`t - G_i = h`).
+       :math:`w = 1/N_1` over :math:`t \ge G_i`; horizon h: equal weights on observations with
+       :math:`t - G_i = h`, including the anticipation horizons :math:`-\delta \le h < 0`).
 
     Variance (BJS Theorem 3, conservative): :math:`\hat\sigma^2_w = \sum_c (\sum_{it\in c}
     v_{it}\tilde\varepsilon_{it})^2` with :math:`v = w` on :math:`\Omega_1`,
     :math:`v = -Z_0(Z_0'Z_0)^{-1}Z_1'w` on :math:`\Omega_0`; :math:`\tilde\varepsilon` is the
     first-stage residual on :math:`\Omega_0` and :math:`\hat\tau_{it} - \bar\tau_{g,e}` on
     :math:`\Omega_1`, :math:`\bar\tau_{g,e}` the :math:`v^2`-weighted mean within cohort × horizon.
+    With ``leave_out=True`` (default, BJS 2024 Appendix A.6) the mean leaves out the observation's
+    own unit so that small cells do not understate the variance (the same ε̃ for every clustering,
+    so two-way inclusion–exclusion stays consistent); where nothing is left the mean is 0.
     Clusters: ``unit`` by default; two columns = two-way (inclusion–exclusion).
 
     Parameters
@@ -288,25 +310,44 @@ def imputation(
         Long panel (balance not required).
     outcome, unit, time, cohort : str
     horizons : bool
-        Also estimate the effect at every horizon e ≥ 0 (``table`` rows).
+        Also estimate the effect at every horizon e ≥ −δ (``table`` rows).
     cluster : str or (str, str), optional
     alpha : float
+    anticipation : int
+        δ ≥ 0: observations from ``G − δ`` on are treated (not used in the first stage).
+    min_units_per_side : int
+        A (g, t) cell with fewer treated units of g at t, or fewer untreated units at t, is thin.
+    include_thin_cells : bool
+        Keep thin cells in the estimands (flagged) instead of excluding them.
+    leave_out : bool
+        Leave-out residuals for the conservative variance (see above).
+    pretrend_leads : int, optional
+        Number of leads in the BJS pre-test (default: every pre-period event time below −δ but
+        the earliest, which is the reference).
 
     Returns
     -------
     DiDResult
+        ``cells`` (support per (g,t)), ``table`` with ``n_treated, n_control, thin`` per horizon,
+        ``pretrend`` (BJS 2024 Test 1: leads on untreated observations, cluster-robust Wald),
+        ``extra["pretrend"]`` the lead coefficients.
 
     Raises
     ------
     EstimationError
         A cohort treated in a period without untreated observations (no valid controls).
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df, dropped = _drop_always_treated(df)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df, dropped = _drop_always_treated(df, anticipation=delta)
     u = pd.factorize(df["zu"], sort=True)[0]
     tcode, tvals = pd.factorize(df["zt"], sort=True)
     n_u, n_t = int(u.max()) + 1, len(tvals)
-    treated = ((df["zg"] > 0) & (df["zt"] >= df["zg"])).to_numpy()
+    g = df["zg"].to_numpy()
+    tt = df["zt"].to_numpy()
+    treated = ((g > 0) & (tt >= g - delta))
     if not treated.any():
         raise EstimationError("no treated observations")
     y = df["zy"].to_numpy()
@@ -329,22 +370,28 @@ def imputation(
             f"{int(unident.sum())} treated observation(s) cannot be imputed: their unit and period are "
             "not connected through untreated observations (unit and time effects not jointly "
             "identified)")
-    ru = np.bincount(u[o0], weights=y[o0], minlength=n_u)[:, None]
-    rt = np.bincount(tcode[o0], weights=y[o0], minlength=n_t)[:, None]
-    a, b = fe.solve(ru, rt)
-    fitted = a[u, 0] + b[tcode, 0]
-    resid = y - fitted  # τ̂ on Ω1, ε̂ on Ω0
-    g = df["zg"].to_numpy()
-    ev = np.where(treated, df["zt"].to_numpy() - g, np.nan)
-    # weights: static + one per horizon
+    a, b = fe.fit(y[o0])
+    resid = y - (a[u] + b[tcode])  # τ̂ on Ω1, ε̂ on Ω0
+    ev = np.where(treated, tt - g, np.nan)
+    # identification support per (g, t) cell: treated units of g at t vs untreated units at t
+    tr_idx = np.flatnonzero(treated)
+    cell_codes, cell_keys = pd.factorize(pd.MultiIndex.from_arrays([g[tr_idx], tt[tr_idx]]), sort=True)
+    ck = np.array(cell_keys.tolist(), dtype=float).reshape(-1, 2)
+    n_tr = np.bincount(cell_codes, minlength=len(ck))
+    n_co = fe.ct[np.searchsorted(tvals.to_numpy(dtype=float), ck[:, 1])].astype(np.int64)
+    cells = cell_table(ck[:, 0], ck[:, 1], n_tr, n_co, min_units=m_units, include_thin=include_thin_cells)
+    used = np.zeros(len(df), dtype=bool)
+    used[tr_idx] = cells["used"].to_numpy()[cell_codes]
+    # weights: static (e >= 0) + one per horizon (incl. anticipation horizons); only used cells
     labels: list[str | int] = ["ATT"]
-    W = [treated / treated.sum()]
+    cols = [used & (ev >= 0)]
     if horizons:
         for h in np.unique(ev[treated]):
-            m = treated & (ev == h)
             labels.append(int(h))
-            W.append(m / m.sum())
-    Wm = np.column_stack(W)  # obs × m, zero on Ω0
+            cols.append(used & (ev == h))
+    M = np.column_stack(cols).astype(float)
+    cnt = M.sum(axis=0)
+    Wm = np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
     est = Wm[treated].T @ resid[treated]
     w1u = np.zeros((n_u, Wm.shape[1]))
     np.add.at(w1u, u[treated], Wm[treated])
@@ -353,30 +400,108 @@ def imputation(
     ga, gb = fe.solve(w1u, w1t)
     v = Wm.copy()
     v[o0] = -(ga[u[o0]] + gb[tcode[o0]])
-    # ε̃ on Ω1: τ̂ minus its v²-weighted mean within cohort × horizon (per estimand)
-    cell = pd.factorize(pd.MultiIndex.from_arrays([g[treated], ev[treated]]))[0]
-    v1 = v[treated]
-    num = np.zeros((cell.max() + 1, v1.shape[1]))
-    den = np.zeros_like(num)
-    np.add.at(num, cell, v1**2 * resid[treated][:, None])
-    np.add.at(den, cell, v1**2)
-    tbar = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    eps = np.repeat(resid[:, None], v.shape[1], axis=1)
-    eps[treated] = resid[treated][:, None] - tbar[cell]
-    scores = v * eps
     clusters = [df[c].to_numpy() for c in cn]
+    eps = np.repeat(resid[:, None], v.shape[1], axis=1)
+    eps[treated] = resid[treated][:, None] - _bjs_cell_means(
+        cell_codes, u[treated] if leave_out else None, v[treated], resid[treated])
+    scores = v * eps
     var = np.diag(cluster_meat(scores, clusters))
     se = nan_if_tiny(np.sqrt(np.maximum(var, 0)))
+    est = np.where(cnt > 0, est, np.nan)
+    se = np.where(cnt > 0, se, np.nan)
+    ev_support = event_support(cells.assign(e=cells["e"]))
     if horizons:
         table = pd.DataFrame({"e": labels[1:], "estimate": est[1:], "se": se[1:]})
+        table = table.merge(ev_support, on="e", how="left")
     else:
-        table = pd.DataFrame({"term": ["ATT"], "estimate": est[:1], "se": se[:1]})
+        post = cells[cells["e"] >= 0]
+        pu = post[post["used"]]
+        table = pd.DataFrame({"term": ["ATT"], "estimate": est[:1], "se": se[:1],
+                              "n_treated": [int(pu["n_treated"].sum())],
+                              "n_control": [int(pu["n_control"].min()) if len(pu) else 0],
+                              "thin": [bool(pu.empty or pu["thin"].any())]})
+    post = cells[cells["e"] >= 0]
+    thin_overall = bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any())
+    notes = thin_notes(cells, min_units=m_units, include_thin=include_thin_cells, estimator="BJS imputation")
+    pre, pre_tab = _bjs_pretest(df, u, tcode, o0, y, delta, pretrend_leads, clusters)
+    if delta:
+        notes.append(f"BJS imputation: anticipation δ = {delta}: observations from G − {delta} on are "
+                     "treated (horizons −δ…−1 are anticipation effects, not in the static ATT)")
     return DiDResult(estimator="BJS imputation", att=float(est[0]), se=float(se[0]),
                      table=with_ci(table, alpha), cohort_sizes=_cohort_sizes(df), n_obs=len(df),
                      n_units=n_u, dropped_units=dropped,
                      vcov_type=_vcov_label(cluster, unit).replace(
-                         "CRV1, fixest default small-sample correction", "BJS conservative"),
-                     alpha=alpha)
+                         "CRV1, fixest default small-sample correction",
+                         "BJS conservative" + (", leave-out" if leave_out else "")),
+                     alpha=alpha, extra={"pretrend": pre_tab}, cells=cells, min_units_per_side=m_units,
+                     include_thin_cells=include_thin_cells, thin_overall=thin_overall,
+                     notes=tuple(notes), anticipation=delta, pretrend=pre)
+
+
+def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
+                    tau: np.ndarray) -> np.ndarray:
+    """v²-weighted mean of τ̂ within each cohort × period cell, per estimand column; leaving out
+    the observation's own ``group`` (cluster) when given.  0 where no other observation remains."""
+    k = v1.shape[1]
+    n_c = int(cell.max()) + 1
+    num = np.zeros((n_c, k))
+    den = np.zeros((n_c, k))
+    np.add.at(num, cell, v1**2 * tau[:, None])
+    np.add.at(den, cell, v1**2)
+    if group is None:
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)[cell]
+    cg = pd.factorize(pd.MultiIndex.from_arrays([cell, group]))[0]
+    n_cg = int(cg.max()) + 1
+    num_g = np.zeros((n_cg, k))
+    den_g = np.zeros((n_cg, k))
+    np.add.at(num_g, cg, v1**2 * tau[:, None])
+    np.add.at(den_g, cg, v1**2)
+    rest_num = num[cell] - num_g[cg]
+    rest_den = den[cell] - den_g[cg]
+    ok = rest_den > 1e-12 * np.maximum(den[cell], 1e-300)
+    return np.divide(rest_num, rest_den, out=np.zeros_like(rest_num), where=ok)
+
+
+def _bjs_pretest(df: pd.DataFrame, u: np.ndarray, tcode: np.ndarray, o0: np.ndarray, y: np.ndarray,
+                 delta: int, leads: int | None,
+                 clusters: list[np.ndarray]) -> tuple[PreTrendTest, pd.DataFrame]:
+    """BJS (2024) Test 1: on untreated observations regress y on unit and time effects plus lead
+    dummies 1{t − G_i = −δ − k}, k = 1..K, and test the leads jointly (cluster-robust CR1 Wald)."""
+    g = df["zg"].to_numpy()[o0]
+    e = np.where(g > 0, df["zt"].to_numpy()[o0] - g, np.nan)
+    avail = sorted({int(x) for x in e[~np.isnan(e)]}, reverse=True)  # −δ−1, −δ−2, …
+    excluded = tuple(range(-delta, 0))
+    empty = pd.DataFrame(columns=["e", "estimate", "se"])
+    if leads is not None and (isinstance(leads, bool) or not isinstance(leads, int | np.integer)
+                              or leads < 1):
+        raise InputError("pretrend_leads must be a positive integer or None", source="pretrend_leads")
+    K = len(avail) - 1 if leads is None else min(int(leads), len(avail))
+    if K < 1:
+        return joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=excluded, name="leads (BJS test)"), empty
+    evs = avail[:K]
+    L = np.column_stack([(e == k).astype(float) for k in evs])
+    fe = TwoWayFE(u[o0], tcode[o0])
+    Lr = fe.residuals(L)
+    yr = fe.residuals(y[o0])
+    keep = np.linalg.norm(Lr, axis=0) > 1e-10 * np.sqrt(len(yr))
+    evs = [k for k, ok in zip(evs, keep, strict=True) if ok]
+    Lr = Lr[:, keep]
+    if not evs:
+        return joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=excluded, name="leads (BJS test)"), empty
+    XtX_inv = np.linalg.pinv(Lr.T @ Lr)
+    beta = XtX_inv @ (Lr.T @ yr)
+    res = yr - Lr @ beta
+    cl = [c[o0] for c in clusters]
+    meat = cluster_meat(Lr * res[:, None], cl)
+    n = len(yr)
+    G = n_clusters(cl, n)
+    k = len(evs)
+    # CR1: G/(G−1) × (n−1)/(n−K), K = leads + period effects (unit effects are nested in clusters)
+    n_fe_t = int((fe.ct > 0).sum()) - 1
+    V = XtX_inv @ meat @ XtX_inv * (G / max(G - 1, 1)) * ((n - 1) / max(n - k - n_fe_t, 1))
+    test = joint_wald(beta, V, labels=evs, excluded=excluded, n_clusters=G, name="leads (BJS test)")
+    tab = pd.DataFrame({"e": evs, "estimate": beta, "se": psd_diag_sqrt(V)})
+    return test, tab
 
 
 # ----------------------------------------------------------------------------------------------
