@@ -97,6 +97,54 @@ def _check_anticipation(anticipation: int) -> int:
     return int(anticipation)
 
 
+def _regression_cells(
+    df: pd.DataFrame, treated: np.ndarray, control: np.ndarray, *, min_units: int, include_thin: bool,
+    estimator: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Support of every treated (g, t) cell of a long frame: treated units of g at t against the
+    ``control`` observations at t.  Unless ``include_thin``, the treated observations of thin cells
+    are dropped from the frame (so they enter no estimate); returns (frame, cells, notes)."""
+    g = df["zg"].to_numpy()
+    t = df["zt"].to_numpy()
+    keys = pd.DataFrame({"g": g[treated], "t": t[treated]}).value_counts().sort_index()
+    ctrl_t = pd.Series(t[control]).value_counts()
+    ck = np.array(keys.index.tolist(), dtype=float).reshape(-1, 2)
+    n_co = ctrl_t.reindex(ck[:, 1]).fillna(0).to_numpy(dtype=np.int64)
+    cells = cell_table(ck[:, 0], ck[:, 1], keys.to_numpy(), n_co, min_units=min_units,
+                       include_thin=include_thin)
+    notes = thin_notes(cells, min_units=min_units, include_thin=include_thin, estimator=estimator)
+    if not include_thin:
+        thin = cells.loc[cells["thin"], ["cohort", "time"]]
+        bad = treated & pd.MultiIndex.from_arrays([g, t]).isin(
+            pd.MultiIndex.from_arrays([thin["cohort"].to_numpy(), thin["time"].to_numpy()]))
+        if bad.any():
+            df = df.loc[~bad].reset_index(drop=True)
+    return df, cells, notes
+
+
+def _leads_test(table: pd.DataFrame, V: np.ndarray, leads: np.ndarray, excluded: tuple[int, ...],
+                cn: tuple[str, ...], df: pd.DataFrame, name: str) -> PreTrendTest:
+    """Joint Wald test of the event-time leads (rows ``leads`` of ``table`` with covariance V)."""
+    G = min(int(df[c].nunique()) for c in cn)
+    return joint_wald(table["estimate"].to_numpy()[leads], V[np.ix_(leads, leads)],
+                      labels=[int(e) for e in table["e"].to_numpy()[leads]], excluded=excluded,
+                      n_clusters=G, name=name)
+
+
+def _event_rows_support(df: pd.DataFrame, rel: np.ndarray, evs: list[int], control: np.ndarray,
+                        min_units: int) -> pd.DataFrame:
+    """Per event time: units with that event dummy, fewest control units over its periods, thin."""
+    t = df["zt"].to_numpy()
+    ctrl_t = pd.Series(t[control]).value_counts()
+    rows = []
+    for e in evs:
+        m = rel == e
+        nt = int(df.loc[m, "zu"].nunique())
+        nc = int(ctrl_t.reindex(np.unique(t[m])).fillna(0).min()) if m.any() else 0
+        rows.append((e, nt, nc, nt < min_units or nc < min_units))
+    return pd.DataFrame(rows, columns=["e", "n_treated", "n_control", "thin"])
+
+
 def _cohort_sizes(df: pd.DataFrame) -> dict[float, int]:
     u = df.drop_duplicates("zu")
     u = u[u["zg"] > 0]
@@ -132,6 +180,9 @@ def twfe(
     event_study: bool = False,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
 ) -> DiDResult:
     r"""Two-way fixed-effects DiD (static, optionally also the event study).
 
@@ -150,35 +201,72 @@ def twfe(
     cluster : str or (str, str), optional
     alpha : float
 
+    anticipation : int
+        δ ≥ 0: treatment timing shifted to ``G − δ`` (D = 1{t ≥ G − δ}); the event study omits
+        e = −δ − 1 and reports the anticipation effects e = −δ…−1.
+    min_units_per_side : int
+        A treated (g, t) cell with fewer than this many treated units of g at t, or untreated
+        units at t, is thin.
+    include_thin_cells : bool
+        Keep the treated observations of thin cells (flagged) instead of dropping them.
+
     Returns
     -------
     DiDResult
-        ``att``/``se`` = static β; ``table`` = static row or event-time rows.
+        ``att``/``se`` = static β; ``table`` = static row or event-time rows (with
+        ``n_treated, n_control, thin``); ``cells``; ``pretrend`` = joint Wald test of the event-study
+        leads e < −δ − 1 (always computed).
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df["zD"] = ((df["zg"] > 0) & (df["zt"] >= df["zg"])).astype(float)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df["zD"] = ((df["zg"] > 0) & (df["zt"] >= df["zg"] - delta)).astype(float)
+    D = df["zD"].to_numpy() > 0
+    df, cells, notes = _regression_cells(df, D, ~D, min_units=m_units, include_thin=include_thin_cells,
+                                         estimator="TWFE")
     if df["zD"].nunique() < 2:
         raise EstimationError("treatment dummy does not vary: no treated or no untreated observations")
     fit = _feols("zy ~ zD | zu + zt", df, cn)
     _names, b, V = _coefs(fit)
     att, se = float(b[0]), float(np.sqrt(V[0, 0]))
-    table = pd.DataFrame({"term": ["D"], "estimate": [att], "se": [se]})
-    if event_study:
-        rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
-        evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != -1)
-        cols = []
-        for e in evs:
-            df[_ename(e)] = (rel == e).astype(float)
-            cols.append(_ename(e))
+    post = cells[cells["e"] >= -delta]
+    pu = post[post["used"]]
+    table = pd.DataFrame({"term": ["D"], "estimate": [att], "se": [se],
+                          "n_treated": [int(pu["n_treated"].sum())],
+                          "n_control": [int(pu["n_control"].min()) if len(pu) else 0],
+                          "thin": [bool(pu.empty or pu["thin"].any())]})
+    # event study (always fitted: its leads give the pre-trend test); reference e = −δ − 1
+    ref = -1 - delta
+    rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
+    evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != ref)
+    cols = []
+    for e in evs:
+        df[_ename(e)] = (rel == e).astype(float)
+        cols.append(_ename(e))
+    keep: list[int] = []
+    pretrend = joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=tuple(range(-delta, 0)),
+                          name="event-study leads (TWFE)")
+    if cols:
         fit2 = _feols("zy ~ " + " + ".join(cols) + " | zu + zt", df, cn)
         n2, b2, V2 = _coefs(fit2)
         pos = {c: i for i, c in enumerate(n2)}
         keep = [e for e in evs if _ename(e) in pos]
         ix = [pos[_ename(e)] for e in keep]
-        table = pd.DataFrame({"e": keep, "estimate": b2[ix], "se": np.sqrt(np.diag(V2)[ix])})
+        es = pd.DataFrame({"e": keep, "estimate": b2[ix], "se": np.sqrt(np.diag(V2)[ix])})
+        pretrend = _leads_test(es, V2[np.ix_(ix, ix)], np.flatnonzero(np.array(keep) < ref),
+                               tuple(range(-delta, 0)), cn, df, "event-study leads (TWFE)")
+        if event_study:
+            sup = _event_rows_support(df, rel, keep, np.isnan(rel) | (rel == ref), m_units)
+            table = es.merge(sup, on="e", how="left")
+    if delta:
+        notes.append(f"TWFE: anticipation δ = {delta}: treatment dated from G − {delta}")
     return DiDResult(estimator="TWFE", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
-                     dropped_units=0, vcov_type=_vcov_label(cluster, unit), alpha=alpha)
+                     dropped_units=0, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
+                     cells=cells, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
+                     thin_overall=bool(pu.empty or pu["thin"].any()),
+                     notes=tuple(notes), anticipation=delta, pretrend=pretrend)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +282,9 @@ def sun_abraham(
     ref_period: int = -1,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
 ) -> DiDResult:
     r"""Sun & Abraham (2021) interaction-weighted event study (as fixest ``sunab``).
 
@@ -215,15 +306,29 @@ def sun_abraham(
     ref_period : int
     cluster : str or (str, str), optional
     alpha : float
+    anticipation : int
+        δ ≥ 0: treatment timing shifted to ``G − δ``; the omitted period becomes
+        ``ref_period − δ`` and e = −δ…−1 are anticipation effects (not in the ATT, not leads).
+    min_units_per_side : int
+        A cohort × period cell with fewer treated units, or fewer control units (never treated, or
+        in their own reference period) at that period, is thin.
+    include_thin_cells : bool
+        Keep thin cells in the aggregates (flagged) instead of excluding them.
 
     Returns
     -------
     DiDResult
-        ``table``: rows ``e`` (event-time effects); ``extra["cohort"]`` per-cohort ATTs and
-        ``extra["cells"]`` the cohort × period coefficients.
+        ``table``: rows ``e`` (event-time effects, with ``n_treated, n_control, thin``);
+        ``extra["cohort"]`` per-cohort ATTs and ``extra["cells"]`` the cohort × period coefficients
+        (with ``n_treated, n_control, thin, used``); ``cells``; ``pretrend`` = joint Wald test of the
+        aggregated event-time leads e < ref_period − δ.
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df, dropped = _drop_always_treated(df)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    ref = int(ref_period) - delta
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df, dropped = _drop_always_treated(df, anticipation=delta)
     if not (df["zg"] == 0).any():
         cs = sorted(df.loc[df["zg"] > 0, "zg"].unique())
         raise EstimationError(f"cohorts {[f'{c:g}' for c in cs]} have no never-treated control units; "
@@ -231,7 +336,7 @@ def sun_abraham(
     tr = df["zg"] > 0
     rel = np.where(tr, df["zt"] - df["zg"], np.nan)
     cells = (pd.DataFrame({"g": df["zg"][tr], "e": rel[tr]})
-             .query("e != @ref_period").value_counts().sort_index().reset_index(name="n"))
+             .query("e != @ref").value_counts().sort_index().reset_index(name="n"))
     cols = []
     for g, e in zip(cells["g"], cells["e"], strict=True):
         name = f"c{int(g)}_{_ename(int(e))}"
@@ -247,22 +352,54 @@ def sun_abraham(
     b, V = b[ix], V[np.ix_(ix, ix)]
     cells["estimate"] = b
     cells["se"] = np.sqrt(np.diag(V))
+    # support: treated units of the cell vs units with no dummy at its period (never treated, or
+    # in their own reference period)
+    ctrl_t = pd.Series(df["zt"].to_numpy()[(df["zg"] == 0).to_numpy() | (rel == ref)]).value_counts()
+    sup = cell_table(cells["g"].to_numpy(), (cells["g"] + cells["e"]).to_numpy(), cells["n"].to_numpy(),
+                     ctrl_t.reindex((cells["g"] + cells["e"]).to_numpy()).fillna(0).to_numpy(),
+                     min_units=m_units, include_thin=include_thin_cells)
+    for c in ("n_treated", "n_control", "thin", "used"):
+        cells[c] = sup[c].to_numpy()
+    used = cells["used"].to_numpy()
+
+    def weights(mask: np.ndarray) -> np.ndarray:
+        w = np.where(mask & used, cells["n"].to_numpy(dtype=float), 0.0)
+        return w / w.sum() if w.sum() > 0 else np.full(len(w), np.nan)
 
     def combo(mask: np.ndarray) -> tuple[float, float]:
-        w = np.where(mask, cells["n"].to_numpy(dtype=float), 0.0)
-        w = w / w.sum()
+        w = weights(mask)
         return float(w @ b), float(np.sqrt(w @ V @ w))
 
-    rows = [(e, *combo((cells["e"] == e).to_numpy())) for e in sorted(cells["e"].unique())]
+    evs = sorted(cells["e"].unique())
+    rows = [(e, *combo((cells["e"] == e).to_numpy())) for e in evs]
     table = pd.DataFrame(rows, columns=["e", "estimate", "se"])
     table["e"] = table["e"].astype(int)
+    table = table.merge(event_support(sup), on="e", how="left")
     att, se = combo((cells["e"] >= 0).to_numpy())
+    Wr = np.vstack([weights((cells["e"] == e).to_numpy()) for e in evs]) if evs else np.zeros((0, len(b)))
+    lead_rows = np.flatnonzero((table["e"].to_numpy() < ref) & np.isfinite(Wr).all(axis=1))
+    Wl = Wr[lead_rows]
+    pretrend = _leads_test(table, np.zeros((len(table), len(table))), np.zeros(0, dtype=np.int64),
+                           tuple(range(-delta, 0)), cn, df, "aggregated event-time leads (Sun-Abraham)")
+    if len(lead_rows):
+        Vt = np.zeros((len(table), len(table)))
+        Vt[np.ix_(lead_rows, lead_rows)] = Wl @ V @ Wl.T
+        pretrend = _leads_test(table, Vt, lead_rows, tuple(range(-delta, 0)), cn, df,
+                               "aggregated event-time leads (Sun-Abraham)")
+    post = sup[sup["e"] >= 0]
+    notes = thin_notes(sup, min_units=m_units, include_thin=include_thin_cells, estimator="Sun-Abraham")
+    if delta:
+        notes.append(f"Sun-Abraham: anticipation δ = {delta}: reference period e = {ref}; "
+                     f"e = {-delta}…−1 are anticipation effects")
     coh = pd.DataFrame([(g, *combo(((cells["g"] == g) & (cells["e"] >= 0)).to_numpy()))
                         for g in sorted(cells["g"].unique())], columns=["cohort", "estimate", "se"])
     return DiDResult(estimator="Sun-Abraham", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
                      dropped_units=dropped, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
-                     extra={"cohort": with_ci(coh, alpha), "cells": with_ci(cells, alpha)})
+                     extra={"cohort": with_ci(coh, alpha), "cells": with_ci(cells, alpha)},
+                     cells=sup, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
+                     thin_overall=bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any()),
+                     notes=tuple(notes), anticipation=delta, pretrend=pretrend)
 
 
 # ----------------------------------------------------------------------------------------------
