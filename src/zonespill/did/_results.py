@@ -38,6 +38,19 @@ class DiDResult:
     notes: tuple[str, ...] = ()
     anticipation: int = 0
     pretrend: PreTrendTest | None = None
+    # small-sample inference (issue 11 part 2); see zonespill.did.inference
+    inference: str = "analytic"
+    inference_label: str = "analytic (normal)"
+    inference_pvalue: float | None = None
+    inference_ci: tuple[float, float] | None = None
+    inference_possible: bool = True
+
+    @property
+    def pvalue(self) -> float:
+        """Two-sided p-value of H0: ATT = 0 from the chosen ``inference`` method (normal if analytic)."""
+        if self.inference_pvalue is not None:
+            return self.inference_pvalue
+        return float(2 * stats.norm.sf(abs(self.att / self.se))) if self.se > 0 else float("nan")
 
     @property
     def cohort_support(self) -> pd.DataFrame:
@@ -53,7 +66,10 @@ class DiDResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        """Pointwise (1 − α) normal confidence interval of the overall estimate."""
+        """(1 − α) confidence interval of the overall estimate from the chosen ``inference`` method
+        (normal for analytic)."""
+        if self.inference_ci is not None:
+            return self.inference_ci
         z = float(stats.norm.ppf(1 - self.alpha / 2))
         return (self.att - z * self.se, self.att + z * self.se)
 

@@ -30,6 +30,16 @@ from zonespill.did._panel import (
 from zonespill.did._pretrend import PreTrendTest, joint_wald
 from zonespill.did._results import DiDResult, nan_if_tiny, with_ci
 from zonespill.did._support import cell_table, check_min_units, event_support, thin_notes
+from zonespill.did.inference import (
+    BootWeights,
+    InferenceKind,
+    bjs_maker,
+    check_inference_args,
+    event_maker,
+    regression_inference,
+    sunab_maker,
+    twfe_maker,
+)
 from zonespill.errors import EstimationError, InputError
 from zonespill.twoway import TwoWayFE
 
@@ -183,6 +193,10 @@ def twfe(
     anticipation: int = 0,
     min_units_per_side: int = 2,
     include_thin_cells: bool = False,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Two-way fixed-effects DiD (static, optionally also the event study).
 
@@ -217,6 +231,7 @@ def twfe(
         ``n_treated, n_control, thin``); ``cells``; ``pretrend`` = joint Wald test of the event-study
         leads e < −δ − 1 (always computed).
     """
+    check_inference_args(inference, n_boot, boot_weights)
     delta = _check_anticipation(anticipation)
     m_units = check_min_units(min_units_per_side)
     df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
@@ -261,12 +276,18 @@ def twfe(
             table = es.merge(sup, on="e", how="left")
     if delta:
         notes.append(f"TWFE: anticipation δ = {delta}: treatment dated from G − {delta}")
-    return DiDResult(estimator="TWFE", att=att, se=se, table=with_ci(table, alpha),
+    res = DiDResult(estimator="TWFE", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
                      dropped_units=0, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
                      cells=cells, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
                      thin_overall=bool(pu.empty or pu["thin"].any()),
                      notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    # small-sample inference on the same regressions (static; event study rows)
+    designs: list[tuple[Any, np.ndarray]] = [(twfe_maker(delta), np.array([True]))]
+    if event_study:
+        designs.append((event_maker(keep), np.array(keep) >= -delta))
+    return regression_inference(res, df, cn, designs, inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -285,6 +306,10 @@ def sun_abraham(
     anticipation: int = 0,
     min_units_per_side: int = 2,
     include_thin_cells: bool = False,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Sun & Abraham (2021) interaction-weighted event study (as fixest ``sunab``).
 
@@ -323,6 +348,7 @@ def sun_abraham(
         (with ``n_treated, n_control, thin, used``); ``cells``; ``pretrend`` = joint Wald test of the
         aggregated event-time leads e < ref_period − δ.
     """
+    check_inference_args(inference, n_boot, boot_weights)
     delta = _check_anticipation(anticipation)
     m_units = check_min_units(min_units_per_side)
     ref = int(ref_period) - delta
@@ -393,13 +419,19 @@ def sun_abraham(
                      f"e = {-delta}…−1 are anticipation effects")
     coh = pd.DataFrame([(g, *combo(((cells["g"] == g) & (cells["e"] >= 0)).to_numpy()))
                         for g in sorted(cells["g"].unique())], columns=["cohort", "estimate", "se"])
-    return DiDResult(estimator="Sun-Abraham", att=att, se=se, table=with_ci(table, alpha),
+    res = DiDResult(estimator="Sun-Abraham", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
                      dropped_units=dropped, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
                      extra={"cohort": with_ci(coh, alpha), "cells": with_ci(cells, alpha)},
                      cells=sup, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
                      thin_overall=bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any()),
                      notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    sa_cells = [(float(g), int(e)) for g, e in zip(cells["g"], cells["e"], strict=True)]
+    sa_rows = [int(e) for e in table["e"]]
+    return regression_inference(res, df, cn, [(sunab_maker(sa_cells, sa_rows, used=used),
+                                               np.array([True] + [e >= -delta for e in sa_rows]))],
+                                inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -420,6 +452,10 @@ def imputation(
     include_thin_cells: bool = False,
     leave_out: bool = True,
     pretrend_leads: int | None = None,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Borusyak, Jaravel & Spiess (2024) imputation estimator with their conservative SEs.
 
@@ -476,6 +512,7 @@ def imputation(
     """
     delta = _check_anticipation(anticipation)
     m_units = check_min_units(min_units_per_side)
+    check_inference_args(inference, n_boot, boot_weights)
     df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
                    anticipation=delta)
     df, dropped = _drop_always_treated(df, anticipation=delta)
@@ -564,7 +601,7 @@ def imputation(
     if delta:
         notes.append(f"BJS imputation: anticipation δ = {delta}: observations from G − {delta} on are "
                      "treated (horizons −δ…−1 are anticipation effects, not in the static ATT)")
-    return DiDResult(estimator="BJS imputation", att=float(est[0]), se=float(se[0]),
+    res = DiDResult(estimator="BJS imputation", att=float(est[0]), se=float(se[0]),
                      table=with_ci(table, alpha), cohort_sizes=_cohort_sizes(df), n_obs=len(df),
                      n_units=n_u, dropped_units=dropped,
                      vcov_type=_vcov_label(cluster, unit).replace(
@@ -573,6 +610,14 @@ def imputation(
                      alpha=alpha, extra={"pretrend": pre_tab}, cells=cells, min_units_per_side=m_units,
                      include_thin_cells=include_thin_cells, thin_overall=thin_overall,
                      notes=tuple(notes), anticipation=delta, pretrend=pre)
+    bjs_h = [int(h) for h in labels[1:]] if horizons else None
+    bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
+    used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
+                                                       strict=True) if k}
+    return regression_inference(res, df, cn, [(bjs_maker(bjs_h, anticipation=delta, used=used_cells),
+                                               bjs_post)],
+                                inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
 
 
 def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
