@@ -14,6 +14,7 @@ from scipy.sparse.linalg import lsqr
 
 from zonespill.convergence.designs import _twoway_demean
 from zonespill.did import imputation
+from zonespill.did.inference import FEProjector
 from zonespill.errors import EstimationError
 from zonespill.spatial._data import demean as spatial_demean
 from zonespill.spatial.designs import _twoway_within
@@ -73,6 +74,10 @@ def _zs_twoway(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
     return twoway_demean(v, u, t)
 
 
+def _inference_projector(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return FEProjector(u, t)(v)
+
+
 def _convergence(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.column_stack([_twoway_demean(v[:, j], u, t) for j in range(v.shape[1])])
 
@@ -93,7 +98,8 @@ def _spatial_within(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 Solver = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 UNBALANCED: dict[str, Solver] = {"zonespill.twoway": _zs_twoway,
-                                 "convergence.designs._twoway_demean": _convergence}
+                                 "convergence.designs._twoway_demean": _convergence,
+                                 "did.inference.FEProjector": _inference_projector}
 BALANCED_ONLY: dict[str, Solver] = {"spatial._data.demean": _spatial_demean,
                                     "spatial.designs._twoway_within": _spatial_within}
 
