@@ -241,6 +241,10 @@ def twfe(
     df, cells, notes = _regression_cells(df, D, ~D, min_units=m_units, include_thin=include_thin_cells,
                                          estimator="TWFE")
     if df["zD"].nunique() < 2:
+        if D.any() and (~D).any():
+            where = ", ".join(f"g={c:g}/t={t:g}" for c, t in zip(cells["cohort"], cells["time"], strict=True))
+            raise EstimationError(f"every treated (g,t) cell is thin (fewer than {m_units} unit(s) on a "
+                                  f"side: {where}); not estimable without include_thin_cells=True")
         raise EstimationError("treatment dummy does not vary: no treated or no untreated observations")
     fit = _feols("zy ~ zD | zu + zt", df, cn)
     _names, b, V = _coefs(fit)
