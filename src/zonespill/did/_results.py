@@ -44,6 +44,8 @@ class DiDResult:
     inference_pvalue: float | None = None
     inference_ci: tuple[float, float] | None = None
     inference_possible: bool = True
+    # event studies: covariance of the event-time estimates indexed by e (HonestDiD input)
+    vcov: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def pvalue(self) -> float:
@@ -86,6 +88,9 @@ class DiDResult:
             f"  obs: {self.n_obs}, units: {self.n_units} (dropped already-treated: {self.dropped_units}); "
             f"treated per cohort: {self.cohort_sizes}",
             self.table.to_string(index=False, float_format=lambda v: f"{v:.6f}"),
+            *([f"  pre-trend: {self.pretrend.note}: stat = {self.pretrend.stat:.4f}, df = "
+               f"{self.pretrend.df}, p = {self.pretrend.pvalue:.4g}"] if self.pretrend is not None else []),
+            *(f"  note: {n}" for n in self.notes),
         ])
 
 
@@ -103,3 +108,9 @@ def nan_if_tiny(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=float).copy()
     x[~(x > np.sqrt(np.finfo(float).eps) * 10)] = np.nan
     return x
+
+
+def event_vcov(V: np.ndarray, e: list[int]) -> pd.DataFrame:
+    """Covariance of event-time estimates as a DataFrame indexed by e (both axes)."""
+    idx = pd.Index(np.asarray(e, dtype=int), name="e")
+    return pd.DataFrame(np.asarray(V, dtype=float), index=idx, columns=idx.copy())

@@ -281,7 +281,9 @@ class CallawaySantAnnaResult:
                  self.att_gt.to_string(index=False, float_format=lambda v: f"{v:.6f}")]
         if self.pretrend is not None:
             p = self.pretrend
-            lines.append(f"  pre-trend Wald: W = {p.stat:.4f}, df = {p.df}, p = {p.pvalue:.5f}")
+            how = f" ({p.note})" if isinstance(p, PreTrendTest) else ""
+            lines.append(f"  pre-trend Wald{how}: W = {p.stat:.4f}, df = {p.df}, p = {p.pvalue:.5f}")
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     # -- aggregation ---------------------------------------------------------------------------
@@ -788,7 +790,7 @@ def _fit(
     pretrend = joint_wald(att[pre_idx], V[np.ix_(pre_idx, pre_idx)],
                           labels=[(float(cohorts[i]), float(times[i])) for i in pre_idx],
                           excluded=antic + thin_pre,
-                          n_clusters=n_clusters(clusters, n), name="pre-treatment ATT(g,t)")
+                          n_clusters=n_clusters(clusters, n), name="ATT(g,t) cells")
     return CallawaySantAnnaResult(
         att_gt=table, pretrend=pretrend, cohort_sizes=cohort_sizes, n_units=n, dropped_units=dropped,
         control_group=control_group, method=method, base_period=base_period, anticipation=int(anticipation),
