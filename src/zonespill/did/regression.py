@@ -9,6 +9,7 @@ written here (closed-form two-way fixed-effects algebra, vectorised).
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from zonespill.did._panel import (
     to_wide,
 )
 from zonespill.did._pretrend import PreTrendTest, joint_wald
-from zonespill.did._results import DiDResult, nan_if_tiny, with_ci
+from zonespill.did._results import DiDResult, event_vcov, nan_if_tiny, with_ci
 from zonespill.did._support import cell_table, check_min_units, event_support, thin_notes
 from zonespill.did.inference import (
     BootWeights,
@@ -286,6 +287,8 @@ def twfe(
                      cells=cells, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
                      thin_overall=bool(pu.empty or pu["thin"].any()),
                      notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    if event_study and cols:  # covariance of the event-time estimates (HonestDiD input)
+        res = replace(res, vcov=event_vcov(V2[np.ix_(ix, ix)], keep))
     # small-sample inference on the same regressions (static; event study rows)
     designs: list[tuple[Any, np.ndarray]] = [(twfe_maker(delta), np.array([True]))]
     if event_study:
@@ -430,6 +433,10 @@ def sun_abraham(
                      cells=sup, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
                      thin_overall=bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any()),
                      notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    if evs:  # covariance of the event-time estimates (HonestDiD input)
+        okr = np.asarray(np.isfinite(Wr).all(axis=1), dtype=bool)
+        res = replace(res, vcov=event_vcov(Wr[okr] @ V @ Wr[okr].T,
+                                           [int(e) for e, k in zip(evs, okr.tolist(), strict=True) if k]))
     sa_cells = [(float(g), int(e)) for g, e in zip(cells["g"], cells["e"], strict=True)]
     sa_rows = [int(e) for e in table["e"]]
     return regression_inference(res, df, cn, [(sunab_maker(sa_cells, sa_rows, used=used),
@@ -614,6 +621,11 @@ def imputation(
                      alpha=alpha, extra={"pretrend": pre_tab}, cells=cells, min_units_per_side=m_units,
                      include_thin_cells=include_thin_cells, thin_overall=thin_overall,
                      notes=tuple(notes), anticipation=delta, pretrend=pre)
+    if horizons:  # covariance of the horizon estimates (HonestDiD input; BJS has no pre-periods)
+        okh = cnt[1:] > 0
+        Vh = cluster_meat(scores, clusters)[1:, 1:]
+        res = replace(res, vcov=event_vcov(Vh[np.ix_(okh, okh)],
+                                           [int(h) for h, k in zip(labels[1:], okh, strict=True) if k]))
     bjs_h = [int(h) for h in labels[1:]] if horizons else None
     bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
     used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
