@@ -36,4 +36,3 @@ def test_bjs_mpdta_equals_dense_imputation() -> None:
     ev = (yr - g)[tr]
     for e, est in zip(r.table["e"], r.table["estimate"], strict=True):
         assert est == pytest.approx(tau[ev == e].mean(), abs=1e-12)
-    assert r.att == pytest.approx(-0.047709918278, abs=1e-11)
