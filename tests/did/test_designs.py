@@ -88,9 +88,12 @@ def test_event_study_has_uniform_bands() -> None:
 def test_no_valid_controls_becomes_a_reason_not_an_exception() -> None:
     first = {"11": 2006, "12": 2006, "13": 2008, "14": 2008}  # no never-treated, last cohort has no controls
     s = D.region_sample(_region_year(first), tie="any", outcome="log_gdp_pc")
-    for est in (D.CS_NOTYET, D.SA, D.BJS):
+    for est in (D.SA, D.BJS):
         r = D.estimate(s, est, D.EstimatorSettings(n_boot=None))
         assert not r.ok and r.reason and np.isnan(r.att)
+    # CS degrades cell by cell (as R did): the 2008 cells are NaN, the 2006 cells still identified
+    r = D.estimate(s, D.CS_NOTYET, D.EstimatorSettings(n_boot=None))
+    assert r.att == pytest.approx(0.1, abs=1e-6)
     frame, notes = D.estimates_frames([D.estimate(s, D.SA, D.EstimatorSettings())])
     assert frame.empty and notes and notes[0].startswith("not estimable: any tie")
 
@@ -172,7 +175,8 @@ def test_pair_sample_exclusions_and_clusters() -> None:
     restricted = D.pair_sample(p, direction="pooled", max_initial_gap=2.0)
     assert "11-14" not in set(restricted.data["unit"])  # never-tied control with initial gap 7
     r = D.estimate(fwd, D.TWFE, D.EstimatorSettings())
-    assert r.ok and np.isfinite(r.att)
+    # both cohorts are singletons: thin cells are not estimated by default (issue 11 part 3)
+    assert not r.ok and r.reason is not None and "thin" in r.reason
 
 
 # ---------------------------------------------------------------------------------------------- exposure

@@ -41,8 +41,11 @@ def test_bacon_weights_sum_to_one_and_reproduce_twfe(small: pd.DataFrame, always
 
 def test_refuses_cohort_without_controls(small: pd.DataFrame) -> None:
     d = small[small["cohort"] > 0]  # no never-treated units
-    with pytest.raises(EstimationError, match="cohort 3 has no valid control units in period 6"):
-        callaway_santanna(d, **KW, control_group="notyet")
+    # CS degrades cell by cell (as R did): unidentified cells are NaN with a message, not an abort
+    r = callaway_santanna(d, **KW, control_group="notyet")
+    bad = r.att_gt[(r.att_gt.cohort == 3) & (r.att_gt.time == 6)].iloc[0]
+    assert np.isnan(bad["att"]) and "no valid control units" in bad["status"] and not bad["used"]
+    assert any("ATT(g=3, t=6) not identified" in n for n in r.notes)
     with pytest.raises(EstimationError, match="never-treated"):
         callaway_santanna(d, **KW)
     with pytest.raises(EstimationError, match="'6'"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from zonespill.did._results import DiDResult
 from zonespill.did.callaway import CallawaySantAnnaResult, CSAggregate, WaldTest, callaway_santanna
+from zonespill.did.honest import honest_breakdown, honest_did
 from zonespill.did.regression import bacon_decomposition, imputation, sun_abraham, twfe
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "WaldTest",
     "bacon_decomposition",
     "callaway_santanna",
+    "honest_breakdown",
+    "honest_did",
     "imputation",
     "sun_abraham",
     "twfe",

@@ -8,8 +8,8 @@ Sant'Anna & Zhao (2020) as in R ``DRDID`` (``reg_did_panel``, ``std_ipw_did_pane
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -17,7 +17,21 @@ import pandas as pd
 from scipy import stats
 
 from zonespill.did._bootstrap import _TINY, multiplier_bootstrap, seed_to_int
-from zonespill.did._panel import ClusterSpec, WidePanel, cluster_meat, psd_diag_sqrt, to_wide
+from zonespill.did._panel import ClusterSpec, WidePanel, cluster_meat, n_clusters, psd_diag_sqrt, to_wide
+from zonespill.did._pretrend import PreTrendTest, joint_wald
+from zonespill.did._support import check_min_units, cohort_support, thin_notes
+from zonespill.did.inference import (
+    NAN_OUT,
+    BootWeights,
+    InferenceKind,
+    InferenceOut,
+    check_inference_args,
+    method_label,
+    multiplier_t,
+    permutations,
+    possible_note,
+    ri_from_stats,
+)
 from zonespill.errors import EstimationError, InputError
 
 AggKind = Literal["simple", "dynamic", "group", "calendar"]
@@ -60,10 +74,18 @@ def _ols_controls(X: np.ndarray, dy: np.ndarray, D: np.ndarray) -> tuple[np.ndar
     return fit, asy
 
 
-def _two_by_two(dy: np.ndarray, D: np.ndarray, X: np.ndarray | None, method: str) -> tuple[float, np.ndarray]:
-    """ATT and influence function (length n1, DRDID scaling) of one 2×2 panel comparison."""
+def _two_by_two(dy: np.ndarray, D: np.ndarray, X: np.ndarray | None, method: str,
+                trim_level: float = 0.995, diag: dict[str, float] | None = None) -> tuple[float, np.ndarray]:
+    """ATT and influence function (length n1, DRDID scaling) of one 2×2 panel comparison.
+
+    IPW/DR: controls with propensity score ≥ ``trim_level`` get zero weight (DRDID's trimming);
+    ``diag`` (if given) receives the overlap diagnostics of the comparison.
+    """
     n1 = len(D)
     Nt = D.sum()
+    diag = {} if diag is None else diag
+    if X is None or method == "reg":
+        diag["max_w_share"] = 1.0 / float(n1 - Nt) if X is None else float("nan")
     if X is None:  # intercept only: all three estimators reduce to the difference of mean changes
         mt = dy[D == 1].mean()
         mc = dy[D == 0].mean()
@@ -77,12 +99,18 @@ def _two_by_two(dy: np.ndarray, D: np.ndarray, X: np.ndarray | None, method: str
         inf_c = (D * fit - D * eta_c + asy_ols @ np.mean(D[:, None] * X, axis=0)) / np.mean(D)
         return float(eta_t - eta_c), inf_t - inf_c
     ps, hess = _logit(X, D)
-    if ps.max() >= 0.999:
-        raise EstimationError("overlap violated (propensity score ≥ 0.999)")
+    ps = np.minimum(ps, 1 - 1e-6)  # as DRDID
     asy_ps = ((D - ps)[:, None] * X) @ hess
-    ps = np.minimum(ps, 1 - 1e-16)
+    # DRDID trimming: controls with p >= trim_level get no weight (treated are never trimmed)
+    keep = (D == 1) | (ps < trim_level)
     w_t = D
-    w_c = ps * (1 - D) / (1 - ps)
+    w_c = keep * ps * (1 - D) / (1 - ps)
+    c = D == 0
+    diag.update(ps_max_control=float(ps[c].max()), n_trimmed=float((c & ~keep).sum()),
+                ps_mass_low=float((ps < 0.01).mean()), ps_mass_high=float((ps > 0.99).mean()),
+                max_w_share=float(w_c.max() / w_c.sum()) if w_c.sum() > 0 else float("nan"))
+    if w_c.sum() <= 0:
+        raise EstimationError("no control weight left after propensity trimming")
     if method == "ipw":
         eta_t = np.mean(w_t * dy) / np.mean(w_t)
         eta_c = np.mean(w_c * dy) / np.mean(w_c)
@@ -129,6 +157,16 @@ class CSAggregate:
     crit_val: float
     alpha: float
     inference: str
+    # chosen inference method (issue 11 part 2): p-value and CI of the overall estimate
+    pvalue: float = float("nan")
+    ci: tuple[float, float] = (float("nan"), float("nan"))
+    method: str = "analytic (normal)"
+    inference_possible: bool = True
+    notes: tuple[str, ...] = ()
+    # event study (kind="dynamic"): covariance of the event-time estimates, indexed by e
+    vcov: pd.DataFrame | None = None
+    # True when the overall estimate uses a thin (g,t) cell (include_thin_cells=True) or has none
+    thin_overall: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """Overall row followed by the disaggregated rows."""
@@ -155,7 +193,7 @@ class CallawaySantAnnaResult:
     """Group-time average treatment effects ATT(g,t) with influence functions for aggregation."""
 
     att_gt: pd.DataFrame
-    pretrend: WaldTest | None
+    pretrend: PreTrendTest | WaldTest | None
     cohort_sizes: dict[float, int]
     n_units: int
     dropped_units: int
@@ -170,6 +208,54 @@ class CallawaySantAnnaResult:
     unit_cohort: np.ndarray = field(repr=False)
     clusters: tuple[np.ndarray, ...] = field(repr=False)
     boot_seed: int | None = field(repr=False)
+    # small-sample inference (issue 11 part 2)
+    inference: str = "analytic"
+    boot_weights: str = "rademacher"
+    inference_draws: int = 0
+    inference_seed: int = 0
+    refit: Callable[[np.ndarray, bool], CallawaySantAnnaResult] | None = field(default=None, repr=False)
+    _ri_cache: dict[str, tuple[np.ndarray, np.ndarray, bool]] = field(default_factory=dict, repr=False)
+    # identification / overlap diagnostics (issue 11 parts 3, 4)
+    min_units_per_side: int = 2
+    include_thin_cells: bool = False
+    trim_level: float = 0.995
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        """Support of every (g,t) cell: ``cohort, time, e, n_treated, n_control, thin, used, status``."""
+        cols = ["cohort", "time", "n_treated", "n_control", "thin", "used", "status"]
+        out = self.att_gt[[c for c in cols if c in self.att_gt]].copy()
+        out.insert(2, "e", (out["time"] - out["cohort"]).astype(np.int64))
+        return out
+
+    @property
+    def cohort_support(self) -> pd.DataFrame:
+        """Per cohort: treated units and the fewest/most control units over its (g,t) cells."""
+        return cohort_support(self.cells)
+
+    @property
+    def thin_cells(self) -> pd.DataFrame:
+        """(g,t) cells with fewer than ``min_units_per_side`` units on a side."""
+        c = self.cells
+        return c[c["thin"]].reset_index(drop=True) if "thin" in c else c.iloc[:0]
+
+    @property
+    def overlap(self) -> pd.DataFrame:
+        """Overlap diagnostics per (g,t) cell (IPW/DR with covariates; NaN otherwise)."""
+        cols = ["cohort", "time", "ps_max_control", "n_trimmed", "ps_mass_low", "ps_mass_high",
+                "max_w_share"]
+        return self.att_gt[[c for c in cols if c in self.att_gt]].copy()
+
+    @property
+    def pvalue(self) -> float:
+        """p-value of the overall ATT (``aggregate('simple')``) from the chosen inference method."""
+        return self.aggregate("simple").pvalue
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """(1 − α) CI of the overall ATT from the chosen inference method."""
+        return self.aggregate("simple").ci
 
     @property
     def att(self) -> float:
@@ -195,7 +281,9 @@ class CallawaySantAnnaResult:
                  self.att_gt.to_string(index=False, float_format=lambda v: f"{v:.6f}")]
         if self.pretrend is not None:
             p = self.pretrend
-            lines.append(f"  pre-trend Wald: W = {p.stat:.4f}, df = {p.df}, p = {p.pvalue:.5f}")
+            how = f" ({p.note})" if isinstance(p, PreTrendTest) else ""
+            lines.append(f"  pre-trend Wald{how}: W = {p.stat:.4f}, df = {p.df}, p = {p.pvalue:.5f}")
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     # -- aggregation ---------------------------------------------------------------------------
@@ -236,11 +324,20 @@ class CallawaySantAnnaResult:
         if kind not in ("simple", "dynamic", "group", "calendar"):
             raise InputError("kind must be simple, dynamic, group or calendar", source="kind")
         tab = self.att_gt
+        # unidentified (NaN) cells and, unless include_thin_cells, thin cells are not aggregated
+        use = tab["used"].to_numpy(dtype=bool) if "used" in tab else np.ones(len(tab), dtype=bool)
+        tab = tab[use]
         g = tab["cohort"].to_numpy(dtype=float)
         t = tab["time"].to_numpy(dtype=float)
         att = tab["att"].to_numpy(dtype=float)
-        inf = self.influence
+        inf = self.influence[:, use]
         n = inf.shape[0]
+        if not (g <= t).any():
+            nan = float("nan")
+            return CSAggregate(kind=kind, att=nan, se=nan, table=pd.DataFrame(), crit_val=nan,
+                               alpha=self.alpha, inference="analytic", pvalue=nan,
+                               notes=(*self.notes, "no identified post-treatment (g,t) cell to aggregate"),
+                               thin_overall=True)
         glist = np.array(sorted(self.cohort_sizes))
         pgg = np.array([self.cohort_sizes[k] for k in glist], dtype=float) / n
         pg = pgg[np.searchsorted(glist, g)]
@@ -273,6 +370,9 @@ class CallawaySantAnnaResult:
             psi_o = np.column_stack(cols)[:, pos].mean(axis=1)
         elif kind == "group":
             key = "cohort"
+            has = np.array([bool(((g == gv) & (gv <= t)).any()) for gv in glist])
+            wg = (g[: len(glist)] if _did212_group_wif else glist)[has]
+            glist, pgg = glist[has], pgg[has]  # cohorts without an aggregated post cell drop out
             for gv in glist:
                 idx = np.flatnonzero((g == gv) & (gv <= t))
                 est, psi = agg(idx, np.full(len(idx), 1.0 / len(idx)), False)
@@ -284,7 +384,6 @@ class CallawaySantAnnaResult:
             # did >= 2.1.3 / csdid convention: weights' influence uses the cohorts themselves.
             # did 2.1.2 indexed the ATT(g,t) cohort vector by 1..#cohorts instead (reproducible with
             # the private flag, used only to show where the reference numbers come from).
-            wg = g[: len(glist)] if _did212_group_wif else glist
             G = self.unit_cohort
             ind = (G[:, None] == wg[None, :]).astype(float) - pgg[None, :]
             S = pgg.sum()
@@ -294,6 +393,8 @@ class CallawaySantAnnaResult:
             key = "time"
             for tv in np.unique(t[t >= g.min()]):
                 idx = np.flatnonzero((t == tv) & (g <= t))
+                if not len(idx):
+                    continue
                 est, psi = agg(idx, pg[idx] / pg[idx].sum(), True)
                 levels.append(tv)
                 ests.append(est)
@@ -314,15 +415,111 @@ class CallawaySantAnnaResult:
         else:
             se_all = self._se(all_inf)
         table = pd.DataFrame()
+        est_all = np.array([*ests, overall])
+        outs, label = self._inference_outs(kind, all_inf, est_all, se_all, levels)
         if key is not None:
             table = pd.DataFrame({key: levels, "att": ests, "se": se_all[:-1]})
-            table["ci_lower"] = table["att"] - z * table["se"]
-            table["ci_upper"] = table["att"] + z * table["se"]
+            table["ci_lower"] = [o.ci[0] for o in outs[:-1]]
+            table["ci_upper"] = [o.ci[1] for o in outs[:-1]]
+            table["pvalue"] = [o.pvalue for o in outs[:-1]]
             if self.n_boot:
                 table["cband_lower"] = table["att"] - crit * table["se"]
                 table["cband_upper"] = table["att"] + crit * table["se"]
+        if key is not None and "n_treated" in tab:
+            lv_of = {"e": t - g, "cohort": g, "time": t}[key]
+            post = np.ones(len(g), dtype=bool) if key == "e" else g <= t
+            ntr = tab["n_treated"].to_numpy()
+            thin_c = tab["thin"].to_numpy(dtype=bool)
+            red = np.max if key == "cohort" else np.sum
+            table["n_treated"] = [int(red(ntr[(lv_of == lv) & post])) for lv in levels]
+            table["thin"] = [bool(thin_c[(lv_of == lv) & post].any()) for lv in levels]
+        thin_overall = bool(tab["thin"].to_numpy(dtype=bool)[g <= t].any()) if "thin" in tab else False
+        vcov = None
+        if kind == "dynamic" and cols:
+            Vd = cluster_meat(np.column_stack(cols), self.clusters) / n**2
+            vcov = pd.DataFrame(Vd, index=pd.Index(np.asarray(levels, dtype=int), name="e"),
+                                columns=pd.Index(np.asarray(levels, dtype=int), name="e"))
+        treated_cl = (len(np.unique(self.clusters[0][self.unit_cohort > 0])) if self.clusters
+                      else int((self.unit_cohort > 0).sum()))
+        note = possible_note(treated_cl, outs[-1].min_pvalue if self.inference != "analytic" else 0.0,
+                             self.alpha)
         return CSAggregate(kind=kind, att=overall, se=float(se_all[-1]), table=table, crit_val=crit,
-                           alpha=self.alpha, inference="bootstrap" if self.n_boot else "analytic")
+                           alpha=self.alpha, inference="bootstrap" if self.n_boot else "analytic",
+                           pvalue=outs[-1].pvalue, ci=outs[-1].ci, method=label,
+                           inference_possible=note is None,
+                           notes=((note,) if note else ()) + self.notes, vcov=vcov,
+                           thin_overall=thin_overall)
+
+    def _agg_estimates(self, kind: str, levels: list[float]) -> np.ndarray:
+        """Point estimates [rows at ``levels``..., overall] of an aggregation (no inference; NaN
+        for a missing level): the fast path for randomisation inference."""
+        tab = self.att_gt
+        if "used" in tab:  # same cells as aggregate()
+            tab = tab[tab["used"].to_numpy(dtype=bool)]
+        g = tab["cohort"].to_numpy(dtype=float)
+        t = tab["time"].to_numpy(dtype=float)
+        att = tab["att"].to_numpy(dtype=float)
+        glist = np.array(sorted(self.cohort_sizes))
+        pgg = np.array([self.cohort_sizes[k] for k in glist], dtype=float)
+        pg = pgg[np.searchsorted(glist, g)]
+
+        def wmean(idx: np.ndarray) -> float:
+            return float((att[idx] * pg[idx]).sum() / pg[idx].sum()) if len(idx) else float("nan")
+
+        if kind == "simple":
+            return np.array([wmean(np.flatnonzero(g <= t))])
+        if kind == "dynamic":
+            rows = [wmean(np.flatnonzero(t - g == lv)) for lv in levels]
+            allv = [wmean(np.flatnonzero(t - g == ev)) for ev in np.unique(t - g) if ev >= 0]
+            return np.array([*rows, float(np.mean(allv))])
+        if kind == "group":
+            th = {gv: float(att[(g == gv) & (gv <= t)].mean()) for gv in glist}
+            rows = [th.get(lv, float("nan")) for lv in levels]
+            return np.array([*rows, float(sum(th[gv] * w for gv, w in zip(glist, pgg, strict=True))
+                                          / pgg.sum())])
+        rows = [wmean(np.flatnonzero((t == lv) & (g <= t))) for lv in levels]
+        allv = [wmean(np.flatnonzero((t == tv) & (g <= t))) for tv in np.unique(t[t >= g.min()])]
+        return np.array([*rows, float(np.mean(allv))])
+
+    def _inference_outs(self, kind: str, all_inf: np.ndarray, est: np.ndarray, se: np.ndarray,
+                        levels: list[float]) -> tuple[list[InferenceOut], str]:
+        """p-values and CIs of [rows..., overall] from the chosen inference method."""
+        z = float(stats.norm.ppf(1 - self.alpha / 2))
+        if self.inference == "analytic":
+            outs = []
+            for e, s in zip(est, se, strict=True):
+                p = float(2 * stats.norm.sf(abs(e / s))) if s > 0 else float("nan")
+                outs.append(InferenceOut(pvalue=p, ci=(e - z * s, e + z * s), stat=e / s if s > 0 else np.nan,
+                                         n_draws=0, enumerated=False, min_pvalue=0.0))
+            label = "bootstrap SEs (normal)" if self.n_boot else "analytic (normal)"
+            return outs, label
+        if self.inference == "wild":
+            if len(self.clusters) > 1:
+                raise InputError("inference='wild' supports one clustering dimension", source="cluster")
+            cl = self.clusters[0] if self.clusters else None
+            res = multiplier_t(all_inf, est, cl, n_boot=self.inference_draws, weights=self.boot_weights,
+                               seed=self.inference_seed, alpha=self.alpha)
+            outs = [o if o is not None else NAN_OUT for o in res]
+            ok = [o for o in outs if o.n_draws]
+            G = len(np.unique(cl)) if cl is not None else all_inf.shape[0]
+            label = method_label("wild-multiplier", n_draws=ok[0].n_draws if ok else 0,
+                                 weights=self.boot_weights, enumerated=bool(ok and ok[0].enumerated), G=G)
+            return outs, label
+        # randomisation inference: refit under permuted cohorts (cached per aggregation kind)
+        assert self.refit is not None
+        if kind not in self._ri_cache:
+            perms, exact = permutations(self.unit_cohort, self.inference_draws, self.inference_seed)
+            Ay, Ad = [], []
+            for gp in perms:
+                Ay.append(self.refit(gp, False)._agg_estimates(kind, levels))
+                Ad.append(self.refit(gp, True)._agg_estimates(kind, levels))
+            self._ri_cache[kind] = (np.array(Ay), np.array(Ad), exact)
+        Ay_, Ad_, exact = self._ri_cache[kind]
+        td = self.refit(self.unit_cohort, True)._agg_estimates(kind, levels)
+        post = np.array([lv >= 0 for lv in levels] + [True]) if kind == "dynamic" \
+            else np.ones(len(est), dtype=bool)
+        outs = ri_from_stats(est, td, Ay_, Ad_, exact=exact, alpha=self.alpha, post=post)
+        return outs, method_label("ri", n_draws=Ay_.shape[0], enumerated=exact)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,6 +550,11 @@ def callaway_santanna(
     n_boot: int | None = None,
     seed: int | np.random.Generator | None = None,
     alpha: float = 0.05,
+    inference: InferenceKind = "analytic",
+    boot_weights: BootWeights = "rademacher",
+    trim_level: float = 0.995,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
 ) -> CallawaySantAnnaResult:
     r"""Callaway & Sant'Anna (2021) group-time average treatment effects on a balanced panel.
 
@@ -385,9 +587,25 @@ def callaway_santanna(
         Cluster the influence-function SEs by one column or two (Cameron–Gelbach–Miller
         inclusion–exclusion on the IF cluster sums). Must be constant within unit.
     n_boot : int, optional
-        Multiplier-bootstrap draws (Rademacher weights); None = analytic SEs.
+        Multiplier-bootstrap draws (Rademacher weights); None = analytic SEs.  With
+        ``inference="wild"``/``"ri"`` also the number of bootstrap draws / permutations
+        (default 9999 / 999).
     seed : int or numpy Generator, optional
     alpha : float
+    inference : {"analytic", "wild", "ri"}
+        Method behind every ``.pvalue``/``.ci`` (of the result and its aggregations): normal;
+        cluster multiplier bootstrap-t (full enumeration when 2^G ≤ draws under Rademacher
+        weights); or randomisation inference permuting cohorts across units (sizes kept).
+    boot_weights : {"rademacher", "webb"}
+        Weights of the ``"wild"`` bootstrap-t.
+    trim_level : float
+        IPW/DR: control units with propensity score ≥ ``trim_level`` get zero weight (DRDID's
+        trimming, default 0.995); overlap diagnostics per cell in ``.overlap`` and ``.notes``.
+    min_units_per_side : int
+        A (g,t) cell with fewer treated or control units is thin: flagged, excluded from
+        aggregation unless ``include_thin_cells``, and named in ``.notes``.
+    include_thin_cells : bool
+        Aggregate thin cells too (still flagged).
 
     Returns
     -------
@@ -414,8 +632,54 @@ def callaway_santanna(
         raise InputError("n_boot must be an integer >= 2 or None", source="n_boot")
     if not 0 < alpha < 1:
         raise InputError("alpha must be in (0, 1)", source="alpha")
+    check_inference_args(inference, n_boot, boot_weights)
     panel = to_wide(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
                     covariates=covariates, cluster=cluster)
+    if not 0.5 < trim_level <= 1:
+        raise InputError("trim_level must be in (0.5, 1]", source="trim_level")
+    opts = dict(control_group=control_group, method=method, base_period=base_period,
+                anticipation=anticipation, alpha=alpha, trim_level=float(trim_level),
+                min_units_per_side=check_min_units(min_units_per_side),
+                include_thin_cells=bool(include_thin_cells))
+    # with inference="wild"/"ri", n_boot counts that method's draws; SEs stay analytic
+    res = _fit(panel, n_boot=n_boot if inference == "analytic" else None, seed=seed,
+               **opts)  # type: ignore[arg-type]
+    if inference == "analytic":
+        return res
+    draws = int(n_boot) if n_boot else (9999 if inference == "wild" else 999)
+    inf_seed = seed_to_int(seed)
+    refit = None
+    if inference == "ri":
+        times = panel.times
+        d_obs = ((panel.cohort[:, None] > 0) & (times[None, :] >= panel.cohort[:, None])).astype(float)
+        kept = _prepare_cohorts(panel, anticipation)[1]
+
+        def refit(g_kept: np.ndarray, on_treatment: bool) -> CallawaySantAnnaResult:
+            g_all = panel.cohort.copy()
+            g_all[kept] = g_kept
+            p2 = replace(panel, cohort=g_all, Y=d_obs if on_treatment else panel.Y)
+            return _fit(p2, n_boot=None, seed=None, **opts)  # type: ignore[arg-type]
+
+        # permute the cohorts of the estimation sample as coded there (0 = never treated in sample)
+    return replace(res, inference=inference, boot_weights=boot_weights, inference_draws=draws,
+                   inference_seed=inf_seed, refit=refit)
+
+
+def _fit(
+    panel: WidePanel,
+    *,
+    control_group: str,
+    method: str,
+    base_period: str,
+    anticipation: int,
+    n_boot: int | None,
+    seed: int | np.random.Generator | None,
+    alpha: float,
+    trim_level: float = 0.995,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
+) -> CallawaySantAnnaResult:
+    """ATT(g,t) on a validated wide panel (see :func:`callaway_santanna`)."""
     G_all, keep, dropped = _prepare_cohorts(panel, anticipation)
     Y = panel.Y[keep]
     G = G_all[keep]
@@ -443,29 +707,41 @@ def callaway_santanna(
     K = len(pairs)
     inf = np.zeros((n, K), order="F")
     att = np.zeros(K)
+    n_tr = np.zeros(K, dtype=np.int64)
+    n_co = np.zeros(K, dtype=np.int64)
+    status = [""] * K
+    diag_cols = ("ps_max_control", "n_trimmed", "ps_mass_low", "ps_mass_high", "max_w_share")
+    diags = {c: np.full(K, np.nan) for c in diag_cols}
     for k, (gv, ti, b) in enumerate(pairs):
-        if ti == b:
-            continue  # universal base period: normalised to zero
         treated = gv == G
         if control_group == "never":
             ctrl = G == 0
         else:
             ref = tl[max(ti, b)] if base_period == "universal" else tl[ti]
             ctrl = (G == 0) | ((ref + anticipation < G) & (gv != G))
+        n_tr[k], n_co[k] = int(treated.sum()), int(ctrl.sum())
+        if ti == b:
+            continue  # universal base period: normalised to zero
+        # an unidentified cell becomes NaN with a message (as R did), never an abort of the fit
         if not ctrl.any():
-            raise EstimationError(
-                f"cohort {gv:g} has no valid control units in period {tl[ti]:g} "
-                f"(control_group='{control_group}')")
+            att[k] = np.nan
+            status[k] = f"no valid control units (control_group='{control_group}')"
+            continue
         sub = treated | ctrl
         dy = Y[sub, ti] - Y[sub, b]
         D = treated[sub].astype(float)
         Xs = None
         if X is not None:
             Xs = np.column_stack([np.ones(int(sub.sum())), X[sub, min(ti, b), :]])
+        diag: dict[str, float] = {}
         try:
-            a, psi = _two_by_two(dy, D, Xs, method)
-        except EstimationError as exc:
-            raise EstimationError(f"cohort {gv:g}, period {tl[ti]:g}: {exc}") from exc
+            a, psi = _two_by_two(dy, D, Xs, method, trim_level=trim_level, diag=diag)
+        except (EstimationError, np.linalg.LinAlgError) as exc:
+            att[k] = np.nan
+            status[k] = str(exc)
+            continue
+        for c, v in diag.items():
+            diags[c][k] = v
         att[k] = a
         inf[sub, k] = psi * (n / sub.sum())
 
@@ -484,23 +760,68 @@ def callaway_santanna(
         ok = ~np.isnan(se)
         se[ok] = bo.se[ok]
         crit = bo.crit_val
+    se[np.isnan(att)] = np.nan
     table = pd.DataFrame({"cohort": cohorts, "time": times, "att": att, "se": se})
     table["ci_lower"] = table["att"] - z * table["se"]
     table["ci_upper"] = table["att"] + z * table["se"]
     if n_boot:
         table["cband_lower"] = table["att"] - crit * table["se"]
         table["cband_upper"] = table["att"] + crit * table["se"]
+    thin = (n_tr < min_units_per_side) | (n_co < min_units_per_side)
+    identified = np.isfinite(att)
+    table["n_treated"] = n_tr
+    table["n_control"] = n_co
+    table["thin"] = thin
+    table["used"] = identified & (include_thin_cells | ~thin)
+    table["status"] = status
+    for c in diag_cols:
+        table[c] = diags[c]
 
-    pre_idx = np.flatnonzero((cohorts > times) & ~np.isnan(se))
-    pretrend = None
-    if len(pre_idx):
-        Vp = V[np.ix_(pre_idx, pre_idx)]
-        if 1.0 / np.linalg.cond(Vp) > np.finfo(float).eps:
-            ap = att[pre_idx]
-            W = float(ap @ np.linalg.solve(Vp, ap))
-            pretrend = WaldTest(stat=W, df=len(pre_idx), pvalue=float(stats.chi2.sf(W, len(pre_idx))))
+    notes = _cs_notes(table, min_units_per_side, include_thin_cells, trim_level)
+    # pre-trend test: pre-treatment cells t < g − δ only (anticipation cells are not pre-periods),
+    # identified and not thin; singular covariance → pseudo-inverse with its rank (always reported)
+    is_pre = times < cohorts - anticipation
+    pre_idx = np.flatnonzero(is_pre & table["used"].to_numpy() & ~np.isnan(se))
+    antic = tuple(f"(g={c:g}, t={t:g})" for c, t in zip(cohorts, times, strict=True)
+                  if c - anticipation <= t < c) if anticipation else ()
+    thin_pre = tuple(f"(g={c:g}, t={t:g}) thin" for c, t, th, ok in
+                     zip(cohorts, times, thin, identified, strict=True)
+                     if c - anticipation > t and th and ok and not include_thin_cells)
+    pretrend = joint_wald(att[pre_idx], V[np.ix_(pre_idx, pre_idx)],
+                          labels=[(float(cohorts[i]), float(times[i])) for i in pre_idx],
+                          excluded=antic + thin_pre,
+                          n_clusters=n_clusters(clusters, n), name="ATT(g,t) cells")
     return CallawaySantAnnaResult(
         att_gt=table, pretrend=pretrend, cohort_sizes=cohort_sizes, n_units=n, dropped_units=dropped,
         control_group=control_group, method=method, base_period=base_period, anticipation=int(anticipation),
         alpha=alpha, n_boot=int(n_boot) if n_boot else None, crit_val=crit, influence=inf,
-        unit_cohort=G, clusters=clusters, boot_seed=boot_seed)
+        unit_cohort=G, clusters=clusters, boot_seed=boot_seed, min_units_per_side=min_units_per_side,
+        include_thin_cells=include_thin_cells, trim_level=trim_level, notes=tuple(notes))
+
+
+OVERLAP_WARN_SHARE = 0.5  # a control holding more than this share of the IPW weight is reported
+
+
+def _cs_notes(table: pd.DataFrame, min_units: int, include_thin: bool, trim_level: float) -> list[str]:
+    """Notes on unidentified cells, thin cells, propensity trimming and concentrated weights."""
+    notes = []
+    bad = table[table["status"] != ""]
+    for r in bad.itertuples():
+        notes.append(f"Callaway-Sant'Anna: ATT(g={r.cohort:g}, t={r.time:g}) not identified: {r.status} "
+                     "(reported as NaN, not aggregated)")
+    cells = table.assign(e=(table["time"] - table["cohort"]).astype(np.int64))
+    notes += thin_notes(cells[table["status"] == ""], min_units=min_units, include_thin=include_thin,
+                        estimator="Callaway-Sant'Anna")
+    trimmed = table[table["n_trimmed"] > 0]
+    if len(trimmed):
+        notes.append(f"Callaway-Sant'Anna: propensity trimming at {trim_level:g} dropped "
+                     f"{int(trimmed['n_trimmed'].sum())} control unit-cell(s) in {len(trimmed)} "
+                     "(g,t) cell(s)")
+    conc = table[table["max_w_share"] > OVERLAP_WARN_SHARE]
+    if len(conc):
+        worst = conc.iloc[int(np.argmax(conc["max_w_share"].to_numpy()))]
+        notes.append(f"Callaway-Sant'Anna: weak overlap — in {len(conc)} (g,t) cell(s) one control unit "
+                     f"holds more than {OVERLAP_WARN_SHARE:.0%} of the control weight (max "
+                     f"{worst['max_w_share']:.0%} at g={worst['cohort']:g}, t={worst['time']:g})")
+    return notes
+

@@ -9,12 +9,12 @@ written here (closed-form two-way fixed-effects algebra, vectorised).
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-import scipy.sparse as sp
 
 from zonespill.did._panel import (
     ClusterSpec,
@@ -23,18 +23,34 @@ from zonespill.did._panel import (
     cluster_columns,
     cluster_meat,
     cohort_column,
+    n_clusters,
     numeric_column,
+    psd_diag_sqrt,
     to_wide,
 )
-from zonespill.did._results import DiDResult, nan_if_tiny, with_ci
+from zonespill.did._pretrend import PreTrendTest, joint_wald
+from zonespill.did._results import DiDResult, event_vcov, nan_if_tiny, with_ci
+from zonespill.did._support import cell_table, check_min_units, event_support, thin_notes
+from zonespill.did.inference import (
+    BootWeights,
+    InferenceKind,
+    bjs_maker,
+    check_inference_args,
+    event_maker,
+    regression_inference,
+    sunab_maker,
+    twfe_maker,
+)
 from zonespill.errors import EstimationError, InputError
+from zonespill.twoway import TwoWayFE
 
 
 # ----------------------------------------------------------------------------------------------
 # shared preparation
 # ----------------------------------------------------------------------------------------------
 def _long(
-    data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, cluster: ClusterSpec
+    data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, cluster: ClusterSpec,
+    anticipation: int = 0,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Validated long frame with safe column names (zy, zu, zt, zg, zc0, zc1)."""
     ccols = cluster_columns(cluster)
@@ -65,7 +81,8 @@ def _long(
     if not names:
         names = ["zu"]
     # cohorts first treated after the last observed period are never treated within the sample
-    df.loc[df["zg"] > df["zt"].max(), "zg"] = 0.0
+    # (with anticipation δ: only cohorts whose anticipation starts after the sample)
+    df.loc[df["zg"] - anticipation > df["zt"].max(), "zg"] = 0.0
     return df, tuple(names)
 
 
@@ -79,10 +96,64 @@ def _vcov_label(cluster: ClusterSpec, unit: str) -> str:
     return f"{kind} by {' & '.join(cols)} (CRV1, fixest default small-sample correction)"
 
 
-def _drop_always_treated(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _drop_always_treated(df: pd.DataFrame, anticipation: int = 0) -> tuple[pd.DataFrame, int]:
     t1 = df["zt"].min()
-    always = (df["zg"] > 0) & (df["zg"] <= t1)
+    always = (df["zg"] > 0) & (df["zg"] - anticipation <= t1)
     return df.loc[~always].reset_index(drop=True), int(df.loc[always, "zu"].nunique())
+
+
+def _check_anticipation(anticipation: int) -> int:
+    if isinstance(anticipation, bool) or not isinstance(anticipation, int | np.integer) or anticipation < 0:
+        raise InputError("anticipation must be a non-negative integer", source="anticipation")
+    return int(anticipation)
+
+
+def _regression_cells(
+    df: pd.DataFrame, treated: np.ndarray, control: np.ndarray, *, min_units: int, include_thin: bool,
+    estimator: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Support of every treated (g, t) cell of a long frame: treated units of g at t against the
+    ``control`` observations at t.  Unless ``include_thin``, the treated observations of thin cells
+    are dropped from the frame (so they enter no estimate); returns (frame, cells, notes)."""
+    g = df["zg"].to_numpy()
+    t = df["zt"].to_numpy()
+    keys = pd.DataFrame({"g": g[treated], "t": t[treated]}).value_counts().sort_index()
+    ctrl_t = pd.Series(t[control]).value_counts()
+    ck = np.array(keys.index.tolist(), dtype=float).reshape(-1, 2)
+    n_co = ctrl_t.reindex(ck[:, 1]).fillna(0).to_numpy(dtype=np.int64)
+    cells = cell_table(ck[:, 0], ck[:, 1], keys.to_numpy(), n_co, min_units=min_units,
+                       include_thin=include_thin)
+    notes = thin_notes(cells, min_units=min_units, include_thin=include_thin, estimator=estimator)
+    if not include_thin:
+        thin = cells.loc[cells["thin"], ["cohort", "time"]]
+        bad = treated & pd.MultiIndex.from_arrays([g, t]).isin(
+            pd.MultiIndex.from_arrays([thin["cohort"].to_numpy(), thin["time"].to_numpy()]))
+        if bad.any():
+            df = df.loc[~bad].reset_index(drop=True)
+    return df, cells, notes
+
+
+def _leads_test(table: pd.DataFrame, V: np.ndarray, leads: np.ndarray, excluded: tuple[int, ...],
+                cn: tuple[str, ...], df: pd.DataFrame, name: str) -> PreTrendTest:
+    """Joint Wald test of the event-time leads (rows ``leads`` of ``table`` with covariance V)."""
+    G = min(int(df[c].nunique()) for c in cn)
+    return joint_wald(table["estimate"].to_numpy()[leads], V[np.ix_(leads, leads)],
+                      labels=[int(e) for e in table["e"].to_numpy()[leads]], excluded=excluded,
+                      n_clusters=G, name=name)
+
+
+def _event_rows_support(df: pd.DataFrame, rel: np.ndarray, evs: list[int], control: np.ndarray,
+                        min_units: int) -> pd.DataFrame:
+    """Per event time: units with that event dummy, fewest control units over its periods, thin."""
+    t = df["zt"].to_numpy()
+    ctrl_t = pd.Series(t[control]).value_counts()
+    rows = []
+    for e in evs:
+        m = rel == e
+        nt = int(df.loc[m, "zu"].nunique())
+        nc = int(ctrl_t.reindex(np.unique(t[m])).fillna(0).min()) if m.any() else 0
+        rows.append((e, nt, nc, nt < min_units or nc < min_units))
+    return pd.DataFrame(rows, columns=["e", "n_treated", "n_control", "thin"])
 
 
 def _cohort_sizes(df: pd.DataFrame) -> dict[float, int]:
@@ -120,6 +191,13 @@ def twfe(
     event_study: bool = False,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Two-way fixed-effects DiD (static, optionally also the event study).
 
@@ -138,35 +216,85 @@ def twfe(
     cluster : str or (str, str), optional
     alpha : float
 
+    anticipation : int
+        δ ≥ 0: treatment timing shifted to ``G − δ`` (D = 1{t ≥ G − δ}); the event study omits
+        e = −δ − 1 and reports the anticipation effects e = −δ…−1.
+    min_units_per_side : int
+        A treated (g, t) cell with fewer than this many treated units of g at t, or untreated
+        units at t, is thin.
+    include_thin_cells : bool
+        Keep the treated observations of thin cells (flagged) instead of dropping them.
+
     Returns
     -------
     DiDResult
-        ``att``/``se`` = static β; ``table`` = static row or event-time rows.
+        ``att``/``se`` = static β; ``table`` = static row or event-time rows (with
+        ``n_treated, n_control, thin``); ``cells``; ``pretrend`` = joint Wald test of the event-study
+        leads e < −δ − 1 (always computed).
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df["zD"] = ((df["zg"] > 0) & (df["zt"] >= df["zg"])).astype(float)
+    check_inference_args(inference, n_boot, boot_weights)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df["zD"] = ((df["zg"] > 0) & (df["zt"] >= df["zg"] - delta)).astype(float)
+    D = df["zD"].to_numpy() > 0
+    df, cells, notes = _regression_cells(df, D, ~D, min_units=m_units, include_thin=include_thin_cells,
+                                         estimator="TWFE")
     if df["zD"].nunique() < 2:
+        if D.any() and (~D).any():
+            where = ", ".join(f"g={c:g}/t={t:g}" for c, t in zip(cells["cohort"], cells["time"], strict=True))
+            raise EstimationError(f"every treated (g,t) cell is thin (fewer than {m_units} unit(s) on a "
+                                  f"side: {where}); not estimable without include_thin_cells=True")
         raise EstimationError("treatment dummy does not vary: no treated or no untreated observations")
     fit = _feols("zy ~ zD | zu + zt", df, cn)
     _names, b, V = _coefs(fit)
     att, se = float(b[0]), float(np.sqrt(V[0, 0]))
-    table = pd.DataFrame({"term": ["D"], "estimate": [att], "se": [se]})
-    if event_study:
-        rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
-        evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != -1)
-        cols = []
-        for e in evs:
-            df[_ename(e)] = (rel == e).astype(float)
-            cols.append(_ename(e))
+    post = cells[cells["e"] >= -delta]
+    pu = post[post["used"]]
+    table = pd.DataFrame({"term": ["D"], "estimate": [att], "se": [se],
+                          "n_treated": [int(pu["n_treated"].sum())],
+                          "n_control": [int(pu["n_control"].min()) if len(pu) else 0],
+                          "thin": [bool(pu.empty or pu["thin"].any())]})
+    # event study (always fitted: its leads give the pre-trend test); reference e = −δ − 1
+    ref = -1 - delta
+    rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
+    evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != ref)
+    cols = []
+    for e in evs:
+        df[_ename(e)] = (rel == e).astype(float)
+        cols.append(_ename(e))
+    keep: list[int] = []
+    pretrend = joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=tuple(range(-delta, 0)),
+                          name="event-study leads (TWFE)")
+    if cols:
         fit2 = _feols("zy ~ " + " + ".join(cols) + " | zu + zt", df, cn)
         n2, b2, V2 = _coefs(fit2)
         pos = {c: i for i, c in enumerate(n2)}
         keep = [e for e in evs if _ename(e) in pos]
         ix = [pos[_ename(e)] for e in keep]
-        table = pd.DataFrame({"e": keep, "estimate": b2[ix], "se": np.sqrt(np.diag(V2)[ix])})
-    return DiDResult(estimator="TWFE", att=att, se=se, table=with_ci(table, alpha),
+        es = pd.DataFrame({"e": keep, "estimate": b2[ix], "se": np.sqrt(np.diag(V2)[ix])})
+        pretrend = _leads_test(es, V2[np.ix_(ix, ix)], np.flatnonzero(np.array(keep) < ref),
+                               tuple(range(-delta, 0)), cn, df, "event-study leads (TWFE)")
+        if event_study:
+            sup = _event_rows_support(df, rel, keep, np.isnan(rel) | (rel == ref), m_units)
+            table = es.merge(sup, on="e", how="left")
+    if delta:
+        notes.append(f"TWFE: anticipation δ = {delta}: treatment dated from G − {delta}")
+    res = DiDResult(estimator="TWFE", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
-                     dropped_units=0, vcov_type=_vcov_label(cluster, unit), alpha=alpha)
+                     dropped_units=0, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
+                     cells=cells, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
+                     thin_overall=bool(pu.empty or pu["thin"].any()),
+                     notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    if event_study and cols:  # covariance of the event-time estimates (HonestDiD input)
+        res = replace(res, vcov=event_vcov(V2[np.ix_(ix, ix)], keep))
+    # small-sample inference on the same regressions (static; event study rows)
+    designs: list[tuple[Any, np.ndarray]] = [(twfe_maker(delta), np.array([True]))]
+    if event_study:
+        designs.append((event_maker(keep), np.array(keep) >= -delta))
+    return regression_inference(res, df, cn, designs, inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,6 +310,13 @@ def sun_abraham(
     ref_period: int = -1,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Sun & Abraham (2021) interaction-weighted event study (as fixest ``sunab``).
 
@@ -203,15 +338,30 @@ def sun_abraham(
     ref_period : int
     cluster : str or (str, str), optional
     alpha : float
+    anticipation : int
+        δ ≥ 0: treatment timing shifted to ``G − δ``; the omitted period becomes
+        ``ref_period − δ`` and e = −δ…−1 are anticipation effects (not in the ATT, not leads).
+    min_units_per_side : int
+        A cohort × period cell with fewer treated units, or fewer control units (never treated, or
+        in their own reference period) at that period, is thin.
+    include_thin_cells : bool
+        Keep thin cells in the aggregates (flagged) instead of excluding them.
 
     Returns
     -------
     DiDResult
-        ``table``: rows ``e`` (event-time effects); ``extra["cohort"]`` per-cohort ATTs and
-        ``extra["cells"]`` the cohort × period coefficients.
+        ``table``: rows ``e`` (event-time effects, with ``n_treated, n_control, thin``);
+        ``extra["cohort"]`` per-cohort ATTs and ``extra["cells"]`` the cohort × period coefficients
+        (with ``n_treated, n_control, thin, used``); ``cells``; ``pretrend`` = joint Wald test of the
+        aggregated event-time leads e < ref_period − δ.
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df, dropped = _drop_always_treated(df)
+    check_inference_args(inference, n_boot, boot_weights)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    ref = int(ref_period) - delta
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df, dropped = _drop_always_treated(df, anticipation=delta)
     if not (df["zg"] == 0).any():
         cs = sorted(df.loc[df["zg"] > 0, "zg"].unique())
         raise EstimationError(f"cohorts {[f'{c:g}' for c in cs]} have no never-treated control units; "
@@ -219,7 +369,7 @@ def sun_abraham(
     tr = df["zg"] > 0
     rel = np.where(tr, df["zt"] - df["zg"], np.nan)
     cells = (pd.DataFrame({"g": df["zg"][tr], "e": rel[tr]})
-             .query("e != @ref_period").value_counts().sort_index().reset_index(name="n"))
+             .query("e != @ref").value_counts().sort_index().reset_index(name="n"))
     cols = []
     for g, e in zip(cells["g"], cells["e"], strict=True):
         name = f"c{int(g)}_{_ename(int(e))}"
@@ -235,48 +385,69 @@ def sun_abraham(
     b, V = b[ix], V[np.ix_(ix, ix)]
     cells["estimate"] = b
     cells["se"] = np.sqrt(np.diag(V))
+    # support: treated units of the cell vs units with no dummy at its period (never treated, or
+    # in their own reference period)
+    ctrl_t = pd.Series(df["zt"].to_numpy()[(df["zg"] == 0).to_numpy() | (rel == ref)]).value_counts()
+    sup = cell_table(cells["g"].to_numpy(), (cells["g"] + cells["e"]).to_numpy(), cells["n"].to_numpy(),
+                     ctrl_t.reindex((cells["g"] + cells["e"]).to_numpy()).fillna(0).to_numpy(),
+                     min_units=m_units, include_thin=include_thin_cells)
+    for c in ("n_treated", "n_control", "thin", "used"):
+        cells[c] = sup[c].to_numpy()
+    used = cells["used"].to_numpy()
+
+    def weights(mask: np.ndarray) -> np.ndarray:
+        w = np.where(mask & used, cells["n"].to_numpy(dtype=float), 0.0)
+        return w / w.sum() if w.sum() > 0 else np.full(len(w), np.nan)
 
     def combo(mask: np.ndarray) -> tuple[float, float]:
-        w = np.where(mask, cells["n"].to_numpy(dtype=float), 0.0)
-        w = w / w.sum()
+        w = weights(mask)
         return float(w @ b), float(np.sqrt(w @ V @ w))
 
-    rows = [(e, *combo((cells["e"] == e).to_numpy())) for e in sorted(cells["e"].unique())]
+    evs = sorted(cells["e"].unique())
+    rows = [(e, *combo((cells["e"] == e).to_numpy())) for e in evs]
     table = pd.DataFrame(rows, columns=["e", "estimate", "se"])
     table["e"] = table["e"].astype(int)
+    table = table.merge(event_support(sup), on="e", how="left")
     att, se = combo((cells["e"] >= 0).to_numpy())
+    Wr = np.vstack([weights((cells["e"] == e).to_numpy()) for e in evs]) if evs else np.zeros((0, len(b)))
+    lead_rows = np.flatnonzero((table["e"].to_numpy() < ref) & np.isfinite(Wr).all(axis=1))
+    Wl = Wr[lead_rows]
+    pretrend = _leads_test(table, np.zeros((len(table), len(table))), np.zeros(0, dtype=np.int64),
+                           tuple(range(-delta, 0)), cn, df, "aggregated event-time leads (Sun-Abraham)")
+    if len(lead_rows):
+        Vt = np.zeros((len(table), len(table)))
+        Vt[np.ix_(lead_rows, lead_rows)] = Wl @ V @ Wl.T
+        pretrend = _leads_test(table, Vt, lead_rows, tuple(range(-delta, 0)), cn, df,
+                               "aggregated event-time leads (Sun-Abraham)")
+    post = sup[sup["e"] >= 0]
+    notes = thin_notes(sup, min_units=m_units, include_thin=include_thin_cells, estimator="Sun-Abraham")
+    if delta:
+        notes.append(f"Sun-Abraham: anticipation δ = {delta}: reference period e = {ref}; "
+                     f"e = {-delta}…−1 are anticipation effects")
     coh = pd.DataFrame([(g, *combo(((cells["g"] == g) & (cells["e"] >= 0)).to_numpy()))
                         for g in sorted(cells["g"].unique())], columns=["cohort", "estimate", "se"])
-    return DiDResult(estimator="Sun-Abraham", att=att, se=se, table=with_ci(table, alpha),
+    res = DiDResult(estimator="Sun-Abraham", att=att, se=se, table=with_ci(table, alpha),
                      cohort_sizes=_cohort_sizes(df), n_obs=len(df), n_units=int(df["zu"].nunique()),
                      dropped_units=dropped, vcov_type=_vcov_label(cluster, unit), alpha=alpha,
-                     extra={"cohort": with_ci(coh, alpha), "cells": with_ci(cells, alpha)})
+                     extra={"cohort": with_ci(coh, alpha), "cells": with_ci(cells, alpha)},
+                     cells=sup, min_units_per_side=m_units, include_thin_cells=include_thin_cells,
+                     thin_overall=bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any()),
+                     notes=tuple(notes), anticipation=delta, pretrend=pretrend)
+    if evs:  # covariance of the event-time estimates (HonestDiD input)
+        okr = np.asarray(np.isfinite(Wr).all(axis=1), dtype=bool)
+        res = replace(res, vcov=event_vcov(Wr[okr] @ V @ Wr[okr].T,
+                                           [int(e) for e, k in zip(evs, okr.tolist(), strict=True) if k]))
+    sa_cells = [(float(g), int(e)) for g, e in zip(cells["g"], cells["e"], strict=True)]
+    sa_rows = [int(e) for e in table["e"]]
+    return regression_inference(res, df, cn, [(sunab_maker(sa_cells, sa_rows, used=used),
+                                               np.array([True] + [e >= -delta for e in sa_rows]))],
+                                inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
 
 
 # ----------------------------------------------------------------------------------------------
 # Borusyak, Jaravel & Spiess imputation
 # ----------------------------------------------------------------------------------------------
-class _TwoWayFE:
-    """Normal equations of y = α_u + β_t on a set of observations, solved by the T × T Schur
-    complement (exact, O(obs + T³))."""
-
-    def __init__(self, u: np.ndarray, t: np.ndarray, n_u: int, n_t: int) -> None:
-        self.u, self.t = u, t
-        self.cu = np.bincount(u, minlength=n_u).astype(float)
-        self.ct = np.bincount(t, minlength=n_t).astype(float)
-        self.B = sp.csr_matrix((np.ones(len(u)), (u, t)), shape=(n_u, n_t))
-        inv_cu = np.divide(1.0, self.cu, out=np.zeros_like(self.cu), where=self.cu > 0)
-        self.inv_cu = inv_cu
-        S = np.diag(self.ct) - np.asarray((self.B.T @ sp.diags(inv_cu) @ self.B).todense())
-        self.S_pinv = np.linalg.pinv(S)
-
-    def solve(self, ru: np.ndarray, rt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Solve [diag(cu) B; B' diag(ct)] [a; b] = [ru; rt] (ru: n_u × m, rt: n_t × m)."""
-        b = self.S_pinv @ (rt - self.B.T @ (ru * self.inv_cu[:, None]))
-        a = (ru - self.B @ b) * self.inv_cu[:, None]
-        return a, b
-
-
 def imputation(
     data: pd.DataFrame,
     *,
@@ -287,20 +458,34 @@ def imputation(
     horizons: bool = True,
     cluster: ClusterSpec = None,
     alpha: float = 0.05,
+    anticipation: int = 0,
+    min_units_per_side: int = 2,
+    include_thin_cells: bool = False,
+    leave_out: bool = True,
+    pretrend_leads: int | None = None,
+    inference: InferenceKind = "analytic",
+    n_boot: int | None = None,
+    boot_weights: BootWeights = "rademacher",
+    seed: int | np.random.Generator | None = None,
 ) -> DiDResult:
     r"""Borusyak, Jaravel & Spiess (2024) imputation estimator with their conservative SEs.
 
-    1. On untreated observations :math:`\Omega_0` (never treated and not yet treated) fit
-       :math:`y_{it} = \alpha_i + \beta_t + \varepsilon_{it}`.
+    1. On untreated observations :math:`\Omega_0` (never treated and not yet treated, i.e.
+       :math:`t < G_i - \delta` with δ = ``anticipation``) fit
+       :math:`y_{it} = \alpha_i + \beta_t + \varepsilon_{it}` (exact solve: :mod:`zonespill.twoway`).
     2. Impute :math:`\hat\tau_{it} = y_{it} - \hat\alpha_i - \hat\beta_t` on treated observations.
     3. Estimand :math:`\hat\tau_w = \sum_{it \in \Omega_1} w_{it}\hat\tau_{it}` (static ATT:
-       :math:`w = 1/N_1`; horizon h: equal weights on observations with :math:`t - G_i = h`).
+       :math:`w = 1/N_1` over :math:`t \ge G_i`; horizon h: equal weights on observations with
+       :math:`t - G_i = h`, including the anticipation horizons :math:`-\delta \le h < 0`).
 
     Variance (BJS Theorem 3, conservative): :math:`\hat\sigma^2_w = \sum_c (\sum_{it\in c}
     v_{it}\tilde\varepsilon_{it})^2` with :math:`v = w` on :math:`\Omega_1`,
     :math:`v = -Z_0(Z_0'Z_0)^{-1}Z_1'w` on :math:`\Omega_0`; :math:`\tilde\varepsilon` is the
     first-stage residual on :math:`\Omega_0` and :math:`\hat\tau_{it} - \bar\tau_{g,e}` on
     :math:`\Omega_1`, :math:`\bar\tau_{g,e}` the :math:`v^2`-weighted mean within cohort × horizon.
+    With ``leave_out=True`` (default, BJS 2024 Appendix A.6) the mean leaves out the observation's
+    own unit so that small cells do not understate the variance (the same ε̃ for every clustering,
+    so two-way inclusion–exclusion stays consistent); where nothing is left the mean is 0.
     Clusters: ``unit`` by default; two columns = two-way (inclusion–exclusion).
 
     Parameters
@@ -309,30 +494,51 @@ def imputation(
         Long panel (balance not required).
     outcome, unit, time, cohort : str
     horizons : bool
-        Also estimate the effect at every horizon e ≥ 0 (``table`` rows).
+        Also estimate the effect at every horizon e ≥ −δ (``table`` rows).
     cluster : str or (str, str), optional
     alpha : float
+    anticipation : int
+        δ ≥ 0: observations from ``G − δ`` on are treated (not used in the first stage).
+    min_units_per_side : int
+        A (g, t) cell with fewer treated units of g at t, or fewer untreated units at t, is thin.
+    include_thin_cells : bool
+        Keep thin cells in the estimands (flagged) instead of excluding them.
+    leave_out : bool
+        Leave-out residuals for the conservative variance (see above).
+    pretrend_leads : int, optional
+        Number of leads in the BJS pre-test (default: every pre-period event time below −δ but
+        the earliest, which is the reference).
 
     Returns
     -------
     DiDResult
+        ``cells`` (support per (g,t)), ``table`` with ``n_treated, n_control, thin`` per horizon,
+        ``pretrend`` (BJS 2024 Test 1: leads on untreated observations, cluster-robust Wald),
+        ``extra["pretrend"]`` the lead coefficients.
 
     Raises
     ------
     EstimationError
         A cohort treated in a period without untreated observations (no valid controls).
     """
-    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    df, dropped = _drop_always_treated(df)
+    delta = _check_anticipation(anticipation)
+    m_units = check_min_units(min_units_per_side)
+    check_inference_args(inference, n_boot, boot_weights)
+    df, cn = _long(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                   anticipation=delta)
+    df, dropped = _drop_always_treated(df, anticipation=delta)
     u = pd.factorize(df["zu"], sort=True)[0]
     tcode, tvals = pd.factorize(df["zt"], sort=True)
     n_u, n_t = int(u.max()) + 1, len(tvals)
-    treated = ((df["zg"] > 0) & (df["zt"] >= df["zg"])).to_numpy()
+    g = df["zg"].to_numpy()
+    tt = df["zt"].to_numpy()
+    treated = ((g > 0) & (tt >= g - delta))
     if not treated.any():
         raise EstimationError("no treated observations")
     y = df["zy"].to_numpy()
     o0 = ~treated
-    fe = _TwoWayFE(u[o0], tcode[o0], n_u, n_t)
+    # exact two-way solve (one normalisation per connected component; no pseudo-inverse)
+    fe = TwoWayFE(u[o0], tcode[o0], n_units=n_u, n_times=n_t)
     no_ctrl_t = np.flatnonzero(fe.ct == 0)
     bad = treated & np.isin(tcode, no_ctrl_t)
     if bad.any():
@@ -343,22 +549,34 @@ def imputation(
     no_unit = treated & (fe.cu[u] == 0)
     if no_unit.any():  # pragma: no cover - excluded by dropping always-treated units
         raise EstimationError("units without untreated periods")
-    ru = np.bincount(u[o0], weights=y[o0], minlength=n_u)[:, None]
-    rt = np.bincount(tcode[o0], weights=y[o0], minlength=n_t)[:, None]
-    a, b = fe.solve(ru, rt)
-    fitted = a[u, 0] + b[tcode, 0]
-    resid = y - fitted  # τ̂ on Ω1, ε̂ on Ω0
-    g = df["zg"].to_numpy()
-    ev = np.where(treated, df["zt"].to_numpy() - g, np.nan)
-    # weights: static + one per horizon
+    unident = treated & ~fe.identified(u, tcode)
+    if unident.any():
+        raise EstimationError(
+            f"{int(unident.sum())} treated observation(s) cannot be imputed: their unit and period are "
+            "not connected through untreated observations (unit and time effects not jointly "
+            "identified)")
+    a, b = fe.fit(y[o0])
+    resid = y - (a[u] + b[tcode])  # τ̂ on Ω1, ε̂ on Ω0
+    ev = np.where(treated, tt - g, np.nan)
+    # identification support per (g, t) cell: treated units of g at t vs untreated units at t
+    tr_idx = np.flatnonzero(treated)
+    cell_codes, cell_keys = pd.factorize(pd.MultiIndex.from_arrays([g[tr_idx], tt[tr_idx]]), sort=True)
+    ck = np.array(cell_keys.tolist(), dtype=float).reshape(-1, 2)
+    n_tr = np.bincount(cell_codes, minlength=len(ck))
+    n_co = fe.ct[np.searchsorted(tvals.to_numpy(dtype=float), ck[:, 1])].astype(np.int64)
+    cells = cell_table(ck[:, 0], ck[:, 1], n_tr, n_co, min_units=m_units, include_thin=include_thin_cells)
+    used = np.zeros(len(df), dtype=bool)
+    used[tr_idx] = cells["used"].to_numpy()[cell_codes]
+    # weights: static (e >= 0) + one per horizon (incl. anticipation horizons); only used cells
     labels: list[str | int] = ["ATT"]
-    W = [treated / treated.sum()]
+    cols = [used & (ev >= 0)]
     if horizons:
         for h in np.unique(ev[treated]):
-            m = treated & (ev == h)
             labels.append(int(h))
-            W.append(m / m.sum())
-    Wm = np.column_stack(W)  # obs × m, zero on Ω0
+            cols.append(used & (ev == h))
+    M = np.column_stack(cols).astype(float)
+    cnt = M.sum(axis=0)
+    Wm = np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
     est = Wm[treated].T @ resid[treated]
     w1u = np.zeros((n_u, Wm.shape[1]))
     np.add.at(w1u, u[treated], Wm[treated])
@@ -367,30 +585,121 @@ def imputation(
     ga, gb = fe.solve(w1u, w1t)
     v = Wm.copy()
     v[o0] = -(ga[u[o0]] + gb[tcode[o0]])
-    # ε̃ on Ω1: τ̂ minus its v²-weighted mean within cohort × horizon (per estimand)
-    cell = pd.factorize(pd.MultiIndex.from_arrays([g[treated], ev[treated]]))[0]
-    v1 = v[treated]
-    num = np.zeros((cell.max() + 1, v1.shape[1]))
-    den = np.zeros_like(num)
-    np.add.at(num, cell, v1**2 * resid[treated][:, None])
-    np.add.at(den, cell, v1**2)
-    tbar = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    eps = np.repeat(resid[:, None], v.shape[1], axis=1)
-    eps[treated] = resid[treated][:, None] - tbar[cell]
-    scores = v * eps
     clusters = [df[c].to_numpy() for c in cn]
+    eps = np.repeat(resid[:, None], v.shape[1], axis=1)
+    eps[treated] = resid[treated][:, None] - _bjs_cell_means(
+        cell_codes, u[treated] if leave_out else None, v[treated], resid[treated])
+    scores = v * eps
     var = np.diag(cluster_meat(scores, clusters))
     se = nan_if_tiny(np.sqrt(np.maximum(var, 0)))
+    est = np.where(cnt > 0, est, np.nan)
+    se = np.where(cnt > 0, se, np.nan)
+    ev_support = event_support(cells.assign(e=cells["e"]))
     if horizons:
         table = pd.DataFrame({"e": labels[1:], "estimate": est[1:], "se": se[1:]})
+        table = table.merge(ev_support, on="e", how="left")
     else:
-        table = pd.DataFrame({"term": ["ATT"], "estimate": est[:1], "se": se[:1]})
-    return DiDResult(estimator="BJS imputation", att=float(est[0]), se=float(se[0]),
+        post = cells[cells["e"] >= 0]
+        pu = post[post["used"]]
+        table = pd.DataFrame({"term": ["ATT"], "estimate": est[:1], "se": se[:1],
+                              "n_treated": [int(pu["n_treated"].sum())],
+                              "n_control": [int(pu["n_control"].min()) if len(pu) else 0],
+                              "thin": [bool(pu.empty or pu["thin"].any())]})
+    post = cells[cells["e"] >= 0]
+    thin_overall = bool(post[post["used"]].empty or post.loc[post["used"], "thin"].any())
+    notes = thin_notes(cells, min_units=m_units, include_thin=include_thin_cells, estimator="BJS imputation")
+    pre, pre_tab = _bjs_pretest(df, u, tcode, o0, y, delta, pretrend_leads, clusters)
+    if delta:
+        notes.append(f"BJS imputation: anticipation δ = {delta}: observations from G − {delta} on are "
+                     "treated (horizons −δ…−1 are anticipation effects, not in the static ATT)")
+    res = DiDResult(estimator="BJS imputation", att=float(est[0]), se=float(se[0]),
                      table=with_ci(table, alpha), cohort_sizes=_cohort_sizes(df), n_obs=len(df),
                      n_units=n_u, dropped_units=dropped,
                      vcov_type=_vcov_label(cluster, unit).replace(
-                         "CRV1, fixest default small-sample correction", "BJS conservative"),
-                     alpha=alpha)
+                         "CRV1, fixest default small-sample correction",
+                         "BJS conservative" + (", leave-out" if leave_out else "")),
+                     alpha=alpha, extra={"pretrend": pre_tab}, cells=cells, min_units_per_side=m_units,
+                     include_thin_cells=include_thin_cells, thin_overall=thin_overall,
+                     notes=tuple(notes), anticipation=delta, pretrend=pre)
+    if horizons:  # covariance of the horizon estimates (HonestDiD input; BJS has no pre-periods)
+        okh = cnt[1:] > 0
+        Vh = cluster_meat(scores, clusters)[1:, 1:]
+        res = replace(res, vcov=event_vcov(Vh[np.ix_(okh, okh)],
+                                           [int(h) for h, k in zip(labels[1:], okh, strict=True) if k]))
+    bjs_h = [int(h) for h in labels[1:]] if horizons else None
+    bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
+    used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
+                                                       strict=True) if k}
+    return regression_inference(res, df, cn, [(bjs_maker(bjs_h, anticipation=delta, used=used_cells),
+                                               bjs_post)],
+                                inference=inference, n_boot=n_boot,
+                                boot_weights=boot_weights, seed=seed, anticipation=delta)
+
+
+def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
+                    tau: np.ndarray) -> np.ndarray:
+    """v²-weighted mean of τ̂ within each cohort × period cell, per estimand column; leaving out
+    the observation's own ``group`` (cluster) when given.  0 where no other observation remains."""
+    k = v1.shape[1]
+    n_c = int(cell.max()) + 1
+    num = np.zeros((n_c, k))
+    den = np.zeros((n_c, k))
+    np.add.at(num, cell, v1**2 * tau[:, None])
+    np.add.at(den, cell, v1**2)
+    if group is None:
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)[cell]
+    cg = pd.factorize(pd.MultiIndex.from_arrays([cell, group]))[0]
+    n_cg = int(cg.max()) + 1
+    num_g = np.zeros((n_cg, k))
+    den_g = np.zeros((n_cg, k))
+    np.add.at(num_g, cg, v1**2 * tau[:, None])
+    np.add.at(den_g, cg, v1**2)
+    rest_num = num[cell] - num_g[cg]
+    rest_den = den[cell] - den_g[cg]
+    ok = rest_den > 1e-12 * np.maximum(den[cell], 1e-300)
+    return np.divide(rest_num, rest_den, out=np.zeros_like(rest_num), where=ok)
+
+
+def _bjs_pretest(df: pd.DataFrame, u: np.ndarray, tcode: np.ndarray, o0: np.ndarray, y: np.ndarray,
+                 delta: int, leads: int | None,
+                 clusters: list[np.ndarray]) -> tuple[PreTrendTest, pd.DataFrame]:
+    """BJS (2024) Test 1: on untreated observations regress y on unit and time effects plus lead
+    dummies 1{t − G_i = −δ − k}, k = 1..K, and test the leads jointly (cluster-robust CR1 Wald)."""
+    g = df["zg"].to_numpy()[o0]
+    e = np.where(g > 0, df["zt"].to_numpy()[o0] - g, np.nan)
+    avail = sorted({int(x) for x in e[~np.isnan(e)]}, reverse=True)  # −δ−1, −δ−2, …
+    excluded = tuple(range(-delta, 0))
+    empty = pd.DataFrame(columns=["e", "estimate", "se"])
+    if leads is not None and (isinstance(leads, bool) or not isinstance(leads, int | np.integer)
+                              or leads < 1):
+        raise InputError("pretrend_leads must be a positive integer or None", source="pretrend_leads")
+    K = len(avail) - 1 if leads is None else min(int(leads), len(avail))
+    if K < 1:
+        return joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=excluded, name="leads (BJS test)"), empty
+    evs = avail[:K]
+    L = np.column_stack([(e == k).astype(float) for k in evs])
+    fe = TwoWayFE(u[o0], tcode[o0])
+    Lr = fe.residuals(L)
+    yr = fe.residuals(y[o0])
+    keep = np.linalg.norm(Lr, axis=0) > 1e-10 * np.sqrt(len(yr))
+    evs = [k for k, ok in zip(evs, keep, strict=True) if ok]
+    Lr = Lr[:, keep]
+    if not evs:
+        return joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=excluded, name="leads (BJS test)"), empty
+    XtX_inv = np.linalg.pinv(Lr.T @ Lr)
+    beta = XtX_inv @ (Lr.T @ yr)
+    res = yr - Lr @ beta
+    cl = [c[o0] for c in clusters]
+    meat = cluster_meat(Lr * res[:, None], cl)
+    n = len(yr)
+    G = n_clusters(cl, n)
+    k = len(evs)
+    # CR1: G/(G−1) × (n−1)/(n−K), K = leads + period effects (unit effects are nested in clusters)
+    n_fe_t = int((fe.ct > 0).sum()) - 1
+    V = XtX_inv @ meat @ XtX_inv * (G / max(G - 1, 1)) * ((n - 1) / max(n - k - n_fe_t, 1))
+    test = joint_wald(beta, V, labels=evs, excluded=excluded, n_clusters=G, name="leads (BJS test)")
+    tab = pd.DataFrame({"e": evs, "estimate": beta, "se": psd_diag_sqrt(V)})
+    return test, tab
 
 
 # ----------------------------------------------------------------------------------------------

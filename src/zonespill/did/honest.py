@@ -1,0 +1,352 @@
+"""HonestDiD sensitivity analysis (Rambachan & Roth 2023) for any event study with a covariance.
+
+``honest_did(event_study, kind="smoothness", m=[...])`` gives the optimal fixed-length confidence
+interval (FLCI) under Δ^SD(M): the slope of the differential trend changes by at most M between
+consecutive periods.  ``kind="relative_magnitudes"`` (Δ^RM(M̄)) is not implemented here — see
+``docs/decisions/did_honest.md``.
+
+Conventions are R HonestDiD's (``findOptimalFLCI``): the affine estimator
+``θ̂ = l_pre'β̂_pre + l'β̂_post`` with pre-period weights written in "w-space" (cumulative sums),
+worst-case bias ``M·(c(l) + Σ_k |Σ_{j≤k} w_j|)`` subject to ``Σ w = Σ_s s·l_s``; the half-length
+``cv_α(bias/sd)·sd`` is minimised over the estimator's standard deviation ``h``.  ``cv_α(μ)`` is the
+(1 − α) quantile of |N(μ, 1)|; R approximates it from 10^6 normal draws after ``set.seed(0)``, and
+so do we (R's Mersenne-Twister seeding and inversion normals are reproduced exactly, see
+:func:`r_rnorm`) so that the bounds equal R's, not just approximate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from zonespill.errors import InputError
+
+HonestKind = Literal["relative_magnitudes", "smoothness"]
+
+_R_DRAWS = 10**6
+
+
+# ----------------------------------------------------------------------------------------------
+# R's rnorm after set.seed(seed) (Mersenne-Twister, inversion) — for R's simulated quantiles
+# ----------------------------------------------------------------------------------------------
+def r_rnorm(n: int, seed: int = 0) -> np.ndarray:
+    """``set.seed(seed); rnorm(n)`` of R ≥ 3.6 (Mersenne-Twister, Inversion): R scrambles the seed
+    with the LCG s ← 69069 s + 1 (50 times, then once per state word), and each normal uses two
+    uniforms, ``qnorm(((int)(2^27 u1) + u2) / 2^27)``."""
+    s = seed & 0xFFFFFFFF
+    for _ in range(50):
+        s = (69069 * s + 1) & 0xFFFFFFFF
+    key = np.empty(625, dtype=np.uint32)
+    for j in range(625):
+        s = (69069 * s + 1) & 0xFFFFFFFF
+        key[j] = s
+    bg = np.random.MT19937(0)
+    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
+    raw = bg.random_raw(2 * n).astype(np.float64) * 2.3283064365386963e-10
+    i2_32m1 = 2.328306437080797e-10
+    raw = np.where(raw <= 0.0, 0.5 * i2_32m1, raw)
+    raw = np.where(1.0 - raw <= 0.0, 1.0 - 0.5 * i2_32m1, raw)
+    big = 134217728.0
+    u = np.floor(big * raw[0::2]) + raw[1::2]
+    return np.asarray(special.ndtri(u / big))
+
+
+@lru_cache(maxsize=4)
+def _r_draws_sorted(seed: int) -> np.ndarray:
+    return np.sort(r_rnorm(_R_DRAWS, seed))
+
+
+def _kth_abs(z: np.ndarray, mu: float, k: int) -> float:
+    """k-th smallest (0-based) of |z + μ| for sorted z, without forming the array: merge-select
+    between A = −(z + μ) on z < −μ (ascending when read backwards) and B = z + μ on z ≥ −μ."""
+    j0 = int(np.searchsorted(z, -mu, side="left"))
+    na, nb = j0, len(z) - j0
+
+    def a(i: int) -> float:
+        return float(-(z[j0 - 1 - i] + mu))
+
+    def b(j: int) -> float:
+        return float(z[j0 + j] + mu)
+
+    lo, hi = max(0, k + 1 - nb), min(k + 1, na)
+    while lo < hi:  # i = elements taken from A among the k + 1 smallest
+        i = (lo + hi) // 2
+        j = k + 1 - i
+        if j > 0 and i < na and b(j - 1) > a(i):
+            lo = i + 1
+        else:
+            hi = i
+    i, j = lo, k + 1 - lo
+    return max(a(i - 1) if i > 0 else -np.inf, b(j - 1) if j > 0 else -np.inf)
+
+
+def qfoldednormal(p: float, mu: float, seed: int = 0) -> float:
+    """R HonestDiD's ``.qfoldednormal``: type-7 quantile of |Z + μ| over R's 10^6 draws
+    (``set.seed(seed)``), by order-statistic selection on the sorted draws."""
+    z = _r_draws_sorted(seed)
+    h = (len(z) - 1) * p
+    k = int(np.floor(h))
+    lo = _kth_abs(z, mu, k)
+    if h == k:
+        return lo
+    return lo + (h - k) * (_kth_abs(z, mu, k + 1) - lo)
+
+
+# ----------------------------------------------------------------------------------------------
+# event-study input
+# ----------------------------------------------------------------------------------------------
+def event_study_arrays(event_study: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(event times, estimates, covariance) of an event study with ``.vcov`` indexed by e.
+
+    Accepts a CS ``aggregate("dynamic")`` (table ``e, att``), an event-study DiDResult (table
+    ``e, estimate``) or any object with ``.table`` and ``.vcov``.  Event times whose variance is zero
+    (the normalised reference period of a universal base period) are dropped, as R's
+    ``honest_did`` drops e = −1.
+    """
+    V = getattr(event_study, "vcov", None)
+    tab = getattr(event_study, "table", None)
+    if V is None or tab is None or "e" not in tab:
+        raise InputError("honest_did needs an event study: an object with .table (column e) and .vcov "
+                         "(covariance indexed by e)", source="event_study")
+    col = "att" if "att" in tab else "estimate"
+    est = pd.Series(tab[col].to_numpy(dtype=float), index=tab["e"].to_numpy(dtype=int))
+    Vd = V.copy()
+    Vd.index = Vd.index.astype(int)
+    Vd.columns = Vd.columns.astype(int)
+    e = np.array(sorted(int(x) for x in Vd.index if x in est.index))
+    Vm = Vd.loc[e, e].to_numpy(dtype=float)
+    ok = np.diag(Vm) > 0
+    e, Vm = e[ok], Vm[np.ix_(ok, ok)]
+    b = est.loc[e].to_numpy(dtype=float)
+    if not np.isfinite(b).all() or not np.isfinite(Vm).all():
+        raise InputError("event-study estimates or covariance contain NaN", source="event_study")
+    return e, b, Vm
+
+
+def _split(e: np.ndarray, target: str | int) -> tuple[int, int, np.ndarray]:
+    pre = int((e < 0).sum())
+    post = int((e >= 0).sum())
+    if pre < 1 or post < 1:
+        raise InputError("honest_did needs at least one pre-period (e < 0) and one post-period "
+                         "(e >= 0) estimate", source="event_study")
+    if pre > 1 and not np.array_equal(e[:pre], np.arange(-pre - 1, -1)):
+        raise InputError(f"pre-periods must be consecutive and end at e = -2 (reference e = -1); got "
+                         f"{e[:pre].tolist()}", source="event_study")
+    epost = e[pre:]
+    if target == "average":
+        lvec = np.full(post, 1.0 / post)
+    else:
+        if not isinstance(target, int | np.integer) or int(target) not in set(epost.tolist()):
+            raise InputError(f"target must be 'average' or a post-period event time in "
+                             f"{epost.tolist()}", source="target")
+        lvec = (epost == int(target)).astype(float)
+    return pre, post, lvec
+
+
+# ----------------------------------------------------------------------------------------------
+# Δ^SD: optimal FLCI
+# ----------------------------------------------------------------------------------------------
+class _FLCI:
+    """Affine estimators of θ = l'τ_post indexed by pre-period weights w (w-space)."""
+
+    def __init__(self, sigma: np.ndarray, pre: int, post: int, lvec: np.ndarray) -> None:
+        K = pre
+        self.K = K
+        Spre = sigma[:K, :K]
+        Sprepost = sigma[:K, K:]
+        Spost = float(lvec @ sigma[K:, K:] @ lvec)
+        W2L = np.eye(K)
+        if K > 1:
+            W2L[np.arange(1, K), np.arange(K - 1)] = -1.0
+        self.W2L = W2L
+        self.Aq = W2L.T @ Spre @ W2L
+        self.al = 2.0 * W2L.T @ Sprepost @ lvec
+        self.c = Spost
+        s = np.arange(1, post + 1)
+        self.total = float(s @ lvec)
+        self.const = sum(abs(float(np.arange(1, k + 1) @ lvec[post - k:])) for k in range(1, post + 1)) \
+            - self.total
+        self.L = np.tril(np.ones((K, K)))
+
+    def var(self, w: np.ndarray) -> float:
+        return float(w @ self.Aq @ w + self.al @ w + self.c)
+
+    def bias(self, w: np.ndarray) -> float:
+        return float(self.const + np.abs(self.L @ w).sum())
+
+    def min_var(self) -> np.ndarray:
+        """Minimum-variance w subject to Σw = total (closed form KKT)."""
+        K = self.K
+        kkt = np.zeros((K + 1, K + 1))
+        kkt[:K, :K] = 2 * self.Aq
+        kkt[:K, K] = 1.0
+        kkt[K, :K] = 1.0
+        rhs = np.concatenate([-self.al, [self.total]])
+        return np.linalg.lstsq(kkt, rhs, rcond=None)[0][:K]
+
+    def w_min_bias(self) -> np.ndarray:
+        w = np.zeros(self.K)
+        w[-1] = self.total
+        return w
+
+    def min_bias_given_h(self, h: float, w0: np.ndarray) -> tuple[float, np.ndarray]:
+        """min bias(w) s.t. Σw = total, var(w) ≤ h² (convex; SLSQP on (U, w) with U ≥ |Lw|)."""
+        K = self.K
+        L = self.L
+        scale = max(abs(self.total), 1.0)
+
+        def obj(x: np.ndarray) -> float:
+            return float(x[:K].sum()) / scale
+
+        def jac(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.ones(K), np.zeros(K)]) / scale
+
+        h2 = h * h
+        cons: Any = [
+            {"type": "eq", "fun": lambda x: np.array([x[K:].sum() - self.total]),
+             "jac": lambda x: np.concatenate([np.zeros(K), np.ones(K)])[None, :]},
+            {"type": "ineq", "fun": lambda x: np.concatenate([x[:K] - L @ x[K:], x[:K] + L @ x[K:]]),
+             "jac": lambda x: np.block([[np.eye(K), -L], [np.eye(K), L]])},
+            {"type": "ineq", "fun": lambda x: np.array([(h2 - self.var(x[K:])) / h2]),
+             "jac": lambda x: np.concatenate([np.zeros(K),
+                                              -(2 * self.Aq @ x[K:] + self.al) / h2])[None, :]},
+        ]
+        x0 = np.concatenate([np.abs(L @ w0) + 1e-12, w0])
+        res = optimize.minimize(obj, x0, jac=jac, constraints=cons,  # type: ignore[call-overload]
+                                method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
+        w = res.x[K:]
+        return self.bias(w), w
+
+
+def flci(betahat: np.ndarray, sigma: np.ndarray, pre: int, post: int, lvec: np.ndarray, M: float,
+         alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    """Optimal FLCI for l'τ_post under Δ^SD(M) (R ``findOptimalFLCI``)."""
+    f = _FLCI(sigma, pre, post, lvec)
+    w_mv = f.min_var()
+    h_min = float(np.sqrt(f.var(w_mv)))
+    h0 = float(np.sqrt(f.var(f.w_min_bias())))
+    cache: dict[float, tuple[float, np.ndarray]] = {}
+
+    def solve(h: float) -> tuple[float, np.ndarray]:
+        if h not in cache:
+            if h <= h_min * (1 + 1e-12):
+                cache[h] = (f.bias(w_mv), w_mv)
+            else:
+                start = w_mv if not cache else min(cache.items(), key=lambda kv: abs(kv[0] - h))[1][1]
+                cache[h] = f.min_bias_given_h(h, start)
+        return cache[h]
+
+    def half(h: float) -> float:
+        b, _ = solve(h)
+        return qfoldednormal(1 - alpha, M * b / h, seed) * h
+
+    if M == 0 or h0 <= h_min:
+        hstar = h_min
+    else:
+        r = optimize.minimize_scalar(half, bounds=(h_min, h0), method="bounded",
+                                     options={"xatol": 1e-10 * h0})
+        hstar = float(r.x)
+        for h in (h_min, h0):  # the optimum may sit on a bound
+            if half(h) < half(hstar):
+                hstar = h
+    _, w = solve(hstar)
+    lpre = f.W2L @ w
+    center = float(lpre @ betahat[:pre] + lvec @ betahat[pre:])
+    hl = half(hstar)
+    return center - hl, center + hl
+
+
+# ----------------------------------------------------------------------------------------------
+# public API
+# ----------------------------------------------------------------------------------------------
+def honest_did(
+    event_study: Any,
+    *,
+    kind: HonestKind = "smoothness",
+    m: Sequence[float] = (0.0,),
+    target: str | int = "average",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """HonestDiD robust confidence sets for an event study.
+
+    Parameters
+    ----------
+    event_study
+        An event-study aggregate with ``.table`` (column ``e``) and ``.vcov`` (covariance of the
+        event-time estimates indexed by e), e.g. ``callaway_santanna(...,
+        base_period="universal").aggregate("dynamic")``.  Pre-periods e = −K−1…−2 (reference
+        e = −1, dropped if present with zero variance), post-periods e ≥ 0.
+    kind : {"smoothness", "relative_magnitudes"}
+        Δ^SD(M) (optimal FLCI, R's default for ``createSensitivityResults``) or Δ^RM(M̄).
+    m : sequence of float
+        Values of M (smoothness) or M̄ (relative magnitudes).
+    target : "average" or int
+        θ = the average of the post-period effects, or the effect at one event time e ≥ 0.
+    alpha : float
+
+    Returns
+    -------
+    DataFrame
+        Columns ``m, lb, ub`` (plus ``method``, ``kind``): one row per value of ``m``.
+    """
+    if kind not in ("smoothness", "relative_magnitudes"):
+        raise InputError("kind must be 'smoothness' or 'relative_magnitudes'", source="kind")
+    if not 0 < alpha < 1:
+        raise InputError("alpha must be in (0, 1)", source="alpha")
+    ms = [float(x) for x in m]
+    if any(not np.isfinite(x) or x < 0 for x in ms):
+        raise InputError("m must be non-negative numbers", source="m")
+    e, b, V = event_study_arrays(event_study)
+    pre, post, lvec = _split(e, target)
+    rows = []
+    if kind == "smoothness":
+        for M in ms:
+            lb, ub = flci(b, V, pre, post, lvec, M, alpha)
+            rows.append({"m": M, "lb": lb, "ub": ub, "method": "FLCI", "kind": "smoothness"})
+    else:
+        raise NotImplementedError(
+            "relative_magnitudes (ARP conditional/hybrid test) is not implemented yet; see "
+            "docs/decisions/did_honest.md")
+    return pd.DataFrame(rows, columns=["m", "lb", "ub", "method", "kind"])
+
+
+def honest_breakdown(
+    event_study: Any,
+    *,
+    kind: HonestKind = "smoothness",
+    target: str | int = "average",
+    alpha: float = 0.05,
+    m_max: float | None = None,
+    tol: float = 1e-6,
+) -> float:
+    """Breakdown value: the smallest M (or M̄) whose robust confidence set contains 0.
+
+    0.0 when the M = 0 set already contains 0 (no significant effect to break); ``inf`` when the
+    set excludes 0 up to ``m_max`` (default: 100 × the largest event-time standard error for
+    smoothness).  Bisection to ``tol`` relative to ``m_max`` (the sets are nested in M).
+    """
+    _, _, V = event_study_arrays(event_study)
+    sd = float(np.sqrt(np.diag(V)).max())
+    hi = float(m_max) if m_max is not None else 100.0 * sd
+
+    def covers(M: float) -> bool:
+        r = honest_did(event_study, kind=kind, m=[M], target=target, alpha=alpha).iloc[0]
+        return bool(r["lb"] <= 0 <= r["ub"])
+
+    if covers(0.0):
+        return 0.0
+    if not covers(hi):
+        return float("inf")
+    lo = 0.0
+    while hi - lo > tol * max(hi, 1e-300):
+        mid = 0.5 * (lo + hi)
+        if covers(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
