@@ -33,8 +33,13 @@ def test_no_never_treated_units_with_never_controls_is_refused() -> None:
 def test_no_not_yet_treated_units_for_a_cohort_is_refused() -> None:
     # everyone is treated in 2003: there is no not-yet-treated comparison for any post period
     data = _panel([2003] * 6)
-    with pytest.raises(EstimationError):
-        callaway_santanna(data, outcome="y", unit="id", time="t", cohort="g", control_group="notyet")
+    # CS degrades cell by cell (as R did): every ATT(g,t) is NaN with its reason, and the aggregate
+    # says there is nothing identified instead of printing a number.
+    res = callaway_santanna(data, outcome="y", unit="id", time="t", cohort="g", control_group="notyet")
+    assert res.att_gt["att"].isna().all()
+    assert all("no valid control units" in note for note in res.notes) and len(res.notes) == len(res.att_gt)
+    overall = res.aggregate("simple")
+    assert np.isnan(overall.att) and "no identified post-treatment (g,t) cell" in overall.notes[-1]
     with pytest.raises(EstimationError):
         imputation(data, outcome="y", unit="id", time="t", cohort="g")
 
