@@ -171,3 +171,18 @@ def test_replication_package_has_template_sections_checksums_and_archive(
         repo_dir=REPO, results_dir=run_dir, config_file=config, items=ITEMS, out_dir=run_dir / "replication"
     )
     assert again["archive"].read_bytes() == out["archive"].read_bytes()
+
+
+def test_items_from_study_collect_methods_from_design_columns_and_options() -> None:
+    tables = [
+        {"id": "D1", "title": "DiD", "family": "did", "design": "staggered",
+         "columns": [{"estimator": "cs", "inference": "wild"}, {"estimator": "sa"}], "figures": ["FD1_any"]},
+        {"id": "C3", "title": "Panel beta", "family": "convergence", "design": "panel",
+         "options": {"bias_correction": "half_panel_jackknife", "dynamic": True}},
+    ]
+    items = paper.items_from_study(tables, bundled_data=True)
+    assert [(i.id, i.kind) for i in items] == [("D1", "table"), ("FD1_any", "figure"), ("C3", "table")]
+    assert items[0].methods == ("cs", "wild", "sa")
+    assert items[2].methods == ("panel_beta", "sdm", "half_panel_jackknife", "dynamic_spatial")
+    keys = items[2].reference_keys()
+    assert {"dhaene2015", "yu2008", "nickell1981", "nbs_provincial", "dong2022census"} <= set(keys)

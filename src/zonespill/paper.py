@@ -30,7 +30,9 @@ from zonespill.io import atomic_path, write_text
 from zonespill.provenance import read_provenance, read_provenance_hash, sha256_file
 
 __all__ = [
+    "DESIGN_METHODS",
     "PaperItem",
+    "items_from_study",
     "latex_requirements",
     "write_paper",
     "write_replication_package",
@@ -72,6 +74,77 @@ class PaperItem:
     def reference_keys(self) -> list[str]:
         keys = citations.references_for(self.methods)
         return keys + [k for k in self.references if k not in keys]
+
+
+#: Methods behind each declared design (keys of :data:`zonespill.citations.METHOD_REFERENCES`),
+#: before the per-column estimators and options are added.
+DESIGN_METHODS: dict[str, tuple[str, ...]] = {
+    "summary": (),
+    "dispersion": ("sigma",),
+    "panel_ols": ("panel_beta",),
+    "staggered": (),
+    "pairs": ("cs", "bjs"),
+    "spillover": ("cs",),
+    "bacon": ("bacon",),
+    "sdm": ("sdm", "sar", "impacts"),
+    "impacts": ("sdm", "impacts"),
+    "lm": ("lm_tests",),
+    "compare": ("sar", "sem", "sdm", "sdem", "slx"),
+    "sigma": ("sigma",),
+    "beta": ("beta", "sar", "sem"),
+    "panel": ("panel_beta", "sdm"),
+    "clubs": ("clubs", "hp_filter"),
+    "club_ties": ("clubs",),
+    "m1": ("cs", "bjs", "sar"),
+}
+#: Option values (anywhere in a table's declaration or its columns) that add a method.
+OPTION_METHODS: dict[str, str] = {
+    "wild": "wild",
+    "ri": "ri",
+    "half_panel_jackknife": "half_panel_jackknife",
+    "qml": "qml_sandwich",
+    "honest_did": "honest_did",
+}
+
+
+def _walk(node: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield str(key), value
+            yield from _walk(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from _walk(value)
+
+
+def items_from_study(tables: Sequence[Mapping[str, Any]], *, bundled_data: bool = False) -> list[PaperItem]:
+    """Paper items (tables, then each table's figures) from declared tables, in declaration order.
+
+    Methods come from the design, every column's ``estimator``, and option values that name an
+    inference method or correction (``inference: wild``, ``bias_correction: half_panel_jackknife``,
+    ``dynamic: true``, ``sensitivity``/``honest_did``). With ``bundled_data`` every item also cites
+    the bundled data sources.
+    """
+    data = ("bundled_panel", "bundled_geography", "bundled_zones", "bundled_pairings") if bundled_data else ()
+    data_keys = tuple(k for m in data for k in citations.METHOD_REFERENCES[m])
+    items: list[PaperItem] = []
+    for table in tables:
+        methods = list(DESIGN_METHODS.get(str(table.get("design", "")), ()))
+        for key, value in _walk(table):
+            if key == "estimator" and isinstance(value, str) and value in citations.METHOD_REFERENCES:
+                methods.append(value)
+            elif isinstance(value, str) and value in OPTION_METHODS:
+                methods.append(OPTION_METHODS[value])
+            elif key == "dynamic" and value is True:
+                methods.append("dynamic_spatial")
+            elif key in ("honest_did", "sensitivity") and value:
+                methods.append("honest_did")
+        methods = list(dict.fromkeys(methods))
+        tid, title = str(table["id"]), str(table.get("title", table["id"]))
+        items.append(PaperItem(tid, title, "table", methods=tuple(methods), references=data_keys))
+        for fig in table.get("figures", ()) or ():
+            items.append(PaperItem(str(fig), f"{title} (figure {fig})", "figure", methods=tuple(methods)))
+    return items
 
 
 def latex_requirements(tex: str) -> tuple[list[str], bool]:
