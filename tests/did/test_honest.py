@@ -114,3 +114,17 @@ def test_honest_bad_input() -> None:
         honest_did(_ehec(), kind="curvature", m=[0])  # type: ignore[arg-type]
     with pytest.raises(InputError, match="event study"):
         honest_did(SimpleNamespace(table=pd.DataFrame({"e": [0]})), m=[0])
+
+
+def test_cs_universal_event_study_vcov_feeds_honest_did() -> None:
+    """CS dynamic aggregate: .vcov indexed by e (normalised e = −1 has zero variance and is
+    dropped by honest_did, as R's honest_did does); its diagonal is the SE² of the table."""
+    from zonespill.did import callaway_santanna
+
+    df, _ = staggered_panel(60, 9, seed=2, never_share=0.4, cohorts=[5, 6])
+    a = callaway_santanna(df, **KW, base_period="universal").aggregate("dynamic")
+    assert a.vcov is not None and list(a.vcov.index) == [int(e) for e in a.table["e"]]
+    se = a.table.set_index("e")["se"].fillna(0.0)
+    np.testing.assert_allclose(np.sqrt(np.diag(a.vcov)), se.to_numpy(), rtol=1e-12, atol=1e-15)
+    out = honest_did(a, kind="smoothness", m=[0.0, 0.05], target=0)
+    assert out["lb"].iloc[1] < out["lb"].iloc[0] < out["ub"].iloc[0] < out["ub"].iloc[1]
