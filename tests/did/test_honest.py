@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from zonespill.did import sun_abraham, twfe
-from zonespill.did.honest import honest_breakdown, honest_did, qfoldednormal, r_rnorm
+from zonespill.did.honest import (
+    _eta_1d,
+    _eta_lp,
+    honest_breakdown,
+    honest_did,
+    qfoldednormal,
+    r_rnorm,
+)
 from zonespill.did.simulate import staggered_panel
 from zonespill.errors import InputError
 
@@ -59,6 +66,26 @@ def test_smoothness_flci_equals_r_honestdid_readme() -> None:
     assert 0.02 < bd < 0.03
 
 
+@pytest.mark.slow
+def test_relative_magnitudes_clf_equals_r_honestdid_readme() -> None:
+    """Δ^RM C-LF sets for the README example equal R's printed bounds (3 significant digits)."""
+    ref = FIX["relative_magnitudes_clf"]
+    out = honest_did(_ehec(), kind="relative_magnitudes", m=ref["Mbar"], target=0)
+    for i, Mb in enumerate(ref["Mbar"]):
+        for side in ("lb", "ub"):
+            assert abs(out[side].iloc[i] - ref[side][i]) <= _half_unit(ref[side][i]), (Mb, side)
+
+
+def test_eta_one_nuisance_closed_form_equals_lp() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(6, 1))
+    sd = rng.uniform(0.5, 2, 6)
+    draws = rng.normal(size=(20, 6))
+    fast = _eta_1d(draws / sd, X[:, 0] / sd)
+    slow = [_eta_lp(d, X, sd)[0] for d in draws]
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12)
+
+
 def test_smoothness_sets_nested_and_average_target() -> None:
     out = honest_did(_ehec(), kind="smoothness", m=[0, 0.005, 0.02], target="average")
     assert (np.diff(out["lb"]) < 0).all() and (np.diff(out["ub"]) > 0).all()
@@ -79,7 +106,25 @@ def test_event_study_vcov_twfe_and_sa() -> None:
 def test_honest_bad_input() -> None:
     with pytest.raises(InputError, match="target"):
         honest_did(_ehec(), kind="smoothness", m=[0], target=5)
+    with pytest.raises(InputError, match="post-periods"):
+        honest_did(SimpleNamespace(table=pd.DataFrame({"e": [-2, 0], "estimate": [0.1, 0.2]}),
+                                   vcov=pd.DataFrame(np.eye(2), index=[-2, 0], columns=[-2, 0])),
+                   kind="relative_magnitudes", m=[1.0])
     with pytest.raises(InputError, match="kind"):
         honest_did(_ehec(), kind="curvature", m=[0])  # type: ignore[arg-type]
     with pytest.raises(InputError, match="event study"):
         honest_did(SimpleNamespace(table=pd.DataFrame({"e": [0]})), m=[0])
+
+
+def test_cs_universal_event_study_vcov_feeds_honest_did() -> None:
+    """CS dynamic aggregate: .vcov indexed by e (normalised e = −1 has zero variance and is
+    dropped by honest_did, as R's honest_did does); its diagonal is the SE² of the table."""
+    from zonespill.did import callaway_santanna
+
+    df, _ = staggered_panel(60, 9, seed=2, never_share=0.4, cohorts=[5, 6])
+    a = callaway_santanna(df, **KW, base_period="universal").aggregate("dynamic")
+    assert a.vcov is not None and list(a.vcov.index) == [int(e) for e in a.table["e"]]
+    se = a.table.set_index("e")["se"].fillna(0.0)
+    np.testing.assert_allclose(np.sqrt(np.diag(a.vcov)), se.to_numpy(), rtol=1e-12, atol=1e-15)
+    out = honest_did(a, kind="smoothness", m=[0.0, 0.05], target=0)
+    assert out["lb"].iloc[1] < out["lb"].iloc[0] < out["ub"].iloc[0] < out["ub"].iloc[1]

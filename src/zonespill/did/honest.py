@@ -2,8 +2,10 @@
 
 ``honest_did(event_study, kind="smoothness", m=[...])`` gives the optimal fixed-length confidence
 interval (FLCI) under Δ^SD(M): the slope of the differential trend changes by at most M between
-consecutive periods.  ``kind="relative_magnitudes"`` (Δ^RM(M̄)) is not implemented here — see
-``docs/decisions/did_honest.md``.
+consecutive periods.  ``kind="relative_magnitudes"`` gives R's C-LF confidence set under Δ^RM(M̄)
+(post-period differences at most M̄ × the largest pre-period difference): the Andrews–Roth–Pakes
+conditional test with the least-favourable hybrid, inverted on R's grid (1000 points on ±20 SD of
+θ̂ around 0), union over the location and sign of the largest pre-period difference.
 
 Conventions are R HonestDiD's (``findOptimalFLCI``): the affine estimator
 ``θ̂ = l_pre'β̂_pre + l'β̂_post`` with pre-period weights written in "w-space" (cumulative sums),
@@ -29,6 +31,7 @@ from zonespill.errors import InputError
 HonestKind = Literal["relative_magnitudes", "smoothness"]
 
 _R_DRAWS = 10**6
+_COARSE = 10  # Δ^RM grid: coarse step before refining the ends (sets are intervals in practice)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,9 +312,9 @@ def honest_did(
             lb, ub = flci(b, V, pre, post, lvec, M, alpha)
             rows.append({"m": M, "lb": lb, "ub": ub, "method": "FLCI", "kind": "smoothness"})
     else:
-        raise NotImplementedError(
-            "relative_magnitudes (ARP conditional/hybrid test) is not implemented yet; see "
-            "docs/decisions/did_honest.md")
+        for M in ms:
+            lb, ub = rm_confidence_set(b, V, pre, post, lvec, M, alpha)
+            rows.append({"m": M, "lb": lb, "ub": ub, "method": "C-LF", "kind": "relative_magnitudes"})
     return pd.DataFrame(rows, columns=["m", "lb", "ub", "method", "kind"])
 
 
@@ -350,3 +353,237 @@ def honest_breakdown(
         else:
             lo = mid
     return hi
+
+
+# ----------------------------------------------------------------------------------------------
+# Δ^RM: ARP conditional / least-favourable hybrid test (Andrews, Roth & Pakes 2023), R's algorithm
+# ----------------------------------------------------------------------------------------------
+def _create_A_RM(K: int, P: int, Mbar: float, s: int, max_positive: bool) -> np.ndarray:
+    """Δ^RM(M̄) restricted to "the largest pre-period difference is the one at s (sign)":
+    |δ_{r+1} − δ_r| ≤ (M̄ for post rows) × ±(δ_{s+1} − δ_s), δ_0 = 0 (column dropped)."""
+    n = K + P
+    At = np.zeros((n, n + 1))
+    for r in range(n):
+        At[r, r], At[r, r + 1] = -1.0, 1.0
+    v = np.zeros(n + 1)
+    v[K + s - 1], v[K + s] = -1.0, 1.0  # R's (numPrePeriods+s):(numPrePeriods+1+s), 1-based
+    if not max_positive:
+        v = -v
+    UB = np.vstack([np.tile(v, (K, 1)), np.tile(Mbar * v, (P, 1))])
+    A = np.vstack([At - UB, -At - UB])
+    A = A[(A * A).sum(axis=1) > 1e-10]
+    return np.delete(A, K, axis=1)
+
+
+def _construct_gamma(lvec: np.ndarray) -> np.ndarray:
+    """Invertible Γ with first row l' (pivot columns of [l, I], as R's RREF construction)."""
+    B = np.column_stack([lvec, np.eye(len(lvec))])
+    cols: list[int] = []
+    for j in range(B.shape[1]):
+        if np.linalg.matrix_rank(B[:, [*cols, j]], tol=1e-12) > len(cols):
+            cols.append(j)
+        if len(cols) == len(lvec):
+            break
+    return B[:, cols].T
+
+
+def _eta_lp(y: np.ndarray, X: np.ndarray, sd: np.ndarray) -> tuple[float, np.ndarray, bool]:
+    """min η s.t. sd·η + Xδ ≥ y (δ free): η̂ and the dual weights λ ≥ 0 (Σλ sd = 1, X'λ = 0)."""
+    k = X.shape[1]
+    c = np.zeros(1 + k)
+    c[0] = 1.0
+    res = optimize.linprog(c, A_ub=-np.column_stack([sd, X]), b_ub=-y, bounds=[(None, None)] * (1 + k),
+                           method="highs")
+    if res.status != 0 or res.fun is None:
+        return float("nan"), np.zeros(len(y)), False
+    return float(res.fun), -np.asarray(res.ineqlin.marginals), True
+
+
+def _lf_cv(X: np.ndarray, sigma: np.ndarray, kappa: float, sims: int = 1000, seed: int = 0) -> float:
+    """R's least-favourable critical value: (1 − κ) quantile of η over ``sims`` draws of
+    N(0, Σ) made as R's ``mvtnorm::rmvnorm`` (eigen square root, row-filled ``rnorm``)."""
+    p = sigma.shape[0]
+    lam, V = np.linalg.eigh(sigma)
+    root = (V * np.sqrt(np.maximum(lam, 0.0))) @ V.T
+    xi = r_rnorm(sims * p, seed).reshape(sims, p) @ root
+    sd = np.sqrt(np.diag(sigma))
+    one = X.shape[1] == 1
+    etas = _eta_1d(xi / sd, X[:, 0] / sd) if one else np.array([_eta_lp(x, X, sd)[0] for x in xi])
+    etas = etas[np.isfinite(etas)]
+    return float(np.quantile(etas, 1 - kappa))
+
+
+def _eta_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """min_δ max_j (a_j − b_j δ) for each row of ``a`` (one nuisance parameter): the minimum of a
+    convex piecewise-linear function sits at a crossing of two lines with slopes of opposite sign
+    (or is unbounded: −inf), so it is the smallest envelope value over those crossings."""
+    neg, pos = np.flatnonzero(b < 0), np.flatnonzero(b > 0)
+    if len(neg) == 0 or len(pos) == 0:
+        return np.full(a.shape[0], -np.inf)
+    Jm, Lm = np.meshgrid(neg, pos, indexing="ij")
+    J, L = Jm.ravel(), Lm.ravel()
+    d = (a[:, J] - a[:, L]) / (b[J] - b[L])[None, :]  # crossing points, draws × pairs
+    env = (a[:, :, None] - b[None, :, None] * d[:, None, :]).max(axis=1)
+    return env.min(axis=1)
+
+
+def _max_program(s_T: np.ndarray, gamma: np.ndarray, sigma: np.ndarray, W: np.ndarray,
+                 c: float) -> tuple[float, np.ndarray]:
+    f = s_T + (sigma @ gamma) / float(gamma @ sigma @ gamma) * c
+    beq = np.zeros(W.shape[1])
+    beq[0] = 1.0
+    res = optimize.linprog(-f, A_eq=W.T, b_eq=beq, bounds=[(0, None)] * len(f), method="highs")
+    if res.status != 0 or res.x is None or res.fun is None:
+        return float("nan"), np.zeros(len(f))
+    return -float(res.fun), np.asarray(res.x)
+
+
+def _vlo_vup_dual(eta: float, s_T: np.ndarray, gamma: np.ndarray, sigma: np.ndarray,
+                  W: np.ndarray) -> tuple[float, float]:
+    """Truncation points by R's bisection on the dual LP (degenerate / rank-deficient case)."""
+    tol_c, tol_eq = 1e-6, 1e-6
+    sB = float(np.sqrt(gamma @ sigma @ gamma))
+    low0, high0 = min(-100.0, eta - 20 * sB), max(100.0, eta + 20 * sB)
+    bvec = (sigma @ gamma) / float(gamma @ sigma @ gamma)
+
+    def check(c: float) -> tuple[bool, np.ndarray]:
+        val, x = _max_program(s_T, gamma, sigma, W, c)
+        return bool(np.isfinite(val) and abs(c - val) <= tol_eq), x
+
+    def eps0(x: float) -> float:
+        return 0.0 if abs(x) < np.finfo(float).eps ** 0.75 else x
+
+    ok, _ = check(eta)
+    if not ok:
+        return eta, np.inf
+    out = []
+    for up in (True, False):
+        start = high0 if up else low0
+        ok, x = check(start)
+        if ok:
+            out.append(np.inf if up else -np.inf)
+            continue
+        dif, iters = 0.0, 1
+        mid = eps0(float(x @ s_T)) / (1 - float(x @ bvec))
+        while True:
+            ok, x = check(mid)
+            if ok:
+                break
+            iters += 1
+            if iters >= 10:
+                dif = tol_c + 1
+                break
+            mid = eps0(float(x @ s_T)) / (1 - float(x @ bvec))
+        lo, hi = (eta, mid) if up else (mid, eta)
+        while dif > tol_c and iters < 10000:
+            iters += 1
+            mid = (lo + hi) / 2
+            if check(mid)[0] == up:
+                lo = mid
+            else:
+                hi = mid
+            dif = hi - lo
+        out.append(mid)
+    return out[1], out[0]
+
+
+def _arp_test(y: np.ndarray, X: np.ndarray, sigma: np.ndarray, alpha: float, kappa: float,
+              lf_cv: float | None) -> bool:
+    """R's ``.lp_conditional_test_fn`` (hybrid "LF" when ``lf_cv`` is given, else "ARP"):
+    True = reject."""
+    M, k = X.shape
+    sd = np.sqrt(np.diag(sigma))
+    eta, lam, ok = _eta_lp(y, X, sd)
+    if not ok:
+        return False
+    if lf_cv is not None:
+        mod = (alpha - kappa) / (1 - kappa)
+        if eta > lf_cv:
+            return True
+    else:
+        mod = alpha
+    B = lam > 1e-6
+    degenerate = int(B.sum()) != k + 1
+    XB = X[B]
+    full = min(XB.shape) > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)
+    if degenerate or not full:
+        W = np.column_stack([sd, X])
+        gs = float(lam @ sigma @ lam)
+        s_T = y - (sigma @ lam) * float(lam @ y) / gs
+        vlo, vup = _vlo_vup_dual(eta, s_T, lam, sigma, W)
+        if abs(gs) < np.finfo(float).eps:
+            return eta > 0
+        sB = np.sqrt(gs)
+        stat = eta / sB
+        zlo = vlo / sB
+        zup = (min(vup, lf_cv) if lf_cv is not None else vup) / sB
+    else:
+        Bc = ~B
+        SB = np.linalg.inv(np.column_stack([sd[B], XB]))
+        I = np.eye(M)
+        Gam = np.column_stack([sd[Bc], X[Bc]]) @ SB @ I[B] - I[Bc]
+        vB = (SB[0] @ I[B])
+        s2 = float(vB @ sigma @ vB)
+        sB = np.sqrt(s2)
+        rho = Gam @ sigma @ vB / s2
+        mm = (-Gam @ y) / rho + float(vB @ y)
+        vlo = float(mm[rho > 0].max()) if (rho > 0).any() else -np.inf
+        vup = float(mm[rho < 0].min()) if (rho < 0).any() else np.inf
+        stat = eta / sB
+        zlo = vlo / sB
+        zup = (min(vup, lf_cv) if lf_cv is not None else vup) / sB
+    if not (zlo <= stat <= zup):
+        return False
+    from scipy.stats import truncnorm
+
+    cval = max(0.0, float(truncnorm.ppf(1 - mod, zlo, zup)))
+    return bool(stat > cval)
+
+
+def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, pre: int, post: int, lvec: np.ndarray,
+                      Mbar: float, alpha: float = 0.05, hybrid: bool = True,
+                      grid_points: int = 1000) -> tuple[float, float]:
+    """Δ^RM(M̄) confidence set for l'τ_post as R ``computeConditionalCS_DeltaRM`` (C-LF by default,
+    post-period moments only, grid of ``grid_points`` on ±20 SD(θ̂) around 0): (min, max) of the
+    accepted grid points, NaN if none."""
+    if post < 2:
+        raise InputError("relative_magnitudes needs at least two post-periods here (R's one-post-period "
+                         "no-nuisance branch is not implemented)", source="event_study")
+    K, P = pre, post
+    sd_theta = float(np.sqrt(lvec @ sigma[K:, K:] @ lvec))
+    grid = np.linspace(-20 * sd_theta, 20 * sd_theta, grid_points)
+    accept = np.zeros(grid_points, dtype=bool)
+    Gam = _construct_gamma(lvec)
+    kappa = alpha / 10
+    for s in range(-(K - 1), 1):
+        for sign in (True, False):
+            A = _create_A_RM(K, P, Mbar, s, sign)
+            rows = np.flatnonzero((A[:, K:] != 0).any(axis=1))
+            AGi = A[:, K:] @ np.linalg.inv(Gam)
+            a1, X = AGi[:, 0], AGi[:, 1:]
+            Y = A @ betahat
+            SY = A @ sigma @ A.T
+            Xr, Sr = X[rows], SY[np.ix_(rows, rows)]
+            lf = _lf_cv(Xr, Sr, kappa) if hybrid else None
+            cache: dict[int, bool] = {}
+
+            def acc(i: int, Y: np.ndarray = Y, a1: np.ndarray = a1, Xr: np.ndarray = Xr,
+                    Sr: np.ndarray = Sr, lf: float | None = lf, cache: dict[int, bool] = cache,
+                    rows: np.ndarray = rows) -> bool:
+                if i not in cache:
+                    cache[i] = not _arp_test((Y - a1 * grid[i])[rows], Xr, Sr, alpha, kappa, lf)
+                return cache[i]
+
+            # coarse scan, then every grid point next to the first/last accepted coarse point
+            coarse = sorted({*range(0, grid_points, _COARSE), grid_points - 1})
+            hit = [i for i in coarse if acc(i)]
+            if not hit:
+                continue
+            first, last = hit[0], hit[-1]
+            lo_i = next((i for i in range(max(first - _COARSE + 1, 0), first) if acc(i)), first)
+            hi_i = next((i for i in range(min(last + _COARSE - 1, grid_points - 1), last, -1) if acc(i)),
+                        last)
+            accept[lo_i] = accept[hi_i] = True
+    if not accept.any():
+        return float("nan"), float("nan")
+    return float(grid[accept].min()), float(grid[accept].max())
