@@ -91,6 +91,7 @@ from zonespill.simulate import (
     prefecture_pairs,
     simulate_panel,
 )
+from zonespill.study.schema import section_defaults
 
 __all__ = [
     "CHUNK_COLUMNS",
@@ -107,25 +108,8 @@ __all__ = [
     "summary_step",
 ]
 
-#: Default options (the ``montecarlo`` config section; every key optional).
-DEFAULTS: dict[str, Any] = {
-    "replications": 20,
-    "chunks": 4,
-    "n_periods": 12,
-    "start_year": 2009,
-    "census_csv": "data/raw/china/prefectures_census_2010_2020.csv",
-    "pairings_csv": "data/raw/china/pairings.csv",
-    "census_columns": {},
-    "pairings_columns": {},
-    "island_rule": "nearest",
-    "province_rule": "capital",
-    "treatment": "forward_receiver",
-    "did_estimators": ["twfe", "cs_notyet", "bjs_imputation"],
-    "spatial_models": ["sar"],
-    "cs_n_boot": 0,
-    "alpha": 0.05,
-    "params": {},
-}
+#: Default options (the ``montecarlo`` config section), read from the schema (the one source of defaults).
+DEFAULTS: dict[str, Any] = section_defaults("montecarlo")
 
 #: DiD estimators, in table order.
 DID_ESTIMATORS: tuple[str, ...] = ("twfe", "cs_notyet", "cs_never", "bjs_imputation", "sun_abraham")
@@ -163,7 +147,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "se_ratio",
     "coverage",
 )
-
 
 
 # ----------------------------------------------------------------------------- options

@@ -20,12 +20,15 @@ setup (e.g. ``xelatex`` with ``xeCJK`` or ``ctex``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import csv
 import html
 import io as _stdio
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -936,6 +939,59 @@ def render_table(table: Table, fmt: str, *, provenance_hash: str) -> str:
     return _RENDERERS[fmt](table._layout(), footer)
 
 
+class TableObserver:
+    """Sees every table a step writes (see :func:`observe_tables`).
+
+    ``only``: table ids to write (others are dropped silently: they belong to another declared
+    table whose own step writes them); ``titles``: declared titles replacing the builder's.
+    """
+
+    def __init__(
+        self,
+        only: Sequence[str] | None = None,
+        titles: Mapping[str, str] | None = None,
+        transform: Callable[[Table], Table] | None = None,
+    ) -> None:
+        self.only = None if only is None else frozenset(only)
+        self.titles = dict(titles or {})
+        self.transform = transform
+        self.tables: list[Table] = []
+
+    def seen(self, table: Table) -> Table | None:
+        if self.only is not None and table.table_id not in self.only:
+            return None
+        title = self.titles.get(table.table_id)
+        if title:
+            table = copy.copy(table)
+            object.__setattr__(table, "title", str(title))
+        if self.transform is not None:
+            table = self.transform(table)
+        self.tables.append(table)
+        return table
+
+
+_OBSERVER: contextvars.ContextVar[TableObserver | None] = contextvars.ContextVar(
+    "zonespill_tables", default=None
+)
+
+
+@contextlib.contextmanager
+def observe_tables(
+    only: Sequence[str] | None = None,
+    titles: Mapping[str, str] | None = None,
+    transform: Callable[[Table], Table] | None = None,
+) -> Iterator[TableObserver]:
+    """Within the block, :func:`write_table` writes only the tables in ``only``, under the declared
+    ``titles`` (then ``transform``), and records them (the study layer reads status and dropped
+    terms from them)."""
+    observer = TableObserver(only, titles, transform)
+    token = _OBSERVER.set(observer)
+    try:
+        yield observer
+    finally:
+        _OBSERVER.reset(token)
+
+
 def write_table(
     table: Table,
     outdir: str | Path,
@@ -964,6 +1020,12 @@ def write_table(
     """
     if isinstance(formats, str):
         formats = (formats,)
+    observer = _OBSERVER.get()
+    if observer is not None:
+        kept = observer.seen(table)
+        if kept is None:  # not this step's table (another declared table shares the builder)
+            return []
+        table = kept
     unknown = [f for f in formats if f not in _RENDERERS]
     if unknown:
         raise InputError(f"unknown table formats {unknown}; choose from {list(FORMATS)}", source="formats")

@@ -171,6 +171,26 @@ class GrowthSample:
         return f"{self.years[0]}–{self.years[-1]}" if self.years else "none"
 
 
+def _incomplete_units(d: pd.DataFrame, complete: pd.Series, ids: Sequence[str]) -> str:
+    """Name the units (and their years) that keep the panel from being balanced."""
+    gaps = d.loc[~complete, [UNIT, TIME]]
+    absent = {u: sorted(set(d[TIME]) - set(d.loc[d[UNIT] == u, TIME])) for u in ids}
+    by_unit: dict[str, list[int]] = {}
+    for u, t in zip(gaps[UNIT].astype(str), gaps[TIME].astype(int), strict=True):
+        by_unit.setdefault(u, []).append(t)
+    for u, years in absent.items():
+        if years:
+            by_unit.setdefault(u, []).extend(int(y) for y in years)
+    if not by_unit:
+        return "no unit lacks data"
+    shown = [f"{u} ({', '.join(map(str, sorted(set(y))))})" for u, y in sorted(by_unit.items())]
+    more = f" … (+{len(shown) - 10} more)" if len(shown) > 10 else ""
+    return (
+        f"{len(shown)} unit(s) lack growth, the lagged level or a regressor (e.g. population) in some "
+        f"year(s): {'; '.join(shown[:10])}{more}"
+    )
+
+
 def growth_sample(
     ry: pd.DataFrame,
     W: SpatialWeights,
@@ -232,7 +252,8 @@ def growth_sample(
         )
     if len(full) < 2:
         raise EstimationError(
-            f"fewer than two years with complete data for all {len(ids)} provinces (years: {full})"
+            f"fewer than two years with complete data for all {len(ids)} units (years: {full}); "
+            + _incomplete_units(d, complete, ids)
         )
     d = d[d[TIME].isin(full) & complete].copy()
     pos = {u: i for i, u in enumerate(ids)}
