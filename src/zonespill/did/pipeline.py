@@ -245,6 +245,10 @@ def _twfe_covariates(sample: D.Sample, covariates: Sequence[str], alpha: float) 
     fit = pf.feols(
         f"{D.Y} ~ _treated + {' + '.join(covariates)} | {D.UNIT} + {D.TIME}", data=d, vcov={"CRV1": cl}
     )
+    if "_treated" not in fit.coef().index:
+        from zonespill.errors import EstimationError
+
+        raise EstimationError("the treatment indicator is collinear with the fixed effects and covariates")
     return float(fit.coef()["_treated"]), float(fit.se()["_treated"])
 
 
@@ -270,6 +274,8 @@ def _estimate_column(
         "n_units": sample.n_units,
     }
     try:
+        if not sample.cohort_sizes():
+            raise EstimationError("no treated cohort with a pre-treatment year in the sample")
         missing = sample.data[list(covariates)].isna().any(axis=1)
         if missing.any():
             bad = sorted(set(sample.data.loc[missing, D.UNIT]))
@@ -309,7 +315,7 @@ def _column_settings(
     merged = {**options, **(column.get("options") or {})}
     inf = column.get("inference") or inference
     if inf == "analytic":
-        merged["n_boot"] = None
+        merged["n_boot"] = 0  # 0, not None: None falls back to the schema default
     elif inf == "bootstrap" and not merged.get("n_boot"):
         merged["n_boot"] = 999
     return _settings(merged)
@@ -355,6 +361,7 @@ def staggered_step(
     filters: list[str] = []
     drawn: set[str] = set()
     outcomes: list[str] = []
+    used: set[str] = set()
     for j, column in enumerate(table["columns"]):
         ckey = f"{key}.columns.{j}"
         settings = _column_settings(options, column, table.get("inference"))
@@ -407,6 +414,7 @@ def staggered_step(
             sample = _with_columns(
                 sample, d_tie, extra_cols, None if cluster in (None, "unit") else str(cluster)
             )
+            used.update(sample.data[D.UNIT].astype(str))
             if sample.name not in terms:
                 terms.append(sample.name)
                 sample_notes.append(sample.describe())
@@ -461,7 +469,7 @@ def staggered_step(
         f"({lab.singular}-level ties from the pairings; 'any tie' includes ties of unknown direction) "
         "or the first year of a declared treatment column.",
         *_common_notes(
-            ry,
+            ry[ry["region_id"].astype(str).isin(used)] if used else ry,
             first_settings,
             covariates=any(c.get("covariates", table.get("covariates")) for c in table["columns"]),
             units=cluster_text,

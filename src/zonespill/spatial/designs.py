@@ -173,14 +173,16 @@ class GrowthSample:
 
 def _incomplete_units(d: pd.DataFrame, complete: pd.Series, ids: Sequence[str]) -> str:
     """Name the units (and their years) that keep the panel from being balanced."""
-    gaps = d.loc[~complete, [UNIT, TIME]]
-    absent = {u: sorted(set(d[TIME]) - set(d.loc[d[UNIT] == u, TIME])) for u in ids}
+    # years in which no unit is complete (e.g. the first year: no lagged level) blame nobody
+    years = set(d.loc[complete, TIME])
+    gaps = d.loc[~complete & d[TIME].isin(years), [UNIT, TIME]]
+    absent = {u: sorted(years - set(d.loc[d[UNIT] == u, TIME])) for u in ids}
     by_unit: dict[str, list[int]] = {}
     for u, t in zip(gaps[UNIT].astype(str), gaps[TIME].astype(int), strict=True):
         by_unit.setdefault(u, []).append(t)
-    for u, years in absent.items():
-        if years:
-            by_unit.setdefault(u, []).extend(int(y) for y in years)
+    for u, missing_years in absent.items():
+        if missing_years:
+            by_unit.setdefault(u, []).extend(int(y) for y in missing_years)
     if not by_unit:
         return "no unit lacks data"
     shown = [f"{u} ({', '.join(map(str, sorted(set(y))))})" for u, y in sorted(by_unit.items())]
