@@ -538,7 +538,19 @@ T3_COLUMNS: tuple[dict[str, Any], ...] = (
 )
 
 
-def panel_ols_models(
+#: glance() keys of a panel_ols column and the statistics rows they become (in this order).
+PANEL_OLS_STATISTICS: tuple[tuple[str, str], ...] = (
+    ("observations", "N"),
+    ("units", "{Units}"),
+    ("r2", "{r2}"),
+    ("fixed_effects", "Fixed effects"),
+    ("se", "SE"),
+    ("sample", "Sample"),
+    ("dropped", "Dropped (no variation)"),
+)
+
+
+def panel_ols_results(
     ry: pd.DataFrame,
     *,
     outcome: str = "growth",
@@ -547,21 +559,22 @@ def panel_ols_models(
     cluster: str | None = "unit",
     key: str = "study.tables.T3",
     labels: Any = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+) -> tuple[list[Any], list[str]]:
     """Linear panel models, one per declared column: outcome on regressors (+ covariates) with the
     declared fixed effects (linearmodels PanelOLS), SEs clustered by unit, by a panel column, or
     heteroskedasticity-robust (``cluster: null``). Columns inherit unset keys from the table.
 
-    Returns the long coefficient and statistics frames and the regressors dropped (no variation).
+    Returns one :class:`zonespill.study.protocol.Result` per column and the regressors dropped
+    (no variation).
     """
     from linearmodels.panel import PanelOLS
 
     from zonespill.study import status
+    from zonespill.study.protocol import adapt, failed
     from zonespill.study.sample import apply_sample, require_columns
 
     lab = _labels(labels)
-    coefs: list[dict[str, Any]] = []
-    stats: list[dict[str, Any]] = []
+    results: list[Any] = []
     all_dropped: list[str] = []
     for i, col in enumerate(columns):
         ckey = f"{key}.columns.{i}"
@@ -580,7 +593,7 @@ def panel_ols_models(
         dropped = [x for x in xs if x not in usable]
         all_dropped += [x for x in dropped if x not in all_dropped]
         if not usable:
-            status.column_failure(f"not estimable: column {name}: no regressor varies ({', '.join(xs)})")
+            results.append(failed(name, f"no regressor varies ({', '.join(xs)})"))
             continue
         model = PanelOLS(
             d[y].astype(float),
@@ -598,38 +611,68 @@ def panel_ols_models(
         else:
             res = model.fit(cov_type="clustered", clusters=d[[str(cl)]])
             se_text = f"clustered by {cl}"
-        for term in res.params.index:
-            coefs.append(
-                {
-                    "model": name,
-                    "term": term,
-                    "estimate": float(res.params[term]),
-                    "se": float(res.std_errors[term]),
-                    "pvalue": float(res.pvalues[term]),
-                }
+        results.append(
+            adapt(
+                res,
+                model=name,
+                observations=str(int(res.nobs)),
+                units=str(int(res.entity_info["total"])),
+                r2=f"{res.rsquared:.3f}",
+                fixed_effects=", ".join({"unit": lab.singular, "year": "year"}[f] for f in fe) or "none",
+                se=se_text,
+                sample="; ".join(sample_notes) or None,
+                dropped=", ".join(dropped) or None,
+                n_fe=len(fe),
             )
-        fe_text = ", ".join({"unit": lab.singular, "year": "year"}[f] for f in fe) or "none"
-        stats += [
-            {"model": name, "stat": "N", "value": str(int(res.nobs))},
-            {
-                "model": name,
-                "stat": lab.plural[:1].upper() + lab.plural[1:],
-                "value": str(int(res.entity_info["total"])),
-            },
-            {
-                "model": name,
-                "stat": "R² (within, two-way)" if len(fe) == 2 else "R² (within)",
-                "value": f"{res.rsquared:.3f}",
-            },
-            {"model": name, "stat": "Fixed effects", "value": fe_text},
-            {"model": name, "stat": "SE", "value": se_text},
-        ]
-        if sample_notes:
-            stats.append({"model": name, "stat": "Sample", "value": "; ".join(sample_notes)})
-        if dropped:
-            stats.append({"model": name, "stat": "Dropped (no variation)", "value": ", ".join(dropped)})
+        )
     status.dropped_terms(all_dropped)
-    return pd.DataFrame(coefs), pd.DataFrame(stats), all_dropped
+    return results, all_dropped
+
+
+def _panel_ols_statistics(results: Sequence[Any], labels: Any) -> dict[str, str]:
+    lab = _labels(labels)
+    n_fe = {r.glance().get("n_fe") for r in results if r.ok}
+    r2 = "R² (within, two-way)" if n_fe == {2} else "R² (within)"
+    units = lab.plural[:1].upper() + lab.plural[1:]
+    return {k: v.replace("{Units}", units).replace("{r2}", r2) for k, v in PANEL_OLS_STATISTICS}
+
+
+def panel_ols_models(
+    ry: pd.DataFrame,
+    *,
+    outcome: str = "growth",
+    columns: Sequence[Mapping[str, Any]] = T3_COLUMNS,
+    fixed_effects: Sequence[str] = ("unit", "year"),
+    cluster: str | None = "unit",
+    key: str = "study.tables.T3",
+    labels: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """:func:`panel_ols_results` as long coefficient / statistics frames (model, term, …)."""
+    results, dropped = panel_ols_results(
+        ry,
+        outcome=outcome,
+        columns=columns,
+        fixed_effects=fixed_effects,
+        cluster=cluster,
+        key=key,
+        labels=labels,
+    )
+    coefs = [
+        {"model": r.model, "term": t.term, "estimate": t.estimate, "se": t.std_error, "pvalue": t.p_value}
+        for r in results
+        for t in r.tidy().itertuples(index=False)
+    ]
+    stats = [
+        {"model": r.model, "stat": label, "value": r.glance()[k]}
+        for r in results
+        for k, label in _panel_ols_statistics(results, labels).items()
+        if r.glance().get(k) is not None
+    ]
+    return (
+        pd.DataFrame(coefs, columns=["model", "term", "estimate", "se", "pvalue"]),
+        pd.DataFrame(stats, columns=["model", "stat", "value"]),
+        dropped,
+    )
 
 
 def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -667,7 +710,7 @@ def table_twfe_step(
     lab = _labels(labels)
     ry = read_region_year(region_year)
     cols = list(columns or T3_COLUMNS)
-    coefs, stats, _ = panel_ols_models(
+    results, _ = panel_ols_results(
         ry,
         outcome=outcome,
         columns=cols,
@@ -676,16 +719,9 @@ def table_twfe_step(
         key=f"study.tables.{table_id}",
         labels=lab,
     )
-    if coefs.empty:
-        status.skip("no column could be estimated (no regressor varies)")
-        coefs = pd.DataFrame(
-            {
-                "model": [str(cols[0].get("name") or "(1)")],
-                "term": ["—"],
-                "estimate": [np.nan],
-                "se": [np.nan],
-            }
-        )
+    if not any(r.ok for r in results):
+        status.skip("no column could be estimated: " + "; ".join(f"{r.model}: {r.reason}" for r in results))
+    coefs = pd.concat([r.tidy() for r in results], ignore_index=True)
     terms = list(dict.fromkeys(coefs["term"]))
     term_labels = {t: variable_label(lab, t) for t in terms}
     ys = sorted({str(c.get("outcome") or outcome) for c in cols})
@@ -706,11 +742,11 @@ def table_twfe_step(
         f"Tie indicators: 1 if the {lab.singular} has an active tie in that role in the year.",
         *extra_notes,
     ]
-    table = RegressionTable.from_long(
-        coefs,
-        stats,
+    table = RegressionTable.from_results(
+        results,
         table_id=table_id,
         title=title or "Growth, initial income and collaboration ties (two-way FE)",
+        statistics=_panel_ols_statistics(results, lab),
         notes=notes,
         term_labels=term_labels,
     )

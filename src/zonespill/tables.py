@@ -624,6 +624,73 @@ class RegressionTable:
             digits=digits,
         )
 
+    @classmethod
+    def from_results(
+        cls,
+        results: Sequence[Any],
+        *,
+        table_id: str,
+        title: str,
+        statistics: Mapping[str, str] | None = None,
+        notes: Sequence[str] = (),
+        term_labels: Mapping[str, str] | None = None,
+        term_order: Sequence[str] | None = None,
+        stars: Sequence[float] = (0.10, 0.05, 0.01),
+        digits: int = 3,
+    ) -> RegressionTable:
+        """One column per result: anything with ``model``, ``tidy()`` and ``glance()`` (the protocol of
+        :mod:`zonespill.study.protocol`; wrap estimator results with ``protocol.adapt``).
+
+        ``statistics`` maps ``glance()`` keys to the row labels shown (in this order; a result
+        without the key leaves its cell blank). A result with a ``reason`` (not estimable) keeps its
+        column, blank, and its reason goes to the notes.
+        """
+        coef_rows: list[dict[str, Any]] = []
+        stat_rows: list[dict[str, Any]] = []
+        fail_notes: list[str] = []
+        for r in results:
+            reason = getattr(r, "reason", None)
+            if reason:
+                fail_notes.append(f"not estimable: {r.model}: {reason}.")
+            for row in r.tidy().itertuples(index=False):
+                coef_rows.append(
+                    {
+                        "model": r.model,
+                        "term": row.term,
+                        "estimate": row.estimate,
+                        "se": row.std_error,
+                        "pvalue": row.p_value,
+                    }
+                )
+            glance = r.glance()
+            for key, label in (statistics or {}).items():
+                if glance.get(key) is not None:
+                    stat_rows.append({"model": r.model, "stat": label, "value": glance[key]})
+        models = [r.model for r in results]
+        coefs = pd.DataFrame(coef_rows, columns=["model", "term", "estimate", "se", "pvalue"])
+        if coefs.empty:  # nothing estimable: keep the columns (blank) and say why in the notes
+            first = next(iter(term_order)) if term_order else "—"
+            coefs = pd.DataFrame(
+                {"model": models, "term": first, "estimate": np.nan, "se": np.nan, "pvalue": np.nan}
+            )
+        missing = [m for m in models if m not in set(coefs["model"])]
+        if missing:  # a column with no estimate stays in the table, blank
+            blank = {"term": coefs["term"].iloc[0], "estimate": np.nan, "se": np.nan, "pvalue": np.nan}
+            extra = pd.DataFrame([{"model": m, **blank} for m in missing])
+            coefs = pd.concat([coefs, extra], ignore_index=True)
+        return cls.from_long(
+            coefs,
+            pd.DataFrame(stat_rows, columns=["model", "stat", "value"]),
+            table_id=table_id,
+            title=title,
+            notes=[*notes, *fail_notes],
+            term_labels=term_labels,
+            term_order=term_order,
+            model_order=models,
+            stars=stars,
+            digits=digits,
+        )
+
     def star_string(self, p: float) -> str:
         """Stars earned by p-value ``p`` (empty for ``nan``)."""
         if math.isnan(p):
