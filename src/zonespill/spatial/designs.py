@@ -39,6 +39,7 @@ from scipy import stats as sps
 
 from zonespill.errors import EstimationError, ZonespillError
 from zonespill.spatial import SpatialResult, fit_panel, lm_tests
+from zonespill.vocabulary import TIE_LABELS
 from zonespill.weights import SpatialWeights
 
 log = logging.getLogger("zonespill")
@@ -59,10 +60,7 @@ REGRESSORS: tuple[str, ...] = (LAG, *TIES)
 
 BASE_LABELS: dict[str, str] = {
     LAG: "log GDP p.c. (t−1)",
-    "active_forward_giver": "forward giver",
-    "active_forward_receiver": "forward receiver",
-    "active_reverse": "reverse (either role)",
-    "active_two_way": "two-way",
+    **{t: TIE_LABELS[t.removeprefix("active_")] for t in TIES},
 }
 
 #: Model codes of the comparison table S4, in display order.

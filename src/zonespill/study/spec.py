@@ -240,6 +240,12 @@ def load_study(config: Mapping[str, Any], *, base_dir: Path | None = None) -> St
         raise ConfigError(
             f"excluded table(s) {unknown} are not declared", source="config", column="study.exclude"
         )
+    for tid in section["notes"]:
+        if tid not in {t["id"] for t in tables}:
+            raise ConfigError(f"notes for table {tid!r}, which is not declared", source="config",
+                              column=f"study.notes.{tid}")
+    for t in tables:
+        t["notes"] = [*t["notes"], *section["notes"].get(t["id"], [])]
     kept = tuple(t for t in tables if t["id"] not in set(section["exclude"]))
     return Study(tables=kept, labels=study_labels(config, section), strict=bool(section["strict"]))
 
