@@ -278,7 +278,7 @@ FAMILY_CLI_MODULES = (
     "zonespill.did.cli",
     "zonespill.spatial.cli",
     "zonespill.convergence.cli",
-    "zonespill.simulate_cli",
+    "zonespill.simulation.cli",
     "zonespill.report_cli",
 )
 

@@ -209,3 +209,19 @@ def test_spatial_skip_names_the_units_without_population() -> None:
         EstimationError, match=r"2 unit\(s\) lack .*: c01 \(2002, 2004, .*\); c03 \(2001, 2003, "
     ):
         designs.growth_sample(d, W)
+
+
+def test_a_failed_table_still_delivers_its_declared_figures(spine: dict[str, Path], monkeypatch) -> None:
+    from zonespill.did import pipeline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(pipeline, "staggered_step", broken)
+    config = yaml.safe_load(USER_TABLE)
+    config["study"]["tables"][0]["event_study"] = True
+    result = _run(config, "U1", spine)
+    assert result.status == "skipped" and result.figures == ("FD1_policy",)
+    assert (spine["out"] / "figures/FD1_policy.png").stat().st_size > 1000
+    assert (spine["out"] / "figures/FD1_policy.pdf").read_bytes().startswith(b"%PDF")
+    assert any("figure FD1_policy not drawn" in f for f in result.failures)

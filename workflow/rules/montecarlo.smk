@@ -1,6 +1,6 @@
 # Monte Carlo study (SIMULATED DATA): an optional declared table (family montecarlo, design m1;
 # bundled id M1). Replications fan out over `chunks` jobs, then the table. Library:
-# src/zonespill/montecarlo.py; steps: src/zonespill/simulate_cli.py (chunks) and the one table step
+# src/zonespill/simulation/montecarlo.py; steps: src/zonespill/simulation/cli.py (chunks) and the one table step
 # `zonespill study-table` (table + status). Options: the `montecarlo` config section (defaults in the
 # schema) plus the top-level `master_seed`. Results do not depend on the number of chunks.
 # PYTHONHASHSEED=0: pyfixest's TWFE estimates depend in the last bit on Python's per-process

@@ -27,7 +27,9 @@ from zonespill.did.regression import bacon_decomposition, imputation, sun_abraha
 from zonespill.errors import ConfigError, EstimationError, InputError
 
 # Tie types (region-level designs) and directions (pair-level design): the one vocabulary.
-from zonespill.vocabulary import PAIR_DIRECTIONS, TIE_LABELS
+from zonespill.vocabulary import PAIR_DIRECTIONS as PAIR_DIRECTIONS
+from zonespill.vocabulary import REGION_TIES as REGION_TIES
+from zonespill.vocabulary import TIE_LABELS as TIE_LABELS
 
 # Estimator keys and their column labels.
 CS_NOTYET = "cs_notyet"

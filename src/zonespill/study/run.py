@@ -152,7 +152,7 @@ def _build(
     common: dict[str, Any] = {"outdir": outdir, "formats": formats}
     prov = inputs.need("provenance")
     if design == "m1":
-        from zonespill.montecarlo import summary_step
+        from zonespill.simulation.montecarlo import summary_step
 
         summary_step(
             {**opts, "master_seed": seed},
@@ -300,6 +300,26 @@ def _placeholder(
     )
 
 
+def _missing_figures(table: Mapping[str, Any], figure_dir: Path, rec: status.Recorder) -> None:
+    """A declared figure the builder did not draw (the table was skipped, or the estimator failed)
+    is drawn as a panel saying so: the declared outputs always exist, and the figure says why."""
+    from zonespill import figures
+
+    reason = "; ".join(rec.skips) or "not estimated (see the table notes)"
+    for fig_id in table.get("figures") or ():
+        stem = figure_dir / fig_id
+        if stem.with_suffix(".png").exists() and stem.with_suffix(".pdf").exists():
+            continue
+        figures.use_agg()
+        fig = figures.new_figure()
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_title(fig_id)
+        ax.text(0.5, 0.5, f"not estimated:\n{reason}", ha="center", va="center", wrap=True, fontsize="small")
+        figures.save_figure(fig, stem)
+        rec.failures.append(f"figure {fig_id} not drawn: {reason}")
+
+
 def table_step(
     options: Mapping[str, Any],
     *,
@@ -368,6 +388,7 @@ def table_step(
             log.error("table %s not estimated: %s", tid, reason)
             status.skip(reason)
             _placeholder(tid, title, reason, Path(outdir), tuple(formats), provenance)
+    _missing_figures(table, Path(figure_dir), rec)
     result = status.derive_status(
         tid, str(table["family"]), seen.tables, rec, figures=table.get("figures") or ()
     )
