@@ -15,6 +15,13 @@ if not workflow.overwrite_configfiles:
 # Validate with the schema, which also fills every default (set_default): the schema is the one
 # source of defaults. The declared study (`study.tables`) is resolved and checked in common.smk,
 # with messages naming the dotted key (e.g. study.tables.D1.columns.0.estimator).
+from zonespill.config import validate_config
+from zonespill.study.spec import load_study
+
+# First one-line messages naming the dotted key: the declared tables (keys named by table id,
+# e.g. study.tables.D1.columns.0.estimator), then every other section.
+load_study(config)
+validate_config(config)
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 

@@ -144,3 +144,13 @@ def test_unit_labels_follow_the_analysis_level_or_the_user_label(config: dict) -
     assert (
         lab.variable("gdp_pc") == "GDP per capita (yuan)" and lab.text("{Units} panel") == "Provinces panel"
     )
+
+
+def test_bundled_tables_plus_user_tables_in_one_declaration(config: dict) -> None:
+    study = load_study({**config, "study": {"tables": str(REPO / ".test/prefecture/study.yaml")}})
+    assert study.ids == (*BUNDLED_IDS, "P1", "P2")
+    p1 = study.table("P1")
+    assert p1["columns"][1]["covariates"] == ["population"] and p1["inference"] == "analytic"
+    assert step_payload(config, study, "P2")["options"]["lee_yu"] == [True]
+    inline = load_study({**config, "study": {"tables": ["bundled", _did_table()], "exclude": ["M1"]}})
+    assert inline.ids == (*BUNDLED_IDS[:-1], "X1")

@@ -52,6 +52,16 @@ def output_dir_of(wildcards, output):
     return str(PurePosixPath(output[0]).parent)
 
 
+def figure_dir_of(wildcards, output):
+    """The figures folder of a table rule (a sibling of the folder of its status record)."""
+    return str(PurePosixPath(output.status).parent.parent / "figures")
+
+
+def tables_dir_of(wildcards, output):
+    """The tables folder next to a rule's first output (findings.md sits in the output root)."""
+    return str(PurePosixPath(output[0]).parent / "tables")
+
+
 def input_dir_of(wildcards, input):
     """Folder of a rule's first input."""
     return str(PurePosixPath(input[0]).parent)

@@ -11,7 +11,7 @@ rule findings:
         f"{OUT}/findings.md",
     params:
         zs=ZS,
-        table_dir=f"{OUT}/tables",
+        table_dir=tables_dir_of,
     conda:
         CONDA_ENV
     log:

@@ -59,8 +59,8 @@ for _tid in MC_TABLES:
             # a function, so that "{unit}" in a declared title is not read as a wildcard
             options=lambda wildcards, _json=step_json(_tid): _json,
             formats=FORMATS,
-            outdir=f"{OUT}/tables",
-            figure_dir=f"{OUT}/figures",
+            outdir=output_dir_of,
+            figure_dir=figure_dir_of,
         threads: 1
         conda:
             CONDA_ENV

@@ -140,7 +140,11 @@ def _bundled() -> list[Any]:
 
 def _read_declaration(value: Any, base_dir: Path | None) -> tuple[list[Any], str]:
     if not isinstance(value, str):
-        return copy.deepcopy(list(value)), "config"
+        # the string "bundled" inside a list stands for the bundled tables (then add your own)
+        out: list[Any] = []
+        for item in value:
+            out += _bundled() if item == "bundled" else [copy.deepcopy(item)]
+        return out, "config"
     if value == "bundled":
         return _bundled(), "zonespill/study/bundled.yaml"
     path = Path(value)
@@ -160,7 +164,7 @@ def _read_declaration(value: Any, base_dir: Path | None) -> tuple[list[Any], str
         loaded = loaded["tables"]
     if not isinstance(loaded, list):
         raise ConfigError("must hold a list of tables", source=str(path), column="study.tables")
-    return loaded, str(path)
+    return _read_declaration(loaded, base_dir)[0], str(path)
 
 
 def resolve_table(raw: Any, *, position: int, source: str = "config") -> dict[str, Any]:
