@@ -12,7 +12,17 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Validate with the schema, which also fills every default (set_default): the schema is the one
+# source of defaults. The declared study (`study.tables`) is resolved and checked in common.smk,
+# with messages naming the dotted key (e.g. study.tables.D1.columns.0.estimator).
+from zonespill.config import validate_config
+from zonespill.study.spec import load_study
+
+# First one-line messages naming the dotted key: the declared tables (keys named by table id,
+# e.g. study.tables.D1.columns.0.estimator), then every other section.
+load_study(config)
+validate_config(config)
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 report: "workflow/report/workflow.rst"
@@ -23,13 +33,9 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/geography.smk"
 include: "workflow/rules/indicators.smk"
 include: "workflow/rules/provenance.smk"
-include: "workflow/rules/tables.smk"
-include: "workflow/rules/convergence.smk"
-include: "workflow/rules/spatial.smk"
-include: "workflow/rules/did.smk"
+include: "workflow/rules/study.smk"
 include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/figures.smk"
-# findings.smk must stay last: it summarises every table the rules above produce.
 include: "workflow/rules/findings.smk"
 
 
@@ -47,5 +53,5 @@ onstart:
 
 rule all:
     input:
-        ALL_OUTPUTS,
+        get_final_output(),
     default_target: True

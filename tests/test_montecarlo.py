@@ -285,11 +285,14 @@ def test_cli_steps_write_chunk_summary_and_m1(tmp_path: Path) -> None:
         assert code == 0
         chunks.append(str(out))
     write_json(tmp_path / "provenance.json", {"format": "test"})
+    # M1 is a declared table: the one table step builds it (and records its status)
+    table = {"id": "M1", "family": "montecarlo", "design": "m1", "title": "", "figures": []}
+    payload = json.dumps({"table": table, "options": json.loads(opts), "master_seed": 0})
     code = main(
         [
-            "mc-summary",
+            "study-table",
             "--options",
-            opts,
+            payload,
             "--chunks",
             *chunks,
             "--provenance",
@@ -298,11 +301,16 @@ def test_cli_steps_write_chunk_summary_and_m1(tmp_path: Path) -> None:
             str(tmp_path / "summary.parquet"),
             "--outdir",
             str(tmp_path / "tables"),
+            "--figure-dir",
+            str(tmp_path / "figures"),
+            "--status-out",
+            str(tmp_path / "M1.json"),
             "--formats",
             "md,csv",
         ]
     )
     assert code == 0
+    assert json.loads((tmp_path / "M1.json").read_text(encoding="utf-8"))["status"] == "estimated"
     md = (tmp_path / "tables/M1.md").read_text(encoding="utf-8")
     assert "Table M1" in md and "SIMULATED DATA" in md and "provenance sha256:" in md
     assert len(read_parquet(tmp_path / "summary.parquet")) == 6

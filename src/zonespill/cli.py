@@ -231,14 +231,21 @@ forward(
     options=False,
     doc="F2: map of growth and ties by direction.",
 )
-forward(
-    "findings",
-    "zonespill.findings:findings_step",
-    "table_dir",
-    "out",
-    options=False,
-    doc="Generated findings from every table.",
-)
+
+
+def _findings_args(p: argparse.ArgumentParser) -> None:
+    _args("table_dir", "out", options=False)(p)
+    p.add_argument("--summary", type=Path, default=None, help="run_summary.json (declared order, skips)")
+
+
+@step("findings", _findings_args)
+def _findings(ns: argparse.Namespace) -> object:
+    """Generated findings from every declared table."""
+    from zonespill.findings import findings_step
+
+    return findings_step(table_dir=ns.table_dir, out=ns.out, summary=ns.summary)
+
+
 forward(
     "readme-findings",
     "zonespill.findings:splice_readme",
@@ -249,12 +256,71 @@ forward(
 )
 
 
+_STUDY_PATHS = (
+    "region_year",
+    "provenance",
+    "weights",
+    "weights_meta",
+    "pair_year",
+    "regions",
+    "collaborations",
+)
+
+
+def _study_table_args(p: argparse.ArgumentParser) -> None:
+    _args("outdir", "figure_dir", "status_out", formats=True)(p)
+    for n in (*_STUDY_PATHS, "summary_out"):
+        p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=Path, default=None)
+    p.add_argument("--chunks", nargs="*", type=Path, default=[], help="Monte Carlo chunk files (design m1)")
+    p.add_argument("--inputs", nargs="*", type=Path, default=[], help="input files named by --input-names")
+    p.add_argument("--input-names", dest="input_names", default="", help="comma-separated names of --inputs")
+
+
+@step("study-table", _study_table_args)
+def _study_table(ns: argparse.Namespace) -> object:
+    """One declared table (any family): build it, write its status record."""
+    from zonespill.errors import InputError
+    from zonespill.study.run import table_step
+
+    names = [n for n in str(ns.input_names).split(",") if n]
+    if len(names) != len(ns.inputs) or not set(names) <= set(_STUDY_PATHS):
+        raise InputError(
+            f"--input-names {names} do not match --inputs {list(map(str, ns.inputs))}", source="study-table"
+        )
+    for n, path in zip(names, ns.inputs, strict=True):
+        setattr(ns, n, path)
+    return table_step(
+        ns.options,
+        outdir=ns.outdir,
+        figure_dir=ns.figure_dir,
+        status_out=ns.status_out,
+        formats=_fmt(ns),
+        chunks=tuple(ns.chunks),
+        summary_out=ns.summary_out,
+        **{n: getattr(ns, n) for n in _STUDY_PATHS},
+    )
+
+
+def _summary_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--options", type=_json, default={})
+    p.add_argument("--statuses", nargs="*", type=Path, default=[])
+    p.add_argument("--out", type=Path, required=True)
+
+
+@step("run-summary", _summary_args)
+def _run_summary(ns: argparse.Namespace) -> object:
+    """Gather the tables' status records into run_summary.json; print it; strict mode fails on a skip."""
+    from zonespill.study.status import run_summary_step
+
+    return run_summary_step(ns.options, statuses=ns.statuses, out=ns.out)
+
+
 # Estimator families register their own steps (one module each, importing ``step`` from here).
 FAMILY_CLI_MODULES = (
     "zonespill.did.cli",
     "zonespill.spatial.cli",
     "zonespill.convergence.cli",
-    "zonespill.simulate_cli",
+    "zonespill.simulation.cli",
     "zonespill.report_cli",
 )
 

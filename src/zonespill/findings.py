@@ -1,4 +1,4 @@
-"""A short, generated "Findings on the bundled data" section.
+"""A short, generated "Findings" section (for the bundled data: "Findings on the bundled data").
 
 Built only from the tables the pipeline wrote (their CSV versions), so the README's
 findings can never drift from the results: ``make findings`` reruns the pipeline if needed
@@ -8,7 +8,9 @@ and splices ``results/findings.md`` into README.md between two marker comments.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from zonespill.io import write_text
 
@@ -57,36 +59,60 @@ def _plain_lines(rows: list[dict[str, str]]) -> list[str]:
     return ["; ".join(f"{c} = {r[c]}" for c in cols if r.get(c)) for r in picks]
 
 
-def build_findings(table_dir: Path, *, max_terms: int = 6) -> str:
-    """Markdown summarising every table found in ``table_dir`` (CSV versions)."""
+def _dispersion_lines(body: list[dict[str, str]]) -> list[str]:
+    years = [r for r in body if r.get("year", "").isdigit()]
+    if not years or "sd_log" not in years[0]:
+        return []
+    return [
+        f"SD of the log outcome: {years[0]['sd_log']} in {years[0]['year']}, "
+        f"{years[-1]['sd_log']} in {years[-1]['year']}."
+    ]
+
+
+def build_findings(table_dir: Path, *, max_terms: int = 6, summary: Mapping[str, Any] | None = None) -> str:
+    """Markdown summarising every declared table (CSV versions in ``table_dir``).
+
+    With the run ``summary`` (``run_summary.json``), tables follow the declared order and
+    skipped tables are listed with their reason instead of being left out silently.
+    """
     out = [
         "*Generated from `results/tables/*.csv` by `make findings`; estimates as "
-        "coefficient (SE), stars as defined in each table's notes. Small samples (31 provinces): "
-        "read these as descriptions of the bundled data, not as causal claims.*",
+        "coefficient (SE), stars as defined in each table's notes, where the sample sizes and any "
+        "few-clusters warnings are stated: read these as descriptions of the data, not as causal claims.*",
         "",
     ]
-    csvs = sorted(table_dir.glob("*.csv"), key=lambda p: (p.stem[0], len(p.stem), p.stem))
-    for path in csvs:
+    records = list((summary or {}).get("tables") or [])
+    if records:
+        ids = [str(r["id"]) for r in records]
+    else:
+        ids = [
+            p.stem for p in sorted(table_dir.glob("*.csv"), key=lambda p: (p.stem[0], len(p.stem), p.stem))
+        ]
+    skipped = {str(r["id"]): r for r in records if r.get("status") != "estimated"}
+    for tid in ids:
+        if tid in skipped:
+            out.append(f"- **{tid}** ({_title(table_dir, tid)}): skipped — {skipped[tid].get('reason', '')}")
+            continue
+        path = table_dir / f"{tid}.csv"
+        if not path.exists():
+            continue
         rows = _read(path)
         if not rows:
             continue
         body = [r for r in rows if r.get("row") not in ("note", "provenance")]
         is_regression = "row" in rows[0] and any(r.get("row") == "estimate" for r in rows)
         lines = _regression_lines(body, max_terms) if is_regression else _plain_lines(body)
-        if path.stem == "T2":
-            years = [r for r in body if r.get("year", "").isdigit()]
-            if years and "sd_log" in years[0]:
-                lines = [
-                    f"SD of log GDP per capita across provinces: {years[0]['sd_log']} in {years[0]['year']}, "
-                    f"{years[-1]['sd_log']} in {years[-1]['year']}."
-                ]
+        lines = _dispersion_lines(body) or lines
         if lines:
-            out.append(f"- **{path.stem}** ({_title(table_dir, path.stem)}): " + " — ".join(lines))
+            out.append(f"- **{tid}** ({_title(table_dir, tid)}): " + " — ".join(lines))
     return "\n".join(out) + "\n"
 
 
-def findings_step(*, table_dir: Path, out: Path) -> str:
-    text = build_findings(table_dir)
+def findings_step(*, table_dir: Path, out: Path, summary: Path | None = None) -> str:
+    import json
+
+    record = json.loads(Path(summary).read_text(encoding="utf-8")) if summary is not None else None
+    text = build_findings(table_dir, summary=record)
     write_text(out, text)
     return text
 

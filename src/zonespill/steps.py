@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -543,35 +543,67 @@ def weights_note(W: SpatialWeights, meta: Path | None) -> str:
 
 
 # --------------------------------------------------------------------------- tables T1-T3
+#: Rows of T1 when no declaration names them (the bundled declaration lists the same).
+T1_VARIABLES: tuple[str, ...] = (
+    "gdp_pc",
+    "log_gdp_pc",
+    "growth",
+    "population",
+    "zones_total",
+    "zones_national",
+    "zone_area_ha",
+    "n_forward_giver",
+    "n_forward_receiver",
+    "n_reverse",
+    "n_two_way",
+    "partner_log_gap",
+    "nb_share_active",
+)
+
+
+def _labels(labels: Any) -> Any:
+    from zonespill.study.spec import Labels
+
+    return labels if labels is not None else Labels(singular="unit", plural="units")
+
+
+def variable_label(labels: Any, name: str) -> str:
+    """A column's label: ``study.variables`` first, then the library's derived-column labels."""
+    from zonespill.vocabulary import DERIVED_LABELS
+
+    lab = _labels(labels)
+    if name in lab.variables:
+        return str(lab.variable(name))
+    return DERIVED_LABELS.get(name, name)
+
+
 def table_descriptives_step(
-    *, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]
+    *,
+    region_year: Path,
+    provenance: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+    variables: Sequence[str] | None = None,
+    labels: Any = None,
+    table_id: str = "T1",
+    title: str | None = None,
+    extra_notes: Sequence[str] = (),
 ) -> list[Path]:
-    """T1: descriptive statistics of the province panel."""
+    """T1: descriptive statistics of the analysis panel (rows: the declared ``variables``)."""
     from zonespill import provenance as prov
+    from zonespill.study.sample import require_columns
     from zonespill.tables import PlainTable, write_table
 
+    lab = _labels(labels)
     ry = read_region_year(region_year)
-    variables = [
-        ("gdp_pc", "GDP per capita (yuan)"),
-        ("log_gdp_pc", "log GDP per capita"),
-        ("growth", "growth of log GDP p.c."),
-        ("population", "population (10,000)"),
-        ("zones_total", "approved zones (cumulative)"),
-        ("zones_national", "approved zones: State Council"),
-        ("zone_area_ha", "approved zone area (ha)"),
-        ("n_forward_giver", "active ties: forward giver"),
-        ("n_forward_receiver", "active ties: forward receiver"),
-        ("n_reverse", "active ties: reverse (either role)"),
-        ("n_two_way", "active ties: two-way"),
-        ("partner_log_gap", "partner log income gap"),
-        ("nb_share_active", "share of neighbours with a tie"),
-    ]
+    names = list(variables or T1_VARIABLES)
+    require_columns(ry, names, key=f"study.tables.{table_id}.variables")
     rows = []
-    for var, label in variables:
+    for var in names:
         s = ry[var].astype("float64").dropna()
         rows.append(
             {
-                "variable": label,
+                "variable": variable_label(lab, var),
                 "N": len(s),
                 "mean": s.mean(),
                 "sd": s.std(ddof=1),
@@ -583,51 +615,72 @@ def table_descriptives_step(
     frame = pd.DataFrame(rows)
     n_units = ry["region_id"].nunique()
     notes = (
-        f"Sample: {n_units} provinces, {int(ry['year'].min())}–{int(ry['year'].max())} (region-years).",
+        f"Sample: {lab.count(n_units)}, {int(ry['year'].min())}–{int(ry['year'].max())} (region-years).",
         vintage_note(ry),
-        "GDP per capita = GDP / year-end resident population (computed; the source column is blank).",
-        "Zones: 2018 national catalogue; a zone counts from its approval year on "
-        "(zones abolished before 2018 are "
-        "not in the catalogue).",
-        "Ties: province-level ties from the bundled pairings; "
-        "within-province ties are excluded at this level.",
+        "Output per capita = output / year-end resident population (computed from the panel).",
+        "Zones: a zone counts from its approval year on (zones abolished before the catalogue year "
+        "are not in the catalogue).",
+        f"Ties: {lab.singular}-level ties from the pairings; "
+        f"within-{lab.singular} ties are excluded at this level.",
         "SD is the sample standard deviation (ddof = 1).",
+        *extra_notes,
     )
     table = PlainTable(
-        frame, table_id="T1", title="Descriptive statistics, province panel", notes=notes, digits=3
+        frame,
+        table_id=table_id,
+        title=title or f"Descriptive statistics, {lab.singular} panel",
+        notes=notes,
+        digits=3,
     )
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
 
 
-def sigma_frame(ry: pd.DataFrame) -> pd.DataFrame:
-    """Cross-sectional dispersion of log GDP per capita by year (via zonespill.convergence.sigma)."""
+def sigma_frame(ry: pd.DataFrame, outcome: str = "gdp_pc") -> pd.DataFrame:
+    """Cross-sectional dispersion of the log of ``outcome`` by year (via zonespill.convergence.sigma)."""
     from zonespill.convergence import sigma
 
-    sub = ry.dropna(subset=["gdp_pc"])
-    frame = sigma(sub, value="gdp_pc", unit="region_id", time="year", log=True)
+    sub = ry.dropna(subset=[outcome])
+    frame = sigma(sub, value=outcome, unit="region_id", time="year", log=True)
     if "year" not in frame.columns:
         frame = frame.rename_axis("year").reset_index()
     return frame
 
 
 def table_sigma_step(
-    *, region_year: Path, provenance: Path, outdir: Path, figure_stem: Path, formats: tuple[str, ...]
+    *,
+    region_year: Path,
+    provenance: Path,
+    outdir: Path,
+    figure_stem: Path,
+    formats: tuple[str, ...],
+    outcome: str = "gdp_pc",
+    labels: Any = None,
+    table_id: str = "T2",
+    title: str | None = None,
 ) -> list[Path]:
-    """T2: sigma convergence (SD of log GDP per capita by year) and its figure."""
+    """T2: sigma convergence (SD of the log outcome by year) and its figure."""
     from zonespill import figures
     from zonespill import provenance as prov
+    from zonespill.study.sample import require_columns
     from zonespill.tables import PlainTable, write_table
 
+    lab = _labels(labels)
     ry = read_region_year(region_year)
-    frame = sigma_frame(ry)
+    require_columns(ry, [outcome], key=f"study.tables.{table_id}.outcome")
+    frame = sigma_frame(ry, outcome)
+    what = variable_label(lab, outcome)
+    bare = lab.variable(outcome, with_unit=False) if outcome in lab.variables else what
     notes = (
-        f"Sample: {ry['region_id'].nunique()} provinces with GDP and population in the year.",
+        f"Sample: {lab.count(ry['region_id'].nunique())} with {bare} in the year.",
         vintage_note(ry),
-        "sd_log: standard deviation of log GDP per capita across provinces (unweighted); "
-        "cv: coefficient of variation of GDP per capita; theil, gini: unweighted inequality indices.",
+        f"sd_log: standard deviation of log {bare} across {lab.plural} (unweighted); "
+        f"cv: coefficient of variation of {bare}; theil, gini: unweighted inequality indices.",
     )
     table = PlainTable(
-        frame, table_id="T2", title="Sigma convergence of provincial GDP per capita", notes=notes
+        frame,
+        table_id=table_id,
+        title=title or f"Sigma convergence of {bare} across {lab.plural}",
+        notes=notes,
     )
     paths = write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
     figures.use_agg()
@@ -636,101 +689,253 @@ def table_sigma_step(
         frame,
         "year",
         [ycol],
-        title="Sigma convergence: SD of log GDP per capita",
-        ylabel="SD of log GDP per capita",
+        title=f"Sigma convergence: SD of log {bare}",
+        ylabel=f"SD of log {bare}",
         path_stem=figure_stem,
     )
     return paths
 
 
-def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """T3 models: growth on lagged log level and tie indicators, two-way FE, clustered by province.
-
-    growth_it = β ln y_i,t−1 + Σ_K γ_K active_K,it + α_i + δ_t + ε_it
-    """
-    from linearmodels.panel import PanelOLS
-
+def with_lags(ry: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Add ``lag_<col>`` (value in the previous calendar year, NaN after a gap) for requested lags."""
     d = ry.sort_values(["region_id", "year"]).copy()
-    prev = d.groupby("region_id")[["year", "log_gdp_pc"]].shift(1)
-    d["lag_log_gdp_pc"] = np.where(prev["year"] == d["year"] - 1, prev["log_gdp_pc"], np.nan)
-    d = d.dropna(subset=["growth", "lag_log_gdp_pc"]).set_index(["region_id", "year"])
-    specs = {
-        "(1)": ["lag_log_gdp_pc"],
-        "(2)": ["lag_log_gdp_pc", "active_any"],
-        "(3)": [
+    for name in names:
+        base = name.removeprefix("lag_")
+        if name in d.columns or not name.startswith("lag_") or base not in d.columns:
+            continue
+        prev = d.groupby("region_id")[["year", base]].shift(1)
+        d[name] = np.where(prev["year"] == d["year"] - 1, prev[base], np.nan)
+    return d
+
+
+#: T3's columns when no declaration names them (the bundled declaration lists the same).
+T3_COLUMNS: tuple[dict[str, Any], ...] = (
+    {"name": "(1)", "regressors": ["lag_log_gdp_pc"]},
+    {"name": "(2)", "regressors": ["lag_log_gdp_pc", "active_any"]},
+    {
+        "name": "(3)",
+        "regressors": [
             "lag_log_gdp_pc",
             "active_forward_giver",
             "active_forward_receiver",
             "active_reverse",
             "active_two_way",
         ],
-    }
-    coefs, stats = [], []
-    for name, xs in specs.items():
+    },
+)
+
+
+#: glance() keys of a panel_ols column and the statistics rows they become (in this order).
+PANEL_OLS_STATISTICS: tuple[tuple[str, str], ...] = (
+    ("observations", "N"),
+    ("units", "{Units}"),
+    ("r2", "{r2}"),
+    ("fixed_effects", "Fixed effects"),
+    ("se", "SE"),
+    ("sample", "Sample"),
+    ("dropped", "Dropped (no variation)"),
+)
+
+
+def panel_ols_results(
+    ry: pd.DataFrame,
+    *,
+    outcome: str = "growth",
+    columns: Sequence[Mapping[str, Any]] = T3_COLUMNS,
+    fixed_effects: Sequence[str] = ("unit", "year"),
+    cluster: str | None = "unit",
+    key: str = "study.tables.T3",
+    labels: Any = None,
+) -> tuple[list[Any], list[str]]:
+    """Linear panel models, one per declared column: outcome on regressors (+ covariates) with the
+    declared fixed effects (linearmodels PanelOLS), SEs clustered by unit, by a panel column, or
+    heteroskedasticity-robust (``cluster: null``). Columns inherit unset keys from the table.
+
+    Returns one :class:`zonespill.study.protocol.Result` per column and the regressors dropped
+    (no variation).
+    """
+    from linearmodels.panel import PanelOLS
+
+    from zonespill.study import status
+    from zonespill.study.protocol import adapt, failed
+    from zonespill.study.sample import apply_sample, require_columns
+
+    lab = _labels(labels)
+    results: list[Any] = []
+    all_dropped: list[str] = []
+    for i, col in enumerate(columns):
+        ckey = f"{key}.columns.{i}"
+        name = str(col.get("name") or f"({i + 1})")
+        y = str(col.get("outcome") or outcome)
+        xs = [*(col.get("regressors") or ()), *(col.get("covariates") or ())]
+        fe = list(col.get("fixed_effects") or fixed_effects)
+        cl = col.get("cluster", cluster)
+        d = with_lags(ry, [y, *xs])
+        require_columns(d, [y, *xs], key=ckey)
+        d, sample_notes = apply_sample(d, col.get("sample"), key=f"{ckey}.sample")
+        if cl not in (None, "unit"):
+            require_columns(d, [str(cl)], key=f"{ckey}.cluster")
+        d = d.dropna(subset=[y, *xs]).set_index(["region_id", "year"])
         usable = [x for x in xs if d[x].astype(float).std() > 0]
         dropped = [x for x in xs if x not in usable]
+        all_dropped += [x for x in dropped if x not in all_dropped]
+        if not usable:
+            results.append(failed(name, f"no regressor varies ({', '.join(xs)})"))
+            continue
         model = PanelOLS(
-            d["growth"].astype(float),
+            d[y].astype(float),
             d[usable].astype(float),
-            entity_effects=True,
-            time_effects=True,
+            entity_effects="unit" in fe,
+            time_effects="year" in fe,
             drop_absorbed=True,
         )
-        res = model.fit(cov_type="clustered", cluster_entity=True)
-        for term in res.params.index:
-            coefs.append(
-                {
-                    "model": name,
-                    "term": term,
-                    "estimate": float(res.params[term]),
-                    "se": float(res.std_errors[term]),
-                    "pvalue": float(res.pvalues[term]),
-                }
+        if cl == "unit":
+            res = model.fit(cov_type="clustered", cluster_entity=True)
+            se_text = f"clustered by {lab.singular}"
+        elif cl is None:
+            res = model.fit(cov_type="robust")
+            se_text = "heteroskedasticity-robust"
+        else:
+            res = model.fit(cov_type="clustered", clusters=d[[str(cl)]])
+            se_text = f"clustered by {cl}"
+        results.append(
+            adapt(
+                res,
+                model=name,
+                observations=str(int(res.nobs)),
+                units=str(int(res.entity_info["total"])),
+                r2=f"{res.rsquared:.3f}",
+                fixed_effects=", ".join({"unit": lab.singular, "year": "year"}[f] for f in fe) or "none",
+                se=se_text,
+                sample="; ".join(sample_notes) or None,
+                dropped=", ".join(dropped) or None,
+                n_fe=len(fe),
             )
-        stats += [
-            {"model": name, "stat": "N", "value": str(int(res.nobs))},
-            {"model": name, "stat": "Provinces", "value": str(int(res.entity_info["total"]))},
-            {"model": name, "stat": "R² (within, two-way)", "value": f"{res.rsquared:.3f}"},
-            {"model": name, "stat": "Fixed effects", "value": "province, year"},
-            {"model": name, "stat": "SE", "value": "clustered by province"},
-        ]
-        if dropped:
-            stats.append({"model": name, "stat": "Dropped (no variation)", "value": ", ".join(dropped)})
-    return pd.DataFrame(coefs), pd.DataFrame(stats)
+        )
+    status.dropped_terms(all_dropped)
+    return results, all_dropped
+
+
+def _panel_ols_statistics(results: Sequence[Any], labels: Any) -> dict[str, str]:
+    lab = _labels(labels)
+    n_fe = {r.glance().get("n_fe") for r in results if r.ok}
+    r2 = "R² (within, two-way)" if n_fe == {2} else "R² (within)"
+    units = lab.plural[:1].upper() + lab.plural[1:]
+    return {k: v.replace("{Units}", units).replace("{r2}", r2) for k, v in PANEL_OLS_STATISTICS}
+
+
+def panel_ols_models(
+    ry: pd.DataFrame,
+    *,
+    outcome: str = "growth",
+    columns: Sequence[Mapping[str, Any]] = T3_COLUMNS,
+    fixed_effects: Sequence[str] = ("unit", "year"),
+    cluster: str | None = "unit",
+    key: str = "study.tables.T3",
+    labels: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """:func:`panel_ols_results` as long coefficient / statistics frames (model, term, …)."""
+    results, dropped = panel_ols_results(
+        ry,
+        outcome=outcome,
+        columns=columns,
+        fixed_effects=fixed_effects,
+        cluster=cluster,
+        key=key,
+        labels=labels,
+    )
+    coefs = [
+        {"model": r.model, "term": t.term, "estimate": t.estimate, "se": t.std_error, "pvalue": t.p_value}
+        for r in results
+        for t in r.tidy().itertuples(index=False)
+    ]
+    stats = [
+        {"model": r.model, "stat": label, "value": r.glance()[k]}
+        for r in results
+        for k, label in _panel_ols_statistics(results, labels).items()
+        if r.glance().get(k) is not None
+    ]
+    return (
+        pd.DataFrame(coefs, columns=["model", "term", "estimate", "se", "pvalue"]),
+        pd.DataFrame(stats, columns=["model", "stat", "value"]),
+        dropped,
+    )
+
+
+def twfe_growth_models(ry: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """T3 models: growth on lagged log level and tie indicators, two-way FE, clustered by unit.
+
+    growth_it = β ln y_i,t−1 + Σ_K γ_K active_K,it + α_i + δ_t + ε_it
+    """
+    from zonespill.study.spec import Labels
+
+    coefs, stats, _ = panel_ols_models(ry, labels=Labels(singular="province", plural="provinces"))
+    return coefs, stats
 
 
 def table_twfe_step(
-    *, region_year: Path, provenance: Path, outdir: Path, formats: tuple[str, ...]
+    *,
+    region_year: Path,
+    provenance: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+    outcome: str = "growth",
+    columns: Sequence[Mapping[str, Any]] | None = None,
+    fixed_effects: Sequence[str] = ("unit", "year"),
+    cluster: str | None = "unit",
+    labels: Any = None,
+    table_id: str = "T3",
+    title: str | None = None,
+    extra_notes: Sequence[str] = (),
 ) -> list[Path]:
-    """T3: two-way FE growth regressions with tie indicators by direction."""
+    """T3 (or any declared ``panel_ols`` table): linear panel models side by side."""
     from zonespill import provenance as prov
+    from zonespill.study import status
+    from zonespill.study.notes import small_sample_note
     from zonespill.tables import RegressionTable, write_table
 
+    lab = _labels(labels)
     ry = read_region_year(region_year)
-    coefs, stats = twfe_growth_models(ry)
-    labels = {
-        "lag_log_gdp_pc": "log GDP p.c. (t−1)",
-        "active_any": "any active tie",
-        "active_forward_giver": "forward giver",
-        "active_forward_receiver": "forward receiver",
-        "active_reverse": "reverse (either role)",
-        "active_two_way": "two-way",
-    }
-    notes = (
-        "Dependent variable: annual growth of log GDP per capita. Linear two-way fixed effects (linearmodels "
-        f"PanelOLS), standard errors clustered by province "
-        f"(few clusters: {ry['region_id'].nunique()} — interpret "
-        "p-values with care).",
-        vintage_note(ry),
-        "Tie indicators: 1 if the province has an active tie in that role in the year (bundled pairings).",
+    cols = list(columns or T3_COLUMNS)
+    results, _ = panel_ols_results(
+        ry,
+        outcome=outcome,
+        columns=cols,
+        fixed_effects=fixed_effects,
+        cluster=cluster,
+        key=f"study.tables.{table_id}",
+        labels=lab,
     )
-    table = RegressionTable.from_long(
-        coefs,
-        stats,
-        table_id="T3",
-        title="Growth, initial income and collaboration ties (two-way FE)",
+    if not any(r.ok for r in results):
+        status.skip("no column could be estimated: " + "; ".join(f"{r.model}: {r.reason}" for r in results))
+    coefs = pd.concat([r.tidy() for r in results], ignore_index=True)
+    terms = list(dict.fromkeys(coefs["term"]))
+    term_labels = {t: variable_label(lab, t) for t in terms}
+    ys = sorted({str(c.get("outcome") or outcome) for c in cols})
+    n_clusters = int(ry["region_id"].nunique())
+    se_line = {
+        "unit": f"standard errors clustered by {lab.singular}",
+        None: "heteroskedasticity-robust standard errors",
+    }.get(cluster, f"standard errors clustered by {cluster}")
+    notes = [
+        f"Dependent variable: {', '.join(variable_label(lab, y) for y in ys)}. Linear fixed-effects models "
+        f"(linearmodels PanelOLS), {se_line}.",
+        *(
+            [small_sample_note(n_clusters, lab.plural)]
+            if cluster == "unit" and small_sample_note(n_clusters, lab.plural)
+            else []
+        ),
+        vintage_note(ry),
+        f"Tie indicators: 1 if the {lab.singular} has an active tie in that role in the year.",
+        *extra_notes,
+    ]
+    table = RegressionTable.from_results(
+        results,
+        table_id=table_id,
+        title=title or "Growth, initial income and collaboration ties (two-way FE)",
+        statistics=_panel_ols_statistics(results, lab),
         notes=notes,
-        term_labels=labels,
+        term_labels=term_labels,
     )
     return write_table(table, outdir, provenance_hash=prov.read_provenance_hash(provenance), formats=formats)
 

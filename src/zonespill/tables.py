@@ -23,12 +23,15 @@ table holds CJK characters (passed through unchanged).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import csv
 import html
 import io as _stdio
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -622,6 +625,73 @@ class RegressionTable:
             stats=tuple(stat_rows),
             notes=tuple(all_notes),
             stars=thresholds,
+            digits=digits,
+        )
+
+    @classmethod
+    def from_results(
+        cls,
+        results: Sequence[Any],
+        *,
+        table_id: str,
+        title: str,
+        statistics: Mapping[str, str] | None = None,
+        notes: Sequence[str] = (),
+        term_labels: Mapping[str, str] | None = None,
+        term_order: Sequence[str] | None = None,
+        stars: Sequence[float] = (0.10, 0.05, 0.01),
+        digits: int = 3,
+    ) -> RegressionTable:
+        """One column per result: anything with ``model``, ``tidy()`` and ``glance()`` (the protocol of
+        :mod:`zonespill.study.protocol`; wrap estimator results with ``protocol.adapt``).
+
+        ``statistics`` maps ``glance()`` keys to the row labels shown (in this order; a result
+        without the key leaves its cell blank). A result with a ``reason`` (not estimable) keeps its
+        column, blank, and its reason goes to the notes.
+        """
+        coef_rows: list[dict[str, Any]] = []
+        stat_rows: list[dict[str, Any]] = []
+        fail_notes: list[str] = []
+        for r in results:
+            reason = getattr(r, "reason", None)
+            if reason:
+                fail_notes.append(f"not estimable: {r.model}: {reason}.")
+            for row in r.tidy().itertuples(index=False):
+                coef_rows.append(
+                    {
+                        "model": r.model,
+                        "term": row.term,
+                        "estimate": row.estimate,
+                        "se": row.std_error,
+                        "pvalue": row.p_value,
+                    }
+                )
+            glance = r.glance()
+            for key, label in (statistics or {}).items():
+                if glance.get(key) is not None:
+                    stat_rows.append({"model": r.model, "stat": label, "value": glance[key]})
+        models = [r.model for r in results]
+        coefs = pd.DataFrame(coef_rows, columns=["model", "term", "estimate", "se", "pvalue"])
+        if coefs.empty:  # nothing estimable: keep the columns (blank) and say why in the notes
+            first = next(iter(term_order)) if term_order else "—"
+            coefs = pd.DataFrame(
+                {"model": models, "term": first, "estimate": np.nan, "se": np.nan, "pvalue": np.nan}
+            )
+        missing = [m for m in models if m not in set(coefs["model"])]
+        if missing:  # a column with no estimate stays in the table, blank
+            blank = {"term": coefs["term"].iloc[0], "estimate": np.nan, "se": np.nan, "pvalue": np.nan}
+            extra = pd.DataFrame([{"model": m, **blank} for m in missing])
+            coefs = pd.concat([coefs, extra], ignore_index=True)
+        return cls.from_long(
+            coefs,
+            pd.DataFrame(stat_rows, columns=["model", "stat", "value"]),
+            table_id=table_id,
+            title=title,
+            notes=[*notes, *fail_notes],
+            term_labels=term_labels,
+            term_order=term_order,
+            model_order=models,
+            stars=stars,
             digits=digits,
         )
 
@@ -1260,6 +1330,59 @@ def render_table(table: Table, fmt: str, *, provenance_hash: str, tex_long_rows:
     return _RENDERERS[fmt](table._layout(), footer)
 
 
+class TableObserver:
+    """Sees every table a step writes (see :func:`observe_tables`).
+
+    ``only``: table ids to write (others are dropped silently: they belong to another declared
+    table whose own step writes them); ``titles``: declared titles replacing the builder's.
+    """
+
+    def __init__(
+        self,
+        only: Sequence[str] | None = None,
+        titles: Mapping[str, str] | None = None,
+        transform: Callable[[Table], Table] | None = None,
+    ) -> None:
+        self.only = None if only is None else frozenset(only)
+        self.titles = dict(titles or {})
+        self.transform = transform
+        self.tables: list[Table] = []
+
+    def seen(self, table: Table) -> Table | None:
+        if self.only is not None and table.table_id not in self.only:
+            return None
+        title = self.titles.get(table.table_id)
+        if title:
+            table = copy.copy(table)
+            object.__setattr__(table, "title", str(title))
+        if self.transform is not None:
+            table = self.transform(table)
+        self.tables.append(table)
+        return table
+
+
+_OBSERVER: contextvars.ContextVar[TableObserver | None] = contextvars.ContextVar(
+    "zonespill_tables", default=None
+)
+
+
+@contextlib.contextmanager
+def observe_tables(
+    only: Sequence[str] | None = None,
+    titles: Mapping[str, str] | None = None,
+    transform: Callable[[Table], Table] | None = None,
+) -> Iterator[TableObserver]:
+    """Within the block, :func:`write_table` writes only the tables in ``only``, under the declared
+    ``titles`` (then ``transform``), and records them (the study layer reads status and dropped
+    terms from them)."""
+    observer = TableObserver(only, titles, transform)
+    token = _OBSERVER.set(observer)
+    try:
+        yield observer
+    finally:
+        _OBSERVER.reset(token)
+
+
 def write_table(
     table: Table,
     outdir: str | Path,
@@ -1291,6 +1414,12 @@ def write_table(
     """
     if isinstance(formats, str):
         formats = (formats,)
+    observer = _OBSERVER.get()
+    if observer is not None:
+        kept = observer.seen(table)
+        if kept is None:  # not this step's table (another declared table shares the builder)
+            return []
+        table = kept
     unknown = [f for f in formats if f not in _RENDERERS]
     if unknown:
         raise InputError(f"unknown table formats {unknown}; choose from {list(FORMATS)}", source="formats")

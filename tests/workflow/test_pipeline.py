@@ -87,7 +87,7 @@ def test_changing_one_input_reruns_only_downstream(first_run: Path) -> None:
     pairings.write_text(original.decode("utf-8").replace("2006,2009", "2006,2010"), encoding="utf-8")
     proc = run(first_run, "--dry-run", "--quiet", "rules")
     text = proc.stdout + proc.stderr
-    for rule in ("ingest_collaborations", "indicators", "table_twfe"):
+    for rule in ("ingest_collaborations", "indicators", "table_T3"):
         assert rule in text, text
     for rule in ("ingest_regions", "ingest_panel", "ingest_zones", "weights"):
         assert rule not in text, text

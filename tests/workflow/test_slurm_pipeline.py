@@ -65,7 +65,7 @@ def test_test_workflow_on_slurm_is_byte_identical_to_local_run(tmp_path: Path) -
     assert jobs and all(j.endswith("|COMPLETED") for j in jobs), jobs
     rules = sorted(j.split("|")[0] for j in jobs)
     assert "rule_mc_chunk_wildcards_0" in rules and "rule_mc_chunk_wildcards_1" in rules, rules
-    assert "rule_mc_summary" in rules and "rule_provenance" in rules, rules
+    assert "rule_table_M1" in rules and "rule_provenance" in rules, rules
 
     local_out = output_digests(local.workdir)
     slurm_out = output_digests(on_slurm.workdir)

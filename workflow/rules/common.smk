@@ -1,7 +1,9 @@
 # Shared definitions: output root, interpreter, JSON-encoded config sections.
 import json
 import sys
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+
+from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload
 
 OUT = str(PurePosixPath(config["output_dir"]))
 if PurePosixPath(OUT).is_absolute() or ".." in PurePosixPath(OUT).parts or PurePosixPath(OUT).parts[0] != "results":
@@ -30,19 +32,36 @@ if "flows" in config["inputs"]:
     INPUT_FILES.append(config["inputs"]["flows"]["path"])
 if "path" in (config["inputs"].get("deflator") or {}):
     INPUT_FILES.append(config["inputs"]["deflator"]["path"])
-TABLES = ["T1", "T2", "T3"]
-TABLE_FILES = [f"{OUT}/tables/{t}.{ext}" for t in TABLES for ext in config["tables"]["formats"]]
-FIGURE_FILES = [f"{OUT}/figures/F1_sigma.{ext}" for ext in ("png", "pdf")]
-ALL_OUTPUTS = TABLE_FILES + FIGURE_FILES + [
-    f"{OUT}/provenance.json",
-    f"{OUT}/indicators/pair_year.parquet",
-]
+# The declared study (config `study`, default: the bundled declaration). Every table rule and every
+# target follows from it: removing a table from the declaration removes its rule and its outputs.
+STUDY = load_study(config)
+STUDY_TABLES = {t["id"]: t for t in STUDY.tables}
+FAMILY_CATEGORY = {
+    "descriptives": "Spine tables",
+    "sigma": "Spine tables",
+    "regression": "Spine tables",
+    "did": "Difference-in-differences",
+    "spatial": "Spatial panels",
+    "convergence": "Convergence",
+    "montecarlo": "Monte Carlo",
+}
+STATUS_FILES = [f"{OUT}/study/{t}.json" for t in STUDY_TABLES]
 CONDA_ENV = "../envs/zonespill.yaml"
 
 
 def output_dir_of(wildcards, output):
     """Folder of a rule's first output (tables are written there by table id)."""
     return str(PurePosixPath(output[0]).parent)
+
+
+def figure_dir_of(wildcards, output):
+    """The figures folder of a table rule (a sibling of the folder of its status record)."""
+    return str(PurePosixPath(output.status).parent.parent / "figures")
+
+
+def tables_dir_of(wildcards, output):
+    """The tables folder next to a rule's first output (findings.md sits in the output root)."""
+    return str(PurePosixPath(output[0]).parent / "tables")
 
 
 def input_dir_of(wildcards, input):
@@ -62,6 +81,40 @@ def report_tables(table_id, category):
     for ext in config["tables"]["formats"]:
         path = f"{OUT}/tables/{table_id}.{ext}"
         if ext == "html":
-            path = report(path, caption=f"../report/{table_id}.rst", category=category)
+            path = report(path, caption=_caption(table_id), category=category)
         files.append(path)
     return files
+
+
+def _caption(name):
+    """The report caption of a table or figure (a generic one for user-declared outputs)."""
+    here = Path(workflow.basedir) / "workflow" / "report"
+    for stem in (name, name.split("_")[0]):
+        if (here / f"{stem}.rst").exists():
+            return f"../report/{stem}.rst"
+    return "../report/declared.rst"
+
+
+def table_files(table_id):
+    return [f"{OUT}/tables/{table_id}.{ext}" for ext in config["tables"]["formats"]]
+
+
+def figure_files(table_id):
+    return [f"{OUT}/figures/{f}.{ext}" for f in STUDY_TABLES[table_id]["figures"] for ext in ("png", "pdf")]
+
+
+def get_final_output():
+    """Every target of the run, computed from the declared study (the only list of outputs)."""
+    out = [f"{OUT}/provenance.json", f"{OUT}/indicators/pair_year.parquet"]
+    for tid in STUDY_TABLES:
+        out += table_files(tid) + figure_files(tid)
+        if STUDY_TABLES[tid]["design"] == "m1":
+            out.append(f"{OUT}/montecarlo/summary.parquet")
+    out += [f"{OUT}/figures/F2_tie_map.png", f"{OUT}/figures/F2_tie_map.pdf"]
+    out += [f"{OUT}/findings.md", f"{OUT}/run_summary.json"]
+    return out
+
+
+def step_json(table_id):
+    """A declared table's step payload as compact shell-safe JSON (the rule's --options)."""
+    return json.dumps(step_payload(config, STUDY, table_id), sort_keys=True, ensure_ascii=True, separators=(",", ":"))

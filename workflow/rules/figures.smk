@@ -23,4 +23,4 @@ rule figure_map:
         " --pair-year {input.pair_year:q} --path-stem {params.stem:q}"
 
 
-ALL_OUTPUTS += [f"{OUT}/figures/F2_tie_map.png", f"{OUT}/figures/F2_tie_map.pdf"]
+

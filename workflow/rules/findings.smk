@@ -1,16 +1,17 @@
-# The generated "Findings on the bundled data" (from every table's CSV). Included last.
+# The generated "Findings" (from every declared table's CSV).
 
-FINDINGS_INPUTS = sorted(p for p in ALL_OUTPUTS if PurePosixPath(p).parent.name == "tables" and p.endswith(".csv"))
+FINDINGS_INPUTS = sorted(f"{OUT}/tables/{t}.csv" for t in STUDY_TABLES) if "csv" in config["tables"]["formats"] else []
 
 
 rule findings:
     input:
-        FINDINGS_INPUTS,
+        tables=FINDINGS_INPUTS,
+        summary=f"{OUT}/run_summary.json",
     output:
         f"{OUT}/findings.md",
     params:
         zs=ZS,
-        table_dir=input_dir_of,
+        table_dir=tables_dir_of,
     conda:
         CONDA_ENV
     log:
@@ -18,7 +19,4 @@ rule findings:
     benchmark:
         f"{OUT}/benchmarks/findings.tsv"
     shell:
-        "{params.zs} findings --log {log:q} --table-dir {params.table_dir:q} --out {output:q}"
-
-
-ALL_OUTPUTS += [f"{OUT}/findings.md"]
+        "{params.zs} findings --log {log:q} --table-dir {params.table_dir:q} --summary {input.summary:q} --out {output:q}"

@@ -31,6 +31,7 @@ from zonespill.convergence.beta import INITIAL, LAG, BetaResult, beta, panel_bet
 from zonespill.convergence.clubs import ClubResult, MergeMethod, club_convergence
 from zonespill.convergence.sigma import sigma
 from zonespill.errors import InputError, ZonespillError
+from zonespill.vocabulary import TIE_LABELS as _TIE_LABELS
 
 log = logging.getLogger("zonespill")
 
@@ -39,12 +40,10 @@ TIME = "year"
 
 #: Tie types used by the convergence designs, in display order.
 TIE_TYPES: tuple[str, ...] = ("forward_giver", "forward_receiver", "two_way", "reverse")
+#: Labels of tie groups: the one vocabulary, with two-way ties named as partners (groups of units).
 TIE_LABELS: dict[str, str] = {
-    "forward_giver": "forward giver",
-    "forward_receiver": "forward receiver",
+    **{k: _TIE_LABELS[k] for k in (*TIE_TYPES, "any")},
     "two_way": "two-way partner",
-    "reverse": "reverse (either role)",
-    "any": "any tie",
 }
 
 #: Mutually exclusive tie profiles (for colouring FC2), in priority order.

@@ -21,23 +21,13 @@ from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 from zonespill.provenance import read_provenance_hash
 from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
+from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
 
 #: Defaults of the ``convergence`` config section (``first_year``/``last_year``: the
 #: years present in region_year, i.e. the analysis window).
-DEFAULTS: dict[str, Any] = {
-    "first_year": None,
-    "last_year": None,
-    "hp_lambda": 400.0,
-    "merge": "PS",
-    "time_trim": 1 / 3,
-    "cstar": 0.0,
-    "min_club_periods": 10,
-    "min_group_units": 3,
-    "spatial": True,
-    "cov_type": "HC1",
-}
+DEFAULTS: dict[str, Any] = section_defaults("convergence")  # from the schema (the one source of defaults)
 
 SMALL_SAMPLE = (
     "Small sample: {n} provinces — asymptotic standard errors and p-values are rough guides; "

@@ -26,22 +26,10 @@ from zonespill.did.callaway import callaway_santanna
 from zonespill.did.regression import bacon_decomposition, imputation, sun_abraham, twfe
 from zonespill.errors import ConfigError, EstimationError, InputError
 
-#: Tie types of the region-level designs (``first_<K>`` / ``active_<K>`` in region_year).
-REGION_TIES: tuple[str, ...] = ("forward_giver", "forward_receiver", "reverse", "two_way", "any")
-#: Directions of the pair-level design; ``pooled`` = any direction.
-PAIR_DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "two_way", "pooled")
-
-TIE_LABELS: dict[str, str] = {
-    "forward_giver": "forward giver",
-    "forward_receiver": "forward receiver",
-    "reverse_giver": "reverse giver",
-    "reverse_receiver": "reverse receiver",
-    "reverse": "reverse (either role)",
-    "two_way": "two-way",
-    "any": "any tie",
-    "forward": "forward",
-    "pooled": "pooled (any direction)",
-}
+# Tie types (region-level designs) and directions (pair-level design): the one vocabulary.
+from zonespill.vocabulary import PAIR_DIRECTIONS as PAIR_DIRECTIONS
+from zonespill.vocabulary import REGION_TIES as REGION_TIES
+from zonespill.vocabulary import TIE_LABELS as TIE_LABELS
 
 # Estimator keys and their column labels.
 CS_NOTYET = "cs_notyet"

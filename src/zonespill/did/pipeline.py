@@ -18,21 +18,12 @@ import pandas as pd
 from zonespill.did import designs as D
 from zonespill.io import read_parquet
 from zonespill.steps import read_region_year, vintage_note
+from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
 
-#: Defaults of the ``did`` config section.
-DEFAULTS: dict[str, Any] = {
-    "control_group": "notyet",  # CS controls in D1/D2/D4-spillover: notyet | never
-    "cs_method": "dr",  # dr | reg | ipw (no covariates: all three coincide)
-    "base_period": "varying",  # varying | universal
-    "anticipation": 0,
-    "n_boot": 999,  # multiplier-bootstrap draws for CS (0/null = analytic SEs, no uniform bands)
-    "alpha": 0.05,
-    "pair_max_distance_km": None,  # D3: keep only control pairs within this centroid distance
-    "pair_max_initial_gap": None,  # D3: keep only control pairs with |log gap| in the first year <= this
-    "exposure_threshold": 0.0,  # D4: exposed = W-weighted share of treated neighbours > threshold
-}
+#: Defaults of the ``did`` config section, read from the schema (the one source of defaults).
+DEFAULTS: dict[str, Any] = section_defaults("did")
 
 #: Figures FD1: one per region-level tie type.
 FIGURE_TIES: tuple[str, ...] = D.REGION_TIES
@@ -71,24 +62,47 @@ def _p_text(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _common_notes(ry: pd.DataFrame, settings: D.EstimatorSettings, *, units: str) -> list[str]:
+def _common_notes(
+    ry: pd.DataFrame,
+    settings: D.EstimatorSettings,
+    *,
+    units: str,
+    labels: Any = None,
+    n_clusters: int | tuple[int, int] | None = None,
+    treated: Mapping[str, int] | None = None,
+    covariates: bool = False,
+) -> list[str]:
+    """Sample line, vintage, estimator lines, then warnings computed from the numbers of clusters
+    and treated units (nothing about the sample size is hard-coded)."""
+    from zonespill.study.notes import few_treated_note, small_sample_note
+    from zonespill.study.spec import Labels
 
+    lab = labels if labels is not None else Labels("province", "provinces")
     n = ry["region_id"].nunique()
     boot = (
         f"multiplier bootstrap ({settings.n_boot} Rademacher draws, seed derived from master_seed)"
         if settings.n_boot
         else "analytic influence-function SEs"
     )
+    lo, hi = n_clusters if isinstance(n_clusters, tuple) else (n_clusters or n, n_clusters or n)
+    few = small_sample_note(int(lo), "clusters")
+    if few and lo != hi:
+        few = few.replace(f"{lo} clusters", f"{lo}–{hi} clusters per row", 1)
+    warnings = [
+        few,
+        few_treated_note(dict(treated or {}), lab.plural),
+    ]
     return [
-        f"Small sample: {n} provinces, {int(ry['year'].min())}–{int(ry['year'].max())}; {units}. "
-        "Few clusters and few treated units per cohort: interpret SEs and p-values with care.",
+        f"Sample: {lab.count(n)}, {int(ry['year'].min())}–{int(ry['year'].max())}; {units}.",
         vintage_note(ry),
-        f"CS = Callaway–Sant'Anna ATT(g,t) ({settings.method.upper()}, no covariates, so DR = REG = IPW; "
-        f"{settings.base_period} base period; anticipation {settings.anticipation}), overall ATT = "
+        f"CS = Callaway–Sant'Anna ATT(g,t) ({settings.method.upper()}"
+        + ("; " if covariates else ", no covariates, so DR = REG = IPW; ")
+        + f"{settings.base_period} base period; anticipation {settings.anticipation}), overall ATT = "
         f"simple aggregation; CS SEs: {boot}.",
         "BJS = Borusyak–Jaravel–Spiess imputation ATT (equal weights on treated observations), conservative "
         "SEs; SA = Sun–Abraham interaction-weighted ATT (never-treated controls); TWFE = static two-way "
-        "fixed effects β (CRV1). Treatment is absorbing from the first tie year.",
+        "fixed effects β (CRV1). Treatment is absorbing from the first treatment year.",
+        *[w for w in warnings if w],
     ]
 
 
@@ -101,11 +115,12 @@ def _regression_table(
     model_order: Sequence[str],
     term_order: Sequence[str],
     stats: pd.DataFrame | None = None,
+    labelled: bool = False,
 ) -> Any:
     from zonespill.tables import RegressionTable
 
     coefs, fail_notes = D.estimates_frames(results)
-    models = [D.ESTIMATOR_LABELS[m] for m in model_order]
+    models = list(model_order) if labelled else [D.ESTIMATOR_LABELS[m] for m in model_order]
     if coefs.empty:  # nothing estimable: keep the table (with its notes) rather than fail the run
         fail_notes.append("No estimator could be estimated on any design; cells are empty.")
         coefs = pd.DataFrame({"model": models, "term": term_order[0], "estimate": np.nan, "se": np.nan})
@@ -148,6 +163,361 @@ def _not_estimable_figure(title: str, reason: str, path_stem: Path) -> list[Path
 
 
 # --------------------------------------------------------------------------- D1, D2, FD1
+#: The estimator keys a declared DiD column may name (``cs`` follows ``control_group``).
+COLUMN_ESTIMATORS: dict[str, str] = {
+    "cs_notyet": D.CS_NOTYET,
+    "cs_never": D.CS_NEVER,
+    "bjs": D.BJS,
+    "sa": D.SA,
+    "twfe": D.TWFE,
+}
+_COVARIATE_ESTIMATORS = (D.CS_NOTYET, D.CS_NEVER, D.TWFE)
+
+
+def _declared_d1(table_id: str) -> dict[str, Any]:
+    """D1 / D2 as the bundled declaration states them (for callers without a declaration)."""
+    outcome = OUTCOMES[table_id][0]
+    return {
+        "id": table_id,
+        "outcome": outcome,
+        "treatments": list(D.REGION_TIES),
+        "columns": [{"estimator": e} for e in ("cs", "bjs", "sa", "twfe")],
+        "event_study": table_id == "D1",
+        "figure_prefix": "FD1",
+        "cluster": "unit",
+        "covariates": [],
+    }
+
+
+def _user_cohort(ry: pd.DataFrame, treatment: str, key: str) -> pd.Series:
+    """First treatment year per row (0 = never) of a user treatment column.
+
+    ``first_<name>`` is used as given; a 0/1 column is absorbing from its first 1; any other
+    numeric column is read as the first-treatment year (constant within a unit, 0/blank = never).
+    """
+    from zonespill.errors import ConfigError
+
+    if f"first_{treatment}" in ry.columns:
+        return pd.to_numeric(ry[f"first_{treatment}"], errors="coerce").fillna(0)
+    if treatment not in ry.columns:
+        raise ConfigError(
+            f"treatment {treatment!r} is neither a tie type ({', '.join(D.REGION_TIES)}) nor a "
+            "region_year column",
+            source="config",
+            column=key,
+        )
+    vals = pd.to_numeric(ry[treatment], errors="coerce")
+    if set(vals.dropna().unique()) <= {0, 1}:
+        first = ry["year"].where(vals == 1).groupby(ry["region_id"]).transform("min")
+        return first.fillna(0)
+    per_unit = vals.groupby(ry["region_id"]).nunique()
+    varying = per_unit[per_unit > 1].index.astype(str).tolist()
+    if varying:
+        raise ConfigError(
+            f"treatment column {treatment!r} is neither 0/1 nor a first-treatment year constant within "
+            f"units (varies in {varying[:10]})",
+            source="config",
+            column=key,
+        )
+    return vals.groupby(ry["region_id"]).transform("max").fillna(0)
+
+
+def _with_columns(sample: D.Sample, ry: pd.DataFrame, extra: Sequence[str], cluster: str | None) -> D.Sample:
+    """The sample with covariate / cluster columns of region_year merged in (by unit and year)."""
+    import dataclasses
+
+    if not extra:
+        return sample if cluster is None else dataclasses.replace(sample, cluster=cluster)
+    cols = pd.DataFrame(
+        {D.UNIT: ry["region_id"].astype(str), D.TIME: ry["year"].astype(int), **{c: ry[c] for c in extra}}
+    )
+    data = sample.data.merge(cols, on=[D.UNIT, D.TIME], how="left", validate="one_to_one")
+    return dataclasses.replace(sample, data=data, cluster=cluster)
+
+
+def _twfe_covariates(sample: D.Sample, covariates: Sequence[str], alpha: float) -> tuple[float, float]:
+    """Static TWFE β with covariates: y ~ D + X | unit + year, CRV1 by the sample's cluster."""
+    import pyfixest as pf
+
+    d = sample.data.copy()
+    d["_treated"] = ((d[D.G] > 0) & (d[D.TIME] >= d[D.G])).astype(float)
+    cl = sample.cluster or D.UNIT
+    fit = pf.feols(
+        f"{D.Y} ~ _treated + {' + '.join(covariates)} | {D.UNIT} + {D.TIME}", data=d, vcov={"CRV1": cl}
+    )
+    if "_treated" not in fit.coef().index:
+        from zonespill.errors import EstimationError
+
+        raise EstimationError("the treatment indicator is collinear with the fixed effects and covariates")
+    return float(fit.coef()["_treated"]), float(fit.se()["_treated"])
+
+
+def _estimate_column(
+    sample: D.Sample,
+    est: str,
+    settings: D.EstimatorSettings,
+    covariates: Sequence[str],
+    *,
+    seed: int,
+    event_study: bool,
+) -> D.Estimate:
+    """One declared column on one treatment row (covariates only where the estimator takes them)."""
+    if not covariates:
+        return D.estimate(sample, est, settings, seed=seed, event_study=event_study)
+    from zonespill.did.callaway import callaway_santanna
+    from zonespill.errors import EstimationError, InputError
+
+    base: dict[str, Any] = {
+        "design": sample.name,
+        "estimator": est,
+        "n_obs": len(sample.data),
+        "n_units": sample.n_units,
+    }
+    try:
+        if not sample.cohort_sizes():
+            raise EstimationError("no treated cohort with a pre-treatment year in the sample")
+        missing = sample.data[list(covariates)].isna().any(axis=1)
+        if missing.any():
+            bad = sorted(set(sample.data.loc[missing, D.UNIT]))
+            raise EstimationError(f"covariate(s) missing for unit(s) {bad[:10]}")
+        if est == D.TWFE:
+            att, se = _twfe_covariates(sample, covariates, settings.alpha)
+            return D.Estimate(**base, att=att, se=se)
+        res = callaway_santanna(
+            sample.data,
+            outcome=D.Y,
+            unit=D.UNIT,
+            time=D.TIME,
+            cohort=D.G,
+            control_group="notyet" if est == D.CS_NOTYET else "never",
+            method=settings.method,  # type: ignore[arg-type]
+            covariates=list(covariates),
+            base_period=settings.base_period,  # type: ignore[arg-type]
+            anticipation=settings.anticipation,
+            cluster=sample.cluster,
+            n_boot=settings.n_boot,
+            seed=seed if settings.n_boot else None,
+            alpha=settings.alpha,
+        )
+        simple = res.aggregate("simple")
+        es = D._cs_event_study(res) if event_study else None
+        p = res.pretrend.pvalue if res.pretrend is not None else None
+        return D.Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+    except D._FAIL as exc:
+        if isinstance(exc, InputError):
+            raise
+        return D.Estimate(**base, reason=D._short(exc))
+
+
+def _column_settings(
+    options: Mapping[str, Any], column: Mapping[str, Any], inference: str | None
+) -> D.EstimatorSettings:
+    merged = {**options, **(column.get("options") or {})}
+    inf = column.get("inference") or inference
+    if inf == "analytic":
+        merged["n_boot"] = 0  # 0, not None: None falls back to the schema default
+    elif inf == "bootstrap" and not merged.get("n_boot"):
+        merged["n_boot"] = 999
+    return _settings(merged)
+
+
+def staggered_step(
+    options: Mapping[str, Any],
+    *,
+    region_year: Path,
+    provenance: Path,
+    outdir: Path,
+    figure_dir: Path,
+    formats: tuple[str, ...],
+    master_seed: int,
+    table: Mapping[str, Any],
+    labels: Any = None,
+) -> list[Path]:
+    """A declared staggered-DiD table: rows = treatments, columns = specifications (estimator,
+    outcome, covariates, cluster, sample, options); with ``event_study`` one CS event-study figure
+    ``<figure_prefix>_<treatment>`` per row."""
+    from zonespill import figures
+    from zonespill.errors import ConfigError
+    from zonespill.provenance import derive_seed
+    from zonespill.steps import _labels, variable_label
+    from zonespill.study import status
+    from zonespill.study.sample import apply_sample, require_columns
+    from zonespill.tables import write_table
+
+    lab = _labels(labels)
+    tid = str(table["id"])
+    key = f"study.tables.{tid}"
+    ry, phash = _read_inputs(region_year, provenance)
+    paths: list[Path] = []
+    figures.use_agg()
+    results: list[D.Estimate] = []
+    sample_notes: list[str] = []
+    pre_notes: list[str] = []
+    terms: list[str] = []
+    models: list[str] = []
+    stats_rows: dict[str, dict[str, str]] = {}
+    treated: dict[str, int] = {}
+    clusters: set[int] = set()
+    filters: list[str] = []
+    drawn: set[str] = set()
+    outcomes: list[str] = []
+    used: set[str] = set()
+    for j, column in enumerate(table["columns"]):
+        ckey = f"{key}.columns.{j}"
+        settings = _column_settings(options, column, table.get("inference"))
+        name = str(column.get("estimator") or "cs")
+        est = (
+            (D.CS_NOTYET if settings.control_group == "notyet" else D.CS_NEVER)
+            if name == "cs"
+            else COLUMN_ESTIMATORS.get(name)
+        )
+        if est is None:
+            raise ConfigError(
+                f"{name!r} is not a DiD estimator ({['cs', *COLUMN_ESTIMATORS]})",
+                source="config",
+                column=f"{ckey}.estimator",
+            )
+        covariates = list(column.get("covariates", table.get("covariates")) or [])
+        if covariates and est not in _COVARIATE_ESTIMATORS:
+            raise ConfigError(
+                f"estimator {name!r} takes no covariates (use cs, cs_notyet, cs_never or twfe)",
+                source="config",
+                column=f"{ckey}.covariates",
+            )
+        outcome = str(column.get("outcome") or table["outcome"])
+        outcomes.append(outcome)
+        cluster = column.get("cluster", table.get("cluster", "unit"))
+        extra_cols = [*covariates, *([cluster] if cluster not in (None, "unit") else [])]
+        require_columns(ry, [outcome, *extra_cols], key=ckey)
+        data, fnotes = apply_sample(ry, column.get("sample", table.get("sample")), key=f"{ckey}.sample")
+        filters += [f for f in fnotes if f not in filters]
+        label = str(column.get("name") or D.ESTIMATOR_LABELS[est])
+        if label in models:
+            label = f"({j + 1}) {label}"
+        models.append(label)
+        first_cs = est in (D.CS_NOTYET, D.CS_NEVER) and not any(
+            str(c.get("estimator") or "cs").startswith("cs") for c in table["columns"][:j]
+        )
+        for tie in table["treatments"]:
+            tkey = f"{key}.treatments"
+            if tie in D.REGION_TIES:
+                d_tie, tname = data, tie
+            else:
+                d_tie, tname = data.assign(**{"first__user": _user_cohort(data, tie, tkey)}), "_user"
+            sample = D.region_sample(
+                d_tie,
+                tie=tname,
+                outcome=outcome,
+                anticipation=settings.anticipation,
+                name=D.TIE_LABELS.get(tie, tie),
+            )
+            sample = _with_columns(
+                sample, d_tie, extra_cols, None if cluster in (None, "unit") else str(cluster)
+            )
+            used.update(sample.data[D.UNIT].astype(str))
+            if sample.name not in terms:
+                terms.append(sample.name)
+                sample_notes.append(sample.describe())
+                treated[sample.name] = sum(sample.cohort_sizes().values())
+            clusters.add(
+                sample.n_units if cluster in (None, "unit") else int(sample.data[str(cluster)].nunique())
+            )
+            seed = derive_seed(int(master_seed), "did", tid, tie)
+            draw = bool(table.get("event_study")) and first_cs
+            r = _estimate_column(sample, est, settings, covariates, seed=seed, event_study=draw)
+            results.append(dataclasses_replace_estimator(r, label))
+            if est in (D.CS_NOTYET, D.CS_NEVER) and first_cs and r.ok:
+                pre_notes.append(f"{sample.name} {_p_text(r.pretrend_p)}")
+            if draw:
+                fig_id = f"{table.get('figure_prefix', 'FD1')}_{tie}"
+                stem = Path(figure_dir) / fig_id
+                what = variable_label(lab, outcome)
+                title = f"Event study (CS): {what}, {sample.name}"
+                if r.ok and r.event_study is not None and len(r.event_study):
+                    paths += figures.plot_event_study(
+                        r.event_study, title=title, path_stem=stem, ylabel=f"ATT on {what}"
+                    )
+                else:
+                    paths += _not_estimable_figure(title, r.reason or "no event-time effects", stem)
+                drawn.add(fig_id)
+            log.info("%s %s %s: att=%s se=%s %s", tid, tie, est, r.att, r.se, r.reason or "")
+        cs_like = est in (D.CS_NOTYET, D.CS_NEVER)
+        controls = {
+            D.CS_NOTYET: "not yet treated",
+            D.CS_NEVER: "never treated",
+            D.BJS: "untreated obs.",
+            D.SA: "never treated",
+            D.TWFE: "all (static)",
+        }[est]
+        se = (
+            ("bootstrap" if settings.n_boot else "analytic IF")
+            if cs_like
+            else {D.BJS: "BJS conservative"}.get(est, "CRV1")
+        )
+        stats_rows[label] = {"Controls": controls, "SE": se}
+        if covariates:
+            stats_rows[label]["Covariates"] = ", ".join(covariates)
+        if cluster not in (None, "unit"):
+            stats_rows[label]["Cluster"] = str(cluster)
+    outcome_text = ", ".join(dict.fromkeys(variable_label(lab, o) for o in outcomes))
+    first_settings = _column_settings(options, table["columns"][0], table.get("inference"))
+    cluster_text = {None: "no clustering", "unit": f"SEs clustered by {lab.singular}"}.get(
+        table.get("cluster", "unit"), f"SEs clustered by {table.get('cluster')}"
+    )
+    notes = [
+        f"Outcome: {outcome_text}. Rows: treatment = first year the {lab.singular} holds a tie of that type "
+        f"({lab.singular}-level ties from the pairings; 'any tie' includes ties of unknown direction) "
+        "or the first year of a declared treatment column.",
+        *_common_notes(
+            ry[ry["region_id"].astype(str).isin(used)] if used else ry,
+            first_settings,
+            covariates=any(c.get("covariates", table.get("covariates")) for c in table["columns"]),
+            units=cluster_text,
+            labels=lab,
+            n_clusters=(min(clusters), max(clusters)) if clusters else 0,
+            treated=treated,
+        ),
+        *([f"Sample: {'; '.join(filters)}."] if filters else []),
+        *sample_notes,
+        "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): " + "; ".join(pre_notes) + "."
+        if pre_notes
+        else "CS pre-trend test: not available.",
+        *[lab.text(n) for n in table.get("notes") or ()],
+    ]
+    missing_figs = [f for f in table.get("figures") or () if f not in drawn]
+    for fig in missing_figs:  # a declared figure this table could not draw: say so in the figure itself
+        paths += _not_estimable_figure(fig, "no CS event study for this treatment", Path(figure_dir) / fig)
+    tbl = _regression_table(
+        results,
+        table_id=tid,
+        title=lab.text(str(table.get("title") or "")) or f"Staggered DiD: {outcome_text}",
+        notes=notes,
+        model_order=models,
+        term_order=terms,
+        stats=_stats_labelled(stats_rows),
+        labelled=True,
+    )
+    if all(not r.ok for r in results):
+        status.skip(
+            "no estimator could be estimated on any treatment: "
+            + "; ".join(sorted({r.reason or "" for r in results}))
+        )
+    paths += write_table(tbl, outdir, provenance_hash=phash, formats=formats)
+    return paths
+
+
+def dataclasses_replace_estimator(r: D.Estimate, label: str) -> D.Estimate:
+    """The estimate with its column label as estimator (so two columns of one estimator stay apart)."""
+    import dataclasses
+
+    return dataclasses.replace(r, estimator=label)
+
+
+def _stats_labelled(rows: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    out = [{"model": m, "stat": s, "value": v} for m, d in rows.items() for s, v in d.items()]
+    return pd.DataFrame(out, columns=["model", "stat", "value"])
+
+
 def region_step(
     options: Mapping[str, Any],
     *,
@@ -158,75 +528,24 @@ def region_step(
     formats: tuple[str, ...],
     master_seed: int,
 ) -> list[Path]:
-    """D1 (log GDP p.c.) and D2 (growth): staggered DiD by tie type, four estimators side by side;
-    FD1_<tie>: CS event studies of log GDP p.c. with pointwise CIs and sup-t uniform bands."""
-    from zonespill import figures
-    from zonespill.provenance import derive_seed
-    from zonespill.tables import write_table
+    """D1 (log GDP p.c.) and D2 (growth) as the bundled declaration states them (see
+    :func:`staggered_step`); FD1_<tie>: CS event studies with pointwise CIs and sup-t bands."""
+    from zonespill.study.spec import Labels
 
-    ry, phash = _read_inputs(region_year, provenance)
-    settings = _settings(options)
-    cs = _cs_label(settings)
-    estimators = (cs, *REGION_ESTIMATORS[1:])
+    labels = Labels(singular="province", plural="provinces")
     paths: list[Path] = []
-    figures.use_agg()
-    for table_id, (outcome, label) in OUTCOMES.items():
-        results: list[D.Estimate] = []
-        sample_notes: list[str] = []
-        pre_notes: list[str] = []
-        terms = []
-        for tie in D.REGION_TIES:
-            sample = D.region_sample(ry, tie=tie, outcome=outcome, anticipation=settings.anticipation)
-            terms.append(sample.name)
-            sample_notes.append(sample.describe())
-            seed = derive_seed(int(master_seed), "did", table_id, tie)
-            for est in estimators:
-                r = D.estimate(sample, est, settings, seed=seed, event_study=(table_id == "D1" and est == cs))
-                results.append(r)
-                if est == cs and r.ok:
-                    pre_notes.append(f"{sample.name} {_p_text(r.pretrend_p)}")
-                if table_id == "D1" and est == cs:
-                    stem = Path(figure_dir) / f"FD1_{tie}"
-                    title = f"Event study (CS): {label}, {sample.name}"
-                    if r.ok and r.event_study is not None and len(r.event_study):
-                        paths += figures.plot_event_study(
-                            r.event_study, title=title, path_stem=stem, ylabel=f"ATT on {label}"
-                        )
-                    else:
-                        paths += _not_estimable_figure(title, r.reason or "no event-time effects", stem)
-                log.info("%s %s %s: att=%s se=%s %s", table_id, tie, est, r.att, r.se, r.reason or "")
-        notes = [
-            f"Outcome: {label}. Rows: treatment = first year the province holds a tie of that type "
-            "(province-level ties from the pairings; 'any tie' includes ties of unknown direction).",
-            *_common_notes(ry, settings, units="SEs clustered by province"),
-            *sample_notes,
-            "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): "
-            + "; ".join(pre_notes)
-            + "."
-            if pre_notes
-            else "CS pre-trend test: not available.",
-        ]
-        stats = _stats(
-            {
-                cs: {
-                    "Controls": "not yet treated" if cs == D.CS_NOTYET else "never treated",
-                    "SE": "bootstrap" if settings.n_boot else "analytic IF",
-                },
-                D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
-                D.SA: {"Controls": "never treated", "SE": "CRV1"},
-                D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
-            }
+    for table_id in OUTCOMES:
+        paths += staggered_step(
+            options,
+            region_year=region_year,
+            provenance=provenance,
+            outdir=outdir,
+            figure_dir=figure_dir,
+            formats=formats,
+            master_seed=master_seed,
+            table=_declared_d1(table_id),
+            labels=labels,
         )
-        table = _regression_table(
-            results,
-            table_id=table_id,
-            title=f"Staggered DiD by tie type: {label}",
-            notes=notes,
-            model_order=estimators,
-            term_order=terms,
-            stats=stats,
-        )
-        paths += write_table(table, outdir, provenance_hash=phash, formats=formats)
     return paths
 
 
@@ -258,6 +577,7 @@ def pairs_step(
     formats: tuple[str, ...],
 ) -> list[Path]:
     """D3: pair-level convergence DiD, y = |ln y_a − ln y_b|, by direction and pooled."""
+    from zonespill.study.notes import small_sample_note
     from zonespill.tables import write_table
 
     ry, phash = _read_inputs(region_year, provenance)
@@ -301,6 +621,11 @@ def pairs_step(
         + (f" restricted to {' and '.join(restr)}" if restr else " (unrestricted)")
         + "; CS (not yet treated) also uses later-tied pairs of the same row.",
         *_common_notes(ry, settings, units="SEs two-way clustered by both partner provinces")[:2],
+        *[
+            w
+            for w in [small_sample_note(int(ry["region_id"].nunique()), "clusters per partner dimension")]
+            if w
+        ],
         "CS: Callaway–Sant'Anna simple aggregation, analytic influence-function SEs with two-way "
         "(Cameron–Gelbach–Miller) clustering on province a and province b; BJS conservative SEs and TWFE "
         "CRV1 with the same two-way clustering. Two-way clustering by partner position is not full "

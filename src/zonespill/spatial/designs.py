@@ -39,6 +39,7 @@ from scipy import stats as sps
 
 from zonespill.errors import EstimationError, ZonespillError
 from zonespill.spatial import SpatialResult, fit_panel, lm_tests
+from zonespill.vocabulary import TIE_LABELS
 from zonespill.weights import SpatialWeights
 
 log = logging.getLogger("zonespill")
@@ -59,10 +60,7 @@ REGRESSORS: tuple[str, ...] = (LAG, *TIES)
 
 BASE_LABELS: dict[str, str] = {
     LAG: "log GDP p.c. (t−1)",
-    "active_forward_giver": "forward giver",
-    "active_forward_receiver": "forward receiver",
-    "active_reverse": "reverse (either role)",
-    "active_two_way": "two-way",
+    **{t: TIE_LABELS[t.removeprefix("active_")] for t in TIES},
 }
 
 #: Model codes of the comparison table S4, in display order.
@@ -171,6 +169,28 @@ class GrowthSample:
         return f"{self.years[0]}–{self.years[-1]}" if self.years else "none"
 
 
+def _incomplete_units(d: pd.DataFrame, complete: pd.Series, ids: Sequence[str]) -> str:
+    """Name the units (and their years) that keep the panel from being balanced."""
+    # years in which no unit is complete (e.g. the first year: no lagged level) blame nobody
+    years = set(d.loc[complete, TIME])
+    gaps = d.loc[~complete & d[TIME].isin(years), [UNIT, TIME]]
+    absent = {u: sorted(years - set(d.loc[d[UNIT] == u, TIME])) for u in ids}
+    by_unit: dict[str, list[int]] = {}
+    for u, t in zip(gaps[UNIT].astype(str), gaps[TIME].astype(int), strict=True):
+        by_unit.setdefault(u, []).append(t)
+    for u, missing_years in absent.items():
+        if missing_years:
+            by_unit.setdefault(u, []).extend(int(y) for y in missing_years)
+    if not by_unit:
+        return "no unit lacks data"
+    shown = [f"{u} ({', '.join(map(str, sorted(set(y))))})" for u, y in sorted(by_unit.items())]
+    more = f" … (+{len(shown) - 10} more)" if len(shown) > 10 else ""
+    return (
+        f"{len(shown)} unit(s) lack growth, the lagged level or a regressor (e.g. population) in some "
+        f"year(s): {'; '.join(shown[:10])}{more}"
+    )
+
+
 def growth_sample(
     ry: pd.DataFrame,
     W: SpatialWeights,
@@ -232,7 +252,8 @@ def growth_sample(
         )
     if len(full) < 2:
         raise EstimationError(
-            f"fewer than two years with complete data for all {len(ids)} provinces (years: {full})"
+            f"fewer than two years with complete data for all {len(ids)} units (years: {full}); "
+            + _incomplete_units(d, complete, ids)
         )
     d = d[d[TIME].isin(full) & complete].copy()
     pos = {u: i for i, u in enumerate(ids)}

@@ -30,6 +30,7 @@ from zonespill.provenance import read_provenance_hash
 from zonespill.spatial import designs
 from zonespill.spatial.designs import SOFT_ERRORS, GrowthSample
 from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
+from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
 
@@ -37,12 +38,7 @@ log = logging.getLogger("zonespill")
 #: ``first_year`` / ``last_year``: growth years (default: every year with a balanced panel);
 #: ``n_sim``: draws for the simulated impact SEs (S3); ``lee_yu``: which SDM columns S1 shows
 #: (``false`` = direct demeaning as splm, ``true`` = Lee–Yu 2010 transformation).
-DEFAULTS: dict[str, Any] = {
-    "first_year": None,
-    "last_year": None,
-    "n_sim": 1000,
-    "lee_yu": [False, True],
-}
+DEFAULTS: dict[str, Any] = section_defaults("spatial")  # from the schema (the one source of defaults)
 
 SE_NOTE = (
     "Standard errors from the inverse analytic information matrix (splm's Hess = FALSE convention; "

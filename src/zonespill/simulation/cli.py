@@ -1,7 +1,8 @@
-"""CLI steps of the Monte Carlo study (``python -m zonespill mc-chunk | mc-summary``).
+"""CLI step of the Monte Carlo study (``python -m zonespill mc-chunk``; table M1 is the declared
+table step ``study-table``, design ``m1``).
 
 Imported by :mod:`zonespill.cli` automatically. Each step calls one function of
-:mod:`zonespill.montecarlo` and writes only through :mod:`zonespill.io` /
+:mod:`zonespill.simulation.montecarlo` and writes only through :mod:`zonespill.io` /
 :func:`zonespill.tables.write_table`. Byte-reproducible chunk files need a fixed
 ``PYTHONHASHSEED`` (the rule sets ``PYTHONHASHSEED=0``): pyfixest's TWFE results depend in
 the last bit on string-hash order, which Python randomises per process.
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
-from zonespill.cli import _args, _fmt, log, step
+from zonespill.cli import _args, log, step
 
 
 def _chunk_args(p: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def _mc_chunk(ns: argparse.Namespace) -> object:
             "PYTHONHASHSEED=0"
         )
     from zonespill.io import write_parquet
-    from zonespill.montecarlo import run_chunk
+    from zonespill.simulation.montecarlo import run_chunk
 
     frame = run_chunk(
         ns.options,
@@ -43,23 +43,3 @@ def _mc_chunk(ns: argparse.Namespace) -> object:
     )
     write_parquet(ns.out, frame)
     return frame
-
-
-def _summary_args(p: argparse.ArgumentParser) -> None:
-    _args("provenance", "summary_out", "outdir", formats=True)(p)
-    p.add_argument("--chunks", nargs="+", type=Path, required=True, help="chunk Parquet files")
-
-
-@step("mc-summary", _summary_args)
-def _mc_summary(ns: argparse.Namespace) -> object:
-    """Monte Carlo: summarise the chunks (bias, RMSE, coverage) into Parquet and table M1."""
-    from zonespill.montecarlo import summary_step
-
-    return summary_step(
-        ns.options,
-        chunks=ns.chunks,
-        provenance=ns.provenance,
-        summary_out=ns.summary_out,
-        outdir=ns.outdir,
-        formats=_fmt(ns),
-    )
