@@ -233,8 +233,10 @@ def _short(exc: BaseException) -> str:
     return text.rstrip(".") or type(exc).__name__
 
 
-def _cs_event_study(res: Any) -> pd.DataFrame:
+def _cs_event_study(res: Any) -> pd.DataFrame | None:
     agg = res.aggregate("dynamic")
+    if agg.table.empty:  # no identified event time (every cell NaN or thin): no event study to draw
+        return None
     es = agg.table.rename(columns={"cband_lower": "uniform_lower", "cband_upper": "uniform_upper"}).copy()
     es["e"] = es["e"].astype(int)
     return es.reset_index(drop=True)

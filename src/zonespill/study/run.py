@@ -385,7 +385,8 @@ def table_step(
             Exception
         ) as exc:  # an estimator failed outright: report it for this table, never crash the run
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
-            log.error("table %s not estimated: %s", tid, reason)
+            # the traceback goes to the step's log file (for a bug report), the reason to the summary
+            log.error("table %s not estimated: %s", tid, reason, exc_info=True)
             status.skip(reason)
             _placeholder(tid, title, reason, Path(outdir), tuple(formats), provenance)
     _missing_figures(table, Path(figure_dir), rec)
