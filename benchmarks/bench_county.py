@@ -16,8 +16,9 @@ Carlo study) with the inputs, analysis level and weights replaced by the synthet
   job succeeded;
 * the jobs that failed, with the last lines of their logs.
 
-A watchdog kills the run (its own process group only) if it exceeds ``--max-minutes`` or
-the summed RSS of the tree exceeds ``--max-gib``. Results go to
+A watchdog kills the largest running step (only processes this script started) when the
+summed RSS of the tree exceeds ``--max-gib`` or the machine has less than 2 GiB available, and
+the whole run (its own process group) after ``--max-minutes``. Results go to
 ``results/bench_county/bench.json`` and a Markdown table to ``results/bench_county/bench.md``.
 
 ``--level compat`` (default) codes the counties as the ``province`` analysis level, the
@@ -30,6 +31,7 @@ counties with ``analysis.level: county`` for the redesigned study layer (issue 9
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -49,6 +51,8 @@ ROOT = HERE.parent
 OUT = "results/bench_county"
 DATA = "results/bench_county_data"
 TARGET_MINUTES = 10.0
+# Other sessions share the machine: a step is killed when less than this is left available.
+MIN_FREE_GIB = 2.0
 
 
 def write_config(path: Path, *, level: str, seed: int) -> dict[str, Any]:
@@ -139,6 +143,7 @@ def run(cores: int, config: Path, max_minutes: float, max_gib: float, log: Path)
         top = psutil.Process(proc.pid)
         while proc.poll() is None:
             total = 0
+            live: dict[int, int] = {}
             now = time.monotonic() - t0
             try:
                 tree = [top, *top.children(recursive=True)]
@@ -156,10 +161,20 @@ def run(cores: int, config: Path, max_minutes: float, max_gib: float, log: Path)
                     j["end_s"] = now
                     j["cpu_s"] = cpu.user + cpu.system
                     j["peak_rss_gib"] = max(j["peak_rss_gib"], rss / 2**30)
+                    live[p.pid] = rss
                 except psutil.Error:
                     continue
             peak_total = max(peak_total, total)
-            if now > max_minutes * 60 or total > max_gib * 2**30:
+            low_memory = psutil.virtual_memory().available < MIN_FREE_GIB * 2**30
+            if (total > max_gib * 2**30 or low_memory) and live:
+                # Kill only the largest step (Snakemake records it as failed and, with --keep-going,
+                # goes on), so one runaway rule does not hide the timings of the others.
+                pid, rss = max(live.items(), key=lambda kv: kv[1])
+                jobs[pid]["killed"] = (f"watchdog: {rss / 2**30:.1f} GiB (tree {total / 2**30:.1f} GiB, "
+                                       f"{'machine memory low' if low_memory else 'over the limit'})")
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(pid).kill()
+            if now > max_minutes * 60:
                 killed = f"watchdog: {now / 60:.1f} min, {total / 2**30:.1f} GiB"
                 os.killpg(proc.pid, signal.SIGTERM)
                 time.sleep(10)
@@ -220,7 +235,9 @@ def markdown(result: dict[str, Any]) -> str:
     for j in result["jobs"]:
         rule = j["job"].replace("-", "_")
         sm = result["snakemake_benchmarks"].get(rule, {})
-        status = "FAILED" if rule in result["failed"] else ("ok" if sm else "?")
+        status = "FAILED" if rule.rstrip("_0123456789") in result["failed"] else ("ok" if sm else "?")
+        if j.get("killed"):
+            status += f" ({j['killed']})"
         lines.append(
             f"| {j['job']} | {j['start_s']:.0f} | {j['wall_s']:.0f} | {j['cpu_s']:.0f} "
             f"| {j['peak_rss_gib']:.2f} | "
