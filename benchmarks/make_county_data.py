@@ -43,13 +43,14 @@ N_PAIRINGS = 5000
 N_ZONES = 2000
 
 # programme -> (direction, share of the pairings); one direction per programme, so one pair
-# never carries contradictory directions within a programme.
+# never carries contradictory directions within a programme. No "unknown" direction: the data
+# contract accepts it, but the Monte Carlo's own pairings reader (zonespill.simulate.prefecture_pairs)
+# rejects it, which would stop table M1 (see docs/decisions/scale.md).
 PROGRAMMES = {
-    "east_west": ("forward", 0.40),
+    "east_west": ("forward", 0.45),
     "counterpart_support": ("forward", 0.25),
     "enclave": ("reverse", 0.15),
     "mutual": ("two_way", 0.15),
-    "other": ("unknown", 0.05),
 }
 
 
