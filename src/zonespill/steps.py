@@ -527,6 +527,29 @@ def vintage_note(ry: pd.DataFrame) -> str:
     return f"GDP vintage: {names} (one consistent series; growth never crosses a vintage break)."
 
 
+def price_basis(ry: pd.DataFrame) -> str:
+    """``"nominal"`` or ``"real (base Y, index)"``: region_year's ``price_basis`` (nominal when absent)."""
+    if "price_basis" not in ry.columns:
+        return "nominal"
+    vals = sorted(set(ry["price_basis"].dropna().astype(str)))
+    return "; ".join(vals) if vals else "nominal"
+
+
+def price_note(ry: pd.DataFrame) -> str:
+    """Table note: are the money values nominal or real (and if real, base year and index)."""
+    basis = price_basis(ry)
+    if basis.startswith("real"):
+        return (
+            f"GDP per capita: {basis} — deflated by the given price index; growth rates and levels are in "
+            "constant prices."
+        )
+    return (
+        "GDP per capita: nominal (current prices; no deflator given in inputs.deflator). Year effects remove "
+        "a common (national) price trend, not differences in regional price levels or inflation; levels and "
+        "cross-sectional averages of growth include inflation."
+    )
+
+
 def weights_note(W: SpatialWeights, meta: Path | None) -> str:
     """Table note describing the spine's weights, including how islands were handled."""
     info = (

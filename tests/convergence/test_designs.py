@@ -75,10 +75,16 @@ def test_sigma_design_blanks_small_groups_with_a_note() -> None:
     assert not des.table[[c for c in cols if c != never]].isna().any().any()
 
 
-def test_beta_interaction_model_equals_explicit_ols() -> None:
+@pytest.mark.parametrize("reference", ["none_of_groups", "sample_mean"])
+def test_beta_interaction_model_equals_explicit_ols(reference: str) -> None:
     ry = synthetic_region_year()
     ever = designs.ever_ties(ry, end_year=2022)
-    des = designs.beta_design(ry, ever, start=2003, end=2022)
+    groups = [f"ever_{k}" for k in designs.TIE_TYPES]
+    n_ref = int((ever[groups].sum(axis=1) == 0).sum())
+    # a minimum the reference group meets (plain interactions) or misses (centred indicators)
+    minimum = 1 if reference == "none_of_groups" else n_ref + 1
+    des = designs.beta_design(ry, ever, start=2003, end=2022, min_reference_units=minimum)
+    assert any(("centred at their sample means" in n) == (reference == "sample_mean") for n in des.notes)
     cs = des.data
     assert cs is not None
     # explicit design: initial level, dummies, dummy × centred initial level
@@ -90,7 +96,8 @@ def test_beta_interaction_model_equals_explicit_ols() -> None:
     for k in designs.TIE_TYPES:
         X[f"ever_{k}"] = ever[f"ever_{k}"]
     for k in designs.TIE_TYPES:
-        X[f"ix_{k}"] = ever[f"ever_{k}"] * (x0 - x0.mean())
+        dk = ever[f"ever_{k}"] - (ever[f"ever_{k}"].mean() if reference == "sample_mean" else 0.0)
+        X[f"ix_{k}"] = dk * (x0 - x0.mean())
     fit = sm.OLS(g, sm.add_constant(X)).fit(cov_type="HC1")
     got = des.coefs[des.coefs["model"] == "(3)"].set_index("term")
     for term in fit.params.index:
@@ -116,9 +123,12 @@ def test_beta_design_drops_constant_dummy_and_skips_columns_on_tiny_data() -> No
     assert not des_small.coefs[["estimate", "se"]].isna().any().any()
 
 
-def test_panel_interaction_model_equals_explicit_dummy_ols() -> None:
+@pytest.mark.parametrize("reference", ["none_of_groups", "sample_mean"])
+def test_panel_interaction_model_equals_explicit_dummy_ols(reference: str) -> None:
     ry = synthetic_region_year()
-    des = designs.panel_design(ry)
+    never = ry.groupby("region_id")[[f"active_{k}" for k in designs.TIE_TYPES]].max().sum(axis=1) == 0
+    minimum = 1 if reference == "none_of_groups" else int(never.sum()) + 1
+    des = designs.panel_design(ry, min_reference_units=minimum, jackknife=False)
     d = ry.sort_values(["region_id", "year"]).copy()
     d["lag"] = d.groupby("region_id")["log_gdp_pc"].shift(1)
     d["g"] = d["log_gdp_pc"] - d["lag"]
@@ -127,7 +137,8 @@ def test_panel_interaction_model_equals_explicit_dummy_ols() -> None:
     for k in designs.TIE_TYPES:
         X[f"active_{k}"] = d[f"active_{k}"].astype(float)
     for k in designs.TIE_TYPES:
-        X[f"ix_{k}"] = d[f"active_{k}"] * (d["lag"] - d["lag"].mean())
+        a = d[f"active_{k}"].astype(float)
+        X[f"ix_{k}"] = (a - (a.mean() if reference == "sample_mean" else 0.0)) * (d["lag"] - d["lag"].mean())
     fe = pd.get_dummies(d[["region_id", "year"]].astype(str), drop_first=True, dtype=float)
     fit = sm.OLS(d["g"], sm.add_constant(pd.concat([X, fe], axis=1))).fit()
     got = des.coefs[des.coefs["model"] == "(3)"].set_index("term")["estimate"]

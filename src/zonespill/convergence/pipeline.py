@@ -20,7 +20,7 @@ from zonespill.convergence import designs
 from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 from zonespill.provenance import read_provenance_hash
-from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
+from zonespill.steps import price_note, read_region_year, read_weights, vintage_note, weights_note
 from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
@@ -38,6 +38,7 @@ SMALL_SAMPLE = (
 def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``convergence`` section merged over :data:`DEFAULTS` (unknown keys rejected)."""
     opts = dict(options or {})
+    seed = opts.pop("master_seed", 0)
     unknown = sorted(set(opts) - set(DEFAULTS))
     if unknown:
         raise ConfigError(
@@ -46,6 +47,22 @@ def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             column="convergence",
         )
     out = {**DEFAULTS, **opts}
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(
+            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
+        )
+    out["master_seed"] = seed
+    for key, allowed in (
+        ("speed_effect", ("total", "direct")),
+        ("small_reference", ("refuse", "sample_mean")),
+        ("core", ("abs_t", "t")),
+    ):
+        if out[key] not in allowed:
+            raise ConfigError(
+                f"convergence.{key} must be one of {list(allowed)}, got {out[key]!r}",
+                source="config",
+                column=f"convergence.{key}",
+            )
     if out["merge"] not in ("PS", "vLT", None):
         raise ConfigError(
             "convergence.merge must be 'PS', 'vLT' or null", source="config", column="convergence.merge"
@@ -57,6 +74,14 @@ def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             column="convergence.cov_type",
         )
     return out
+
+
+def impacts_seed(master_seed: int) -> int:
+    """Seed of the impact simulation behind spatial speeds:
+    ``derive_seed(master_seed, "convergence", "impacts")``."""
+    from zonespill.provenance import derive_seed
+
+    return derive_seed(int(master_seed), "convergence", "impacts")
 
 
 def _load(region_year: Path, opts: Mapping[str, Any]) -> tuple[pd.DataFrame, int, int]:
@@ -155,21 +180,36 @@ def beta_step(
     ry, first, last = _load(region_year, opts)
     ever = designs.ever_ties(ry, end_year=last)
     W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    design = designs.beta_design(ry, ever, start=first, end=last, W=W, cov_type=str(opts["cov_type"]))
+    seed = impacts_seed(opts["master_seed"])
+    design = designs.beta_design(
+        ry,
+        ever,
+        start=first,
+        end=last,
+        W=W,
+        cov_type=str(opts["cov_type"]),
+        speed_effect=str(opts["speed_effect"]),
+        min_reference_units=int(opts["min_reference_units"]),
+        small_reference=str(opts["small_reference"]),
+        n_sim=int(opts["n_sim"]),
+        seed=seed,
+    )
     n = len(design.data) if design.data is not None else 0
     notes = (
         f"Dependent variable: average annual log growth of GDP per capita {first}–{last} "
         f"(T = {last - first}); regressor: log GDP per capita in {first}. {n} provinces.",
+        price_note(ry),
         vintage_note(ry),
         _ties_note(last) + " Interactions use the initial log level centred at its sample mean: the slope of "
         "group K is the initial-level coefficient plus the interaction; the dummy is the growth gap at the "
         "mean level.",
-        "Speed λ = −ln(1 + T·b)/T per year and half-life ln 2/λ, from the initial-level coefficient b (the "
-        "slope of "
-        "provinces in none of the interacted groups in (3)); n/a when there is no convergence.",
+        designs.speed_note() + f" Here T = {last - first}. Impact draws: {int(opts['n_sim'])}, seed {seed} "
+        "= derive_seed(master_seed, 'convergence', 'impacts').",
         f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with "
         f"{_w_text(W, weights_meta)}, SEs "
-        "from the inverse information matrix; in SAR, b is the direct coefficient, not the total impact.",
+        "from the inverse information matrix (iid errors assumed). In the SEM the coefficient b is the "
+        "impact of the initial level; in the SAR it is not (the impacts include the spatial multiplier), "
+        f"so SAR speeds use the {opts['speed_effect']} impact.",
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
@@ -190,7 +230,8 @@ def beta_step(
         cs,
         figure_stem,
         result=design.results.get("(1)"),
-        label=designs.UNIT,
+        label="extremes",
+        label_column=designs.UNIT,
         groups="profile",
         group_order=list(designs.PROFILES),
         title=f"Beta convergence {first}–{last} by tie profile",
@@ -221,24 +262,42 @@ def panel_step(
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
     W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    design = designs.panel_design(ry, W=W)
+    seed = impacts_seed(opts["master_seed"])
+    design = designs.panel_design(
+        ry,
+        W=W,
+        speed_effect=str(opts["speed_effect"]),
+        min_reference_units=int(opts["min_reference_units"]),
+        small_reference=str(opts["small_reference"]),
+        jackknife=bool(opts["jackknife"]),
+        n_sim=int(opts["n_sim"]),
+        seed=seed,
+    )
     n = ry[designs.UNIT].nunique()
     notes = (
         f"Dependent variable: annual growth of log GDP per capita, {first + 1}–{last}; regressor: log GDP "
         "per capita "
         "in t−1 (consecutive years only). Province and year fixed effects.",
+        price_note(ry),
         vintage_note(ry),
         "Tie indicators: 1 if the province has an active tie in that role in the year; interactions use the "
         "lagged "
         "log level centred at its sample mean (slope of active group K = b + interaction).",
         f"OLS columns: pyfixest within estimator, SEs clustered by province (CRV1; only {n} clusters — "
-        "p-values are "
-        "approximate). Speed λ = −ln(1 + b), half-life ln 2/λ; with province effects b carries Nickell bias "
-        "of "
-        f"order 1/T (T = {last - first}).",
+        "p-values are approximate). " + designs.speed_note() + " Here T = 1 (annual growth).",
         "SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with "
-        f"{_w_text(W, weights_meta)}; W· rows "
-        "are spatial lags of the regressors; b is the direct coefficient, not the impact.",
+        f"{_w_text(W, weights_meta)}; W· rows are spatial lags of the regressors; SEs from the inverse "
+        "information matrix (iid errors assumed). The coefficient b of the SDM is not a marginal effect: "
+        f"speeds use the {opts['speed_effect']} impact of the lagged level (impact draws: "
+        f"{int(opts['n_sim'])}, seed {seed} = derive_seed(master_seed, 'convergence', 'impacts')).",
+        *(
+            (designs.nickell_note(design, ry, full="(1)", corrected="(6) FE, jackknife"),)
+            if opts["jackknife"]
+            else (
+                f"With province effects b carries Nickell bias of order 1/T (T = {last - first}); "
+                "no bias-corrected column (convergence.jackknife = false).",
+            )
+        ),
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )

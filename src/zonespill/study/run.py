@@ -261,6 +261,7 @@ def _build(
             return {"weights": inputs.need("weights"), "weights_meta": inputs.need("weights_meta")}
 
         stem = _figure(table, figure_dir, scratch)
+        opts = {**opts, "master_seed": seed}
         if design == "sigma":
             cv.sigma_step(opts, region_year=ry, provenance=prov, figure_stem=stem, **common)
         elif design == "beta":
