@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -755,9 +755,102 @@ PANEL_OLS_STATISTICS: tuple[tuple[str, str], ...] = (
     ("r2", "{r2}"),
     ("fixed_effects", "Fixed effects"),
     ("se", "SE"),
+    ("bias_correction", "Bias correction"),
     ("sample", "Sample"),
     ("dropped", "Dropped (no variation)"),
+    ("speed_from", "Speed from"),
+    ("speed", "Speed (per year)"),
+    ("speed_ci", "Speed, 95 % CI"),
+    ("half_life", "Half-life (years)"),
+    ("half_life_ci", "Half-life, 95 % CI"),
 )
+
+#: The lagged log level whose coefficient in a growth regression is the convergence coefficient b.
+CONVERGENCE_TERM = "lag_log_gdp_pc"
+
+
+def _speed_statistics(result: Any, outcome: str) -> dict[str, str]:
+    """Speed and half-life rows of a growth-on-lagged-level column ({} for other columns)."""
+    from zonespill.convergence.designs import speed_stat_rows
+    from zonespill.convergence.speed import convergence_speed
+
+    if outcome != "growth" or not result.ok:
+        return {}
+    tidy = result.tidy()
+    row = tidy.loc[tidy["term"].astype(str) == CONVERGENCE_TERM]
+    if row.empty:
+        return {}
+    b, se = float(row["estimate"].iloc[0]), float(row["std_error"].iloc[0])
+    try:
+        sp = convergence_speed(b, se)
+    except InputError:
+        return {}
+    keys = {
+        "Speed from": "speed_from",
+        "Speed (per year)": "speed",
+        "Speed, 95 % CI": "speed_ci",
+        "Half-life (years)": "half_life",
+        "Half-life, 95 % CI": "half_life_ci",
+    }
+    corrected = result.glance().get("bias_correction") == "half-panel jackknife"
+    src = "b (coefficient" + (", bias-corrected)" if corrected else ")")
+    return {keys[k]: v for k, v in speed_stat_rows(sp, src) if k in keys}
+
+
+def _jackknife_column(
+    d: pd.DataFrame, y: str, xs: Sequence[str], fe: Sequence[str], cl: Any, name: str, ckey: str, lab: Any
+) -> Any:
+    """A declared ``bias_correction: half_panel_jackknife`` column: growth on the lagged log level
+    (and further regressors) by the Dhaene–Jochmans half-panel jackknife
+    (:func:`zonespill.convergence.panel_beta`), SEs CRV1 of the jackknife combination."""
+    from zonespill.convergence.beta import LAG, panel_beta
+    from zonespill.errors import ConfigError
+    from zonespill.study.protocol import adapt
+
+    if y != "growth" or CONVERGENCE_TERM not in xs:
+        raise ConfigError(
+            f"a half-panel jackknife column needs outcome 'growth' and regressor '{CONVERGENCE_TERM}' "
+            f"(got outcome {y!r}, regressors {list(xs)})",
+            source="config",
+            column=f"{ckey}.bias_correction",
+        )
+    if "unit" not in fe:
+        raise ConfigError(
+            "the jackknife corrects the bias from unit fixed effects: declare fixed_effects with 'unit'",
+            source="config",
+            column=f"{ckey}.fixed_effects",
+        )
+    covs = [x for x in xs if x != CONVERGENCE_TERM]
+    effects: Literal["twoways", "individual"] = "twoways" if "year" in fe else "individual"
+    cluster = "region_id" if cl == "unit" else cl
+    res = panel_beta(
+        d,
+        value="gdp_pc",
+        unit="region_id",
+        time="year",
+        effects=effects,
+        covariates=covs,
+        cluster=cluster,
+        bias_correction="half_panel_jackknife",
+    )
+    for attr in ("params", "bse", "pvalues"):
+        getattr(res, attr).rename(index={LAG: CONVERGENCE_TERM}, inplace=True)
+    se_text = (
+        f"clustered by {lab.singular if cl == 'unit' else cl} (CRV1 of the jackknife combination)"
+        if cl is not None
+        else "heteroskedasticity-robust (of the jackknife combination)"
+    )
+    return adapt(
+        res,
+        model=name,
+        observations=str(int(res.nobs)),
+        units=str(int(d["region_id"].nunique())),
+        r2="—",
+        fixed_effects=", ".join({"unit": lab.singular, "year": "year"}[f] for f in fe),
+        se=se_text,
+        bias_correction="half-panel jackknife",
+        n_fe=len(fe),
+    )
 
 
 def panel_ols_results(
@@ -798,6 +891,9 @@ def panel_ols_results(
         d, sample_notes = apply_sample(d, col.get("sample"), key=f"{ckey}.sample")
         if cl not in (None, "unit"):
             require_columns(d, [str(cl)], key=f"{ckey}.cluster")
+        if col.get("bias_correction"):
+            results.append(_jackknife_column(d, y, xs, fe, cl, name, ckey, lab))
+            continue
         d = d.dropna(subset=[y, *xs]).set_index(["region_id", "year"])
         usable = [x for x in xs if d[x].astype(float).std() > 0]
         dropped = [x for x in xs if x not in usable]
@@ -832,11 +928,61 @@ def panel_ols_results(
                 se=se_text,
                 sample="; ".join(sample_notes) or None,
                 dropped=", ".join(dropped) or None,
+                bias_correction="none" if y == "growth" and CONVERGENCE_TERM in usable else None,
                 n_fe=len(fe),
             )
         )
     status.dropped_terms(all_dropped)
     return results, all_dropped
+
+
+def _convergence_notes(
+    ry: pd.DataFrame, cols: Sequence[Mapping[str, Any]], results: Sequence[Any], outcomes: Sequence[str]
+) -> list[str]:
+    """Speed and bias-correction notes of a table with growth-on-lagged-level columns."""
+    from zonespill.convergence.designs import nickell_text, speed_note
+
+    def b_of(r: Any) -> float | None:
+        if not r.ok:
+            return None
+        t = r.tidy()
+        row = t.loc[t["term"].astype(str) == CONVERGENCE_TERM]
+        return None if row.empty else float(row["estimate"].iloc[0])
+
+    growth = [
+        (c, r)
+        for c, r, y in zip(cols, results, outcomes, strict=True)
+        if y == "growth" and b_of(r) is not None
+    ]
+    if not growth:
+        return []
+    out = [speed_note() + " Here T = 1 (annual growth)."]
+    corrected = [(c, r) for c, r in growth if c.get("bias_correction")]
+    plain = [(c, r) for c, r in growth if not c.get("bias_correction")]
+    if not corrected:
+        out.append(
+            "With unit fixed effects the lagged level carries Nickell bias of order 1/T towards faster "
+            f"convergence (T = {ry['year'].nunique() - 1} growth years); no bias-corrected column is "
+            "declared (a column with bias_correction: half_panel_jackknife adds one)."
+        )
+        return out
+    for c, r in corrected:
+        xs = list(c.get("regressors") or ())
+        same = (p for p in plain if list(p[0].get("regressors") or ()) == xs)
+        base = next(same, plain[0] if plain else None)
+        out.append(
+            nickell_text(
+                ry,
+                full=base[1].model if base else "the uncorrected model",
+                corrected=r.model,
+                b_full=b_of(base[1]) if base else None,
+                b_corrected=b_of(r),
+                se_text="within regressions by pyfixest (zonespill.convergence.panel_beta); SEs: CRV1 of the "
+                "jackknife combination (the per-cluster scores of the full and half-panel fits combined with "
+                "the jackknife weights)",
+            )
+        )
+    return out
 
 
 def _panel_ols_statistics(results: Sequence[Any], labels: Any) -> dict[str, str]:
@@ -931,6 +1077,13 @@ def table_twfe_step(
     )
     if not any(r.ok for r in results):
         status.skip("no column could be estimated: " + "; ".join(f"{r.model}: {r.reason}" for r in results))
+    from zonespill.study.protocol import adapt
+
+    outcomes = [str(c.get("outcome") or outcome) for c in cols]
+    results = [
+        adapt(r, model=r.model, **cast(dict[str, Any], _speed_statistics(r, y))) if r.ok else r
+        for r, y in zip(results, outcomes, strict=True)
+    ]
     coefs = pd.concat([r.tidy() for r in results], ignore_index=True)
     terms = list(dict.fromkeys(coefs["term"]))
     term_labels = {t: variable_label(lab, t) for t in terms}
@@ -948,8 +1101,10 @@ def table_twfe_step(
             if cluster == "unit" and small_sample_note(n_clusters, lab.plural)
             else []
         ),
+        price_note(ry),
         vintage_note(ry),
         f"Tie indicators: 1 if the {lab.singular} has an active tie in that role in the year.",
+        *_convergence_notes(ry, cols, results, outcomes),
         *extra_notes,
     ]
     table = RegressionTable.from_results(

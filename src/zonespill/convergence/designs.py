@@ -885,31 +885,57 @@ def dispersion_change(ry: pd.DataFrame, value: str = "gdp_pc") -> tuple[int, flo
 def nickell_note(
     design: RegressionDesign, ry: pd.DataFrame, *, full: str, corrected: str, what: str = "column"
 ) -> str:
-    """Note on the half-panel jackknife column: the correction, its SEs, and which case the data
-    look like (near a stationary distribution, where the Nickell bias bites, or far from the steady
-    state, where the within estimator is much less biased and the correction can overshoot)."""
+    """Note on the half-panel jackknife column of a convergence design (see :func:`nickell_text`)."""
+    a, b = design.results.get(full), design.results.get(corrected)
+    return nickell_text(
+        ry,
+        full=full,
+        corrected=corrected,
+        b_full=None if a is None else a.b,
+        b_corrected=None if b is None else b.b,
+        speed_full=design.speeds.get(full),
+        speed_corrected=design.speeds.get(corrected),
+        what=what,
+    )
+
+
+def nickell_text(
+    ry: pd.DataFrame,
+    *,
+    full: str,
+    corrected: str,
+    b_full: float | None,
+    b_corrected: float | None,
+    speed_full: SpeedResult | None = None,
+    speed_corrected: SpeedResult | None = None,
+    what: str = "column",
+    se_text: str = "SEs: CRV1 by province of the jackknife combination (OLS), ML SEs of the full fit (SDM)",
+) -> str:
+    """The correction, its SEs, and which case the data look like: near a stationary distribution
+    (the Nickell bias bites) or far from the steady state (the within estimator is much less biased
+    and the correction can overshoot), judged by the change in the cross-unit dispersion of log
+    GDP p.c. over the window (heuristic threshold :data:`TRANSITION_SD_CHANGE`) next to the
+    uncorrected and corrected estimates."""
     y0, sd0, y1, sd1 = dispersion_change(ry)
     change = sd1 / sd0 - 1.0 if sd0 > 0 else float("nan")
     text = (
         f"Bias correction: {what} {corrected} is the half-panel jackknife of {full} (Dhaene and Jochmans "
         "2015; 2·b̂ − mean of the half-panel estimates, four half panels for an odd number of years; every "
-        "half re-estimates all fixed effects); SEs: CRV1 by province of the jackknife combination (OLS), "
-        "ML SEs of the full fit (SDM). With unit effects and the lagged level, the within estimator has "
-        "Nickell bias of order 1/T towards faster convergence when units fluctuate around their steady "
-        "states (then the corrected column is the better estimate); far from the steady state "
-        "(transitional dynamics) the within estimator is much less biased and the correction can "
+        f"half re-estimates all fixed effects); {se_text}. With unit effects and the lagged level, the "
+        "within estimator has Nickell bias of order 1/T towards faster convergence when units fluctuate "
+        "around their steady states (then the corrected estimate is the better one); far from the steady "
+        "state (transitional dynamics) the within estimator is much less biased and the correction can "
         "overshoot."
     )
-    a, b = design.results.get(full), design.results.get(corrected)
-    if a is not None and b is not None:
-        text += f" Here b = {a.b:.3f} uncorrected and {b.b:.3f} corrected"
-        sa, sb = design.speeds.get(full), design.speeds.get(corrected)
+    if b_full is not None and b_corrected is not None:
+        text += f" Here b = {b_full:.3f} uncorrected and {b_corrected:.3f} corrected"
+        sa, sb = speed_full, speed_corrected
         if sa is not None and sb is not None and math.isfinite(sa.half_life) and math.isfinite(sb.half_life):
             text += f" (half-life {sa.half_life:.1f} vs {sb.half_life:.1f} years)"
         elif sb is not None and math.isfinite(sb.speed) and sb.speed <= 0:
             text += " (no convergence after the correction)"
         text += ";"
-        if b.b < a.b:
+        if b_corrected < b_full:
             text += " the correction goes against the Nickell direction (more convergence), a sign of noise;"
     text += (
         f" the SD of log GDP p.c. across provinces went from {sd0:.3f} ({y0}) to {sd1:.3f} ({y1}), "
@@ -918,13 +944,13 @@ def nickell_note(
     if math.isfinite(change) and abs(change) >= TRANSITION_SD_CHANGE:
         text += (
             "a large change in dispersion — the data look far from a stationary distribution, so the "
-            "correction may overshoot; read the uncorrected and corrected columns as a range "
+            "correction may overshoot; read the uncorrected and corrected estimates as a range "
             f"(heuristic: |change| ≥ {100 * TRANSITION_SD_CHANGE:.0f} %)."
         )
     else:
         text += (
             "dispersion is roughly stable — the data look close to a stationary distribution, where the "
-            "Nickell bias bites; prefer the corrected column "
+            "Nickell bias bites; prefer the corrected estimate "
             f"(heuristic: |change| < {100 * TRANSITION_SD_CHANGE:.0f} %)."
         )
     return text

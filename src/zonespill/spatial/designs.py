@@ -349,10 +349,13 @@ class Fit:
     lee_yu: bool
     result: SpatialResult | None
     reason: str | None = None
+    #: half-panel jackknife (Dhaene–Jochmans): ``result`` holds the corrected estimates with the
+    #: full fit's covariance, log-likelihood and σ²
+    jackknife: bool = False
 
     @property
     def label(self) -> str:
-        return column_label(self.model, self.lee_yu)
+        return column_label(self.model, self.lee_yu) + (", jackknife" if self.jackknife else "")
 
     @property
     def ok(self) -> bool:
@@ -386,12 +389,95 @@ def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
     return Fit(model, lee_yu, res)
 
 
+def fit_jackknife(sample: GrowthSample, model: str = "sdm") -> Fit:
+    """Half-panel jackknife (Dhaene and Jochmans 2015) of a two-way FE spatial model (direct
+    demeaning): every parameter corrected, standard errors of the full fit (the same first-order
+    asymptotic variance). Failures (e.g. a regressor without variation in a half panel) become
+    ``Fit(result=None, reason=...)``."""
+    import dataclasses
+
+    from zonespill.convergence.jackknife import half_panel_weights, split_panel_jackknife
+
+    regs, lags = list(sample.regressors), list(sample.durbin)
+    left_out: list[str] = []
+    try:
+        subs = [p for p, _ in half_panel_weights(sample.years)[1:]]
+    except SOFT_ERRORS as exc:
+        return Fit(model, False, None, _one_line(str(exc)), jackknife=True)
+    for per in subs:
+        # every sub-panel must identify the same parameters: a regressor (or its W-lag) without
+        # within variation in some half panel is left out of the jackknife column (and listed)
+        part = sample.data[sample.data[TIME].isin(per)]
+        ok, _ = _usable_regressors(part, regs, len(per), sample.n)
+        left_out += [r for r in regs if r not in ok]
+        regs = [r for r in regs if r in ok]
+        ok_lag, _ = _usable_lags(part, regs, sample.W, len(per), sample.n)
+        left_out += [f"W_{r}" for r in lags if r not in ok_lag and r in regs]
+        lags = [r for r in lags if r in ok_lag]
+    if LAG not in regs:
+        why = "the lagged level has no within variation in a half panel"
+        return Fit(model, False, None, why, jackknife=True)
+    durbin = lags if model in ("sdm", "sdem", "slx") else None
+
+    def est(frame: pd.DataFrame) -> SpatialResult:
+        return fit_panel(
+            frame,
+            sample.W,
+            y=DEPVAR,
+            x=regs,
+            unit=UNIT,
+            time=TIME,
+            model=model,  # type: ignore[arg-type]
+            effects="twoways",
+            durbin=durbin,
+        )
+
+    try:
+        full = est(sample.data)
+        jk = split_panel_jackknife(sample.data, est, time=TIME, se="full")
+    except SOFT_ERRORS as exc:
+        reason = _one_line(getattr(exc, "reason", None) or str(exc))
+        log.warning("%s, jackknife not estimated: %s", column_label(model, False), reason)
+        return Fit(model, False, None, reason, jackknife=True)
+    params = jk.params.reindex(full.params.index).astype(float)
+    if not np.isfinite(params.to_numpy()).all():
+        return Fit(model, False, None, "non-finite jackknife estimates", jackknife=True)
+    res = dataclasses.replace(full, params=params, bse=full.bse)
+    note: str | None = None
+    if left_out:
+        shown = ", ".join(term_labels().get(t, t) for t in dict.fromkeys(left_out))
+        note = f"left out of the jackknife column (no within variation in a half panel): {shown}"
+    return Fit(model, False, res, note, jackknife=True)
+
+
+def speed_of(
+    f: Fit, *, effect: str = "total", n_sim: int = 1000, seed: int = 0
+) -> tuple[Any, str]:
+    """Convergence speed of a fitted growth model from the ``effect`` impact of the lagged level
+    (SpeedResult or None, and where it comes from)."""
+    from zonespill.convergence.designs import spatial_speed
+
+    if f.result is None or LAG not in f.result.params.index:
+        return None, "n/a (no lagged level)"
+    try:
+        sp, src = spatial_speed(f.result, None, term=LAG, effect=effect, n_sim=n_sim, seed=seed)
+    except (ZonespillError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        return None, f"{effect} impact (not computed: {_one_line(str(exc))})"
+    if f.jackknife:
+        src += " at the corrected estimates"
+    return sp, src
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
 def not_estimated_notes(fits: Sequence[Fit]) -> tuple[str, ...]:
-    return tuple(f"{f.label} not estimated: {f.reason}" for f in fits if not f.ok)
+    return tuple(
+        f"{f.label} not estimated: {f.reason}" if not f.ok else f"{f.label}: {f.reason}."
+        for f in fits
+        if not f.ok or f.reason
+    )
 
 
 # --------------------------------------------------------------------------- S1
@@ -418,16 +504,32 @@ def _fit_stats(f: Fit, sample: GrowthSample) -> list[tuple[str, str]]:
         ("Effective N", f"{float(r.info.get('N_eff', r.nobs)):.0f}"),
         ("Fixed effects", "province, year"),
         ("FE removal", "Lee–Yu transformation" if r.lee_yu else "direct demeaning"),
-        ("Log-likelihood", f"{r.loglik:.3f}"),
-        ("σ²", f"{r.sigma2:.3g}"),
-        ("SE", "analytic information matrix"),
+        ("Log-likelihood", f"{r.loglik:.3f}" + (" (full fit)" if f.jackknife else "")),
+        ("σ²", f"{r.sigma2:.3g}" + (" (full fit)" if f.jackknife else "")),
+        ("SE", "analytic information matrix" + (" of the full fit" if f.jackknife else "")),
+        ("Bias correction", "half-panel jackknife" if f.jackknife else "none"),
         ("GDP vintage", sample.vintage),
     ]
 
 
-def sdm_design(sample: GrowthSample, *, lee_yu: Sequence[bool] = (False, True)) -> RegressionDesign:
-    """S1: SDM without / with the Lee–Yu correction (as listed in ``lee_yu``) and SAR."""
+def sdm_design(
+    sample: GrowthSample,
+    *,
+    lee_yu: Sequence[bool] = (False, True),
+    jackknife: bool = False,
+    speed_effect: str = "total",
+    n_sim: int = 1000,
+    seed: int = 0,
+) -> RegressionDesign:
+    """S1: SDM without / with the Lee–Yu correction (as listed in ``lee_yu``), with ``jackknife``
+    the half-panel jackknife SDM (:func:`fit_jackknife`), and SAR. Each column carries the
+    convergence speed from the ``speed_effect`` impact of the lagged level (``n_sim`` draws,
+    ``seed``; rows of :func:`zonespill.convergence.designs.speed_stat_rows`)."""
+    from zonespill.convergence.designs import speed_stat_rows
+
     fits = [fit_model(sample, "sdm", lee_yu=bool(v)) for v in dict.fromkeys(bool(v) for v in lee_yu)]
+    if jackknife:
+        fits.append(fit_jackknife(sample, "sdm"))
     fits.append(fit_model(sample, "sar", lee_yu=False))
     coefs: list[dict[str, Any]] = []
     stats_rows: list[dict[str, str]] = []
@@ -446,7 +548,8 @@ def sdm_design(sample: GrowthSample, *, lee_yu: Sequence[bool] = (False, True)) 
                     "pvalue": float(row["pvalue"]),
                 }
             )
-        stats_rows += _stat_rows(f.label, _fit_stats(f, sample))
+        sp, src = speed_of(f, effect=speed_effect, n_sim=n_sim, seed=seed)
+        stats_rows += _stat_rows(f.label, [*_fit_stats(f, sample), *speed_stat_rows(sp, src)])
     return RegressionDesign(
         pd.DataFrame(coefs, columns=["model", "term", "estimate", "se", "pvalue"]),
         pd.DataFrame(stats_rows, columns=["model", "stat", "value"]),
@@ -500,7 +603,9 @@ def lm_design(sample: GrowthSample) -> tuple[pd.DataFrame | None, str | None]:
 EFFECT_NAMES: tuple[str, ...] = ("direct", "indirect", "total")
 
 
-def impacts_design(fits: Sequence[Fit], *, n_sim: int, seed: int) -> RegressionDesign:
+def impacts_design(
+    fits: Sequence[Fit], *, n_sim: int, seed: int, speed_effect: str = "total"
+) -> RegressionDesign:
     """S3: LeSage–Pace direct / indirect / total impacts of the SDM columns.
 
     Standard errors are standard deviations over ``n_sim`` draws from the asymptotic normal
@@ -537,13 +642,24 @@ def impacts_design(fits: Sequence[Fit], *, n_sim: int, seed: int) -> RegressionD
                     }
                 )
         used = int(imp.attrs.get("n_draws_used", n_sim))
+        sp: Any = None
+        src = "n/a (no lagged level)"
+        if LAG in imp.index:
+            from zonespill.convergence.speed import speed_from_impacts
+
+            sp = speed_from_impacts(imp, term=LAG, effect=speed_effect)
+            src = f"{speed_effect} impact" + (" at the corrected estimates" if f.jackknife else "")
+        from zonespill.convergence.designs import speed_stat_rows
+
         stats_rows += _stat_rows(
             f.label,
             [
                 ("N (province-years)", str(f.result.nobs)),
                 ("ρ", f"{float(f.result.params['rho']):.3f}"),
+                ("Bias correction", "half-panel jackknife" if f.jackknife else "none"),
                 ("Draws (used / drawn)", f"{used} / {int(n_sim)}"),
                 ("Seed", str(int(seed))),
+                *speed_stat_rows(sp, src),
             ],
         )
     return RegressionDesign(

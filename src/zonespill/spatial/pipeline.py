@@ -29,7 +29,7 @@ from zonespill.errors import ConfigError
 from zonespill.provenance import read_provenance_hash
 from zonespill.spatial import designs
 from zonespill.spatial.designs import SOFT_ERRORS, GrowthSample
-from zonespill.steps import read_region_year, read_weights, vintage_note, weights_note
+from zonespill.steps import price_note, read_region_year, read_weights, vintage_note, weights_note
 from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
@@ -73,6 +73,12 @@ def spatial_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             column="spatial.lee_yu",
         )
     out["lee_yu"] = list(dict.fromkeys(ly))
+    if out["speed_effect"] not in ("total", "direct"):
+        raise ConfigError(
+            f"spatial.speed_effect must be 'total' or 'direct', got {out['speed_effect']!r}",
+            source="config",
+            column="spatial.speed_effect",
+        )
     for key in ("first_year", "last_year"):
         v = out[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
@@ -188,9 +194,20 @@ def sdm_step(
             empty3, outdir, provenance_hash=key, formats=formats
         )
 
-    d1 = designs.sdm_design(sample, lee_yu=opts["lee_yu"])
+    d1 = designs.sdm_design(
+        sample,
+        lee_yu=opts["lee_yu"],
+        jackknife=bool(opts["jackknife"]),
+        speed_effect=str(opts["speed_effect"]),
+        n_sim=int(opts["n_sim"]),
+        seed=seed,
+    )
+    price = price_note(ry)
+    speed = _speed_text(opts, seed)
+    jk = _jackknife_text(ry, d1.fits, opts)
     notes1 = (
         _sample_text(sample),
+        price,
         vintage,
         wtext,
         "SDM: spatial Durbin model (ρ on W × growth; W × rows are spatial lags of the regressors); SAR for "
@@ -201,6 +218,8 @@ def sdm_step(
         "comparable with the others.",
         "Coefficients are not marginal effects: the direct / indirect / total impacts of the SDM are in "
         "Table S3.",
+        speed,
+        *jk,
         SE_NOTE,
         _small_sample(sample),
         *sample.notes,
@@ -221,9 +240,12 @@ def sdm_step(
         )
     paths += write_table(t1, outdir, provenance_hash=key, formats=formats)
 
-    d3 = designs.impacts_design(d1.fits, n_sim=int(opts["n_sim"]), seed=seed)
+    d3 = designs.impacts_design(
+        d1.fits, n_sim=int(opts["n_sim"]), seed=seed, speed_effect=str(opts["speed_effect"])
+    )
     notes3 = (
         _sample_text(sample),
+        price,
         vintage,
         wtext,
         "Impacts of the SDM (LeSage and Pace 2009): S_k = (I − ρW)⁻¹(β_k I + θ_k W); direct = mean "
@@ -233,8 +255,11 @@ def sdm_step(
         "asymptotic normal distribution with the full analytic covariance (draws with ρ outside the "
         f"admissible interval discarded); seed {seed} = derive_seed(master_seed, 'spatial', 'impacts'), the "
         "same draws for every column. Stars from normal p-values of estimate / SE.",
+        speed,
+        *jk,
         _small_sample(sample),
         *sample.notes,
+        *(n for n in d1.notes if n.startswith("SDM, jackknife")),
         *d3.notes,
     )
     if d3.coefs.empty:
@@ -251,6 +276,42 @@ def sdm_step(
         )
     paths += write_table(t3, outdir, provenance_hash=key, formats=formats)
     return paths
+
+
+def _speed_text(opts: Mapping[str, Any], seed: int) -> str:
+    from zonespill.convergence.designs import speed_note
+
+    return (
+        speed_note()
+        + f" Here T = 1 (annual growth); every column's speed uses the {opts['speed_effect']} impact of the "
+        f"lagged level (spatial.speed_effect), {int(opts['n_sim'])} draws, seed {seed} (as in Table S3)."
+    )
+
+
+def _jackknife_text(ry: pd.DataFrame, fits: Any, opts: Mapping[str, Any]) -> tuple[str, ...]:
+    from zonespill.convergence.designs import nickell_text
+
+    if not opts["jackknife"]:
+        return (
+            "No bias-corrected column (spatial.jackknife = false): with province effects the lagged level "
+            "carries Nickell bias of order 1/T.",
+        )
+    base = next((f for f in fits if f.model == "sdm" and not f.lee_yu and not f.jackknife), None)
+    corr = next((f for f in fits if f.jackknife), None)
+    if corr is None or corr.result is None:
+        return ()
+    b_full = float(base.result.params[designs.LAG]) if base is not None and base.result is not None else None
+    return (
+        nickell_text(
+            ry,
+            full="SDM",
+            corrected="'SDM, jackknife'",
+            b_full=b_full,
+            b_corrected=float(corr.result.params[designs.LAG]),
+            se_text="SEs: inverse information matrix of the full fit (iid errors assumed); its "
+            "log-likelihood and σ² are those of the full fit",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- S2
@@ -280,6 +341,7 @@ def lm_step(
     notes = (
         _sample_text(sample) + " Model tested: the same equation without spatial terms (two-way FE, direct "
         "demeaning, OLS).",
+        price_note(ry),
         vintage,
         wtext,
         "LM tests of Anselin et al. (1996) for the fixed-effects panel (Elhorst 2014; Debarsy and Ertur "
@@ -328,6 +390,7 @@ def comparison_step(
     frame, extra, _ = designs.comparison_design(sample)
     notes = (
         _sample_text(sample),
+        price_note(ry),
         vintage,
         wtext,
         "All models: two-way FE removed by direct demeaning (N = nT), ML (zonespill.spatial.fit_panel); "
