@@ -639,6 +639,7 @@ def table_descriptives_step(
     n_units = ry["region_id"].nunique()
     notes = (
         f"Sample: {lab.count(n_units)}, {int(ry['year'].min())}–{int(ry['year'].max())} (region-years).",
+        price_note(ry),
         vintage_note(ry),
         "Output per capita = output / year-end resident population (computed from the panel).",
         "Zones: a zone counts from its approval year on (zones abolished before the catalogue year "
@@ -695,6 +696,7 @@ def table_sigma_step(
     bare = lab.variable(outcome, with_unit=False) if outcome in lab.variables else what
     notes = (
         f"Sample: {lab.count(ry['region_id'].nunique())} with {bare} in the year.",
+        price_note(ry),
         vintage_note(ry),
         f"sd_log: standard deviation of log {bare} across {lab.plural} (unweighted); "
         f"cv: coefficient of variation of {bare}; theil, gini: unweighted inequality indices.",

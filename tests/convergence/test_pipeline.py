@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zonespill.convergence import pipeline
+from zonespill.convergence import designs, pipeline
 from zonespill.errors import ConfigError
 
 FORMATS = ("tex", "md", "csv", "html")
@@ -67,7 +67,7 @@ def test_tiny_spine_outputs_deterministic_and_clubs_skipped(spine: dict[str, Pat
     a = _run_all(spine, tmp_path / "a")
     b = _run_all(spine, tmp_path / "b")
     assert _names(a, tmp_path / "a") == _names(b, tmp_path / "b")
-    expected = {f"tables/C{i}.{f}" for i in range(1, 6) for f in FORMATS}
+    expected = {f"tables/{t}.{f}" for t in ("C1", "C2", "C3", "C4", "C4m", "C5") for f in FORMATS}
     expected |= {
         f"figures/{s}.{e}"
         for s in ("FC1_sigma_groups", "FC2_beta_scatter", "FC3_transition_paths")
@@ -116,13 +116,41 @@ def test_long_panel_runs_clubs_and_options(spine: dict[str, Path], tmp_path: Pat
     paths["region_year"] = tmp_path / "region_year_long.parquet"
     long.to_parquet(paths["region_year"], index=False)
     written = _run_all(paths, tmp_path / "out", {"hp_lambda": 400, "merge": "PS", "spatial": False})
-    assert len(written) == 5 * len(FORMATS) + 6
+    assert len(written) == 6 * len(FORMATS) + 6
     c4 = (tmp_path / "out" / "tables" / "C4.csv").read_text(encoding="utf-8")
     assert "full panel" in c4 and "not estimated" not in c4
+    # C4: sizes and log-t statistics with each club's own test; members in the companion table C4m
+    c4t = pd.read_csv(tmp_path / "out" / "tables" / "C4.csv", comment=None)
+    assert "passes (t > −1.65)" in c4t.columns and "members" not in c4t.columns
+    c4m = pd.read_csv(tmp_path / "out" / "tables" / "C4m.csv")
+    ids = {str(u) for u in long["region_id"].unique()}
+    assert {str(u) for u in c4m["id"].dropna() if str(u) in ids} == ids  # one row per unit
+    clubs = c4t[c4t["group"].astype(str).str.match(r"club \d")]
+    for _, row in clubs.iterrows():
+        k = str(row["group"]).split()[1]
+        assert (c4m["club"] == f"club {k}").sum() == int(row["n"])
+        assert row["passes (t > −1.65)"] == ("yes" if float(row["t"]) > -1.65 else "no")
+    assert "NOMINAL" in c4 or "real" in c4
     c5 = (tmp_path / "out" / "tables" / "C5.csv").read_text(encoding="utf-8")
     assert "two-way partner pairs" in c5 and "all province pairs (benchmark)" in c5
     c2 = (tmp_path / "out" / "tables" / "C2.md").read_text(encoding="utf-8")
     assert "SEM" not in c2.split("Dependent variable")[0]  # spatial columns switched off
+
+
+def test_core_option_reaches_the_club_algorithm(spine: dict[str, Path], tmp_path: Path) -> None:
+    from zonespill.convergence import club_convergence
+
+    long = _long_region_year(pd.read_parquet(spine["region_year"]))
+    names = {u: u for u in long["region_id"].astype(str)}
+    for core in ("abs_t", "t"):
+        des = designs.club_design(long, names, core=core)
+        assert des.result is not None and des.result.core == core
+        panel = long.assign(log_gdp_pc=np.log(long["gdp_pc"]))
+        ref = club_convergence(panel, value="log_gdp_pc", unit="region_id", time="year", filter="hp",
+                               hp_lambda=400.0, merge="PS", time_trim=1 / 3, core=core)
+        assert [sorted(m) for m in des.result.clubs["members"]] == [sorted(m) for m in ref.clubs["members"]]
+    with pytest.raises(ConfigError, match=r"convergence\.core"):
+        pipeline.convergence_options({"core": "largest"})
 
 
 def test_unknown_option_rejected() -> None:

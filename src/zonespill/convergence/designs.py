@@ -1063,12 +1063,20 @@ def club_design(
     cstar: float = 0.0,
     min_periods: int = 10,
     min_units: int = 4,
+    core: str = "abs_t",
 ) -> ClubDesign:
     """Phillips–Sul clubs of log GDP per capita (HP trend, ``merge`` clubs).
 
+    ``gdp_pc`` is used as given: real when region_year was deflated (its ``price_basis``),
+    nominal otherwise (the clubs then depend on the price level, see the C4 notes). ``core``:
+    core formation by the largest ``|t|`` (``"abs_t"``, ConvergenceClubs) or the largest ``t``
+    (``"t"``, Phillips and Sul 2007).
+
     Only provinces observed in every year of the window enter (balanced panel). With fewer
     than ``min_periods`` years or ``min_units`` provinces, or if the algorithm cannot run,
-    no clubs are reported (``result=None``, the table holds one explanatory row).
+    no clubs are reported (``result=None``, the table holds one explanatory row). The table
+    lists each group's size and log-t regression with its own test (``passes``: t > −1.65);
+    members are in :func:`membership_table` (table C4m).
     """
     d = ry[[UNIT, TIME, "gdp_pc"]].dropna()
     years = sorted(pd.unique(ry[TIME]))
@@ -1097,6 +1105,7 @@ def club_design(
                 filter="hp",
                 hp_lambda=hp_lambda,
                 merge=merge,
+                core=core,  # type: ignore[arg-type]
             )
         except ZonespillError as exc:
             reason = f"the club algorithm could not run: {exc}"
@@ -1107,10 +1116,11 @@ def club_design(
                 {
                     "group": "not estimated",
                     "n": len(keep),
-                    "members": reason,
+                    "reason": reason,
                     "log-t b": np.nan,
                     "se": np.nan,
                     "t": np.nan,
+                    "passes (t > −1.65)": "",
                 }
             ]
         )
@@ -1121,10 +1131,10 @@ def club_design(
         {
             "group": "full panel",
             "n": res.logt.n_units,
-            "members": "all provinces",
             "log-t b": res.logt.beta,
             "se": res.logt.se,
             "t": res.logt.t,
+            "passes (t > −1.65)": _yes(bool(np.isfinite(res.logt.t) and res.logt.t > -1.65)),
         }
     ]
     for j, c in enumerate(res.clubs.to_dict("records")):
@@ -1136,10 +1146,10 @@ def club_design(
             {
                 "group": "divergent",
                 "n": len(res.divergent),
-                "members": _names(res.divergent, names),
                 "log-t b": np.nan,
                 "se": np.nan,
                 "t": np.nan,
+                "passes (t > −1.65)": "",
             }
         )
     member = _membership(keep, res.clubs)
@@ -1154,14 +1164,53 @@ def club_design(
     return ClubDesign(res, pd.DataFrame(rows), member, tuple(notes), None, panel, initial)
 
 
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
 def _club_row(c: Mapping[Any, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    passes = bool(c["passes"]) if "passes" in c else bool(np.isfinite(c["t"]) and c["t"] > -1.65)
     return {
         "n": int(c["n"]),
-        "members": _names(list(c["members"]), names),
         "log-t b": float(c["beta"]),
         "se": float(c["se"]),
         "t": float(c["t"]),
+        "passes (t > −1.65)": _yes(passes),
     }
+
+
+def membership_table(design: ClubDesign, names: Mapping[str, str]) -> pd.DataFrame:
+    """C4m: one row per unit — id, name, final club (``divergent`` when in none), the initial club
+    before merging, and whether the unit's final club passes its own log-t test."""
+    ids = list(design.membership.index)
+    if design.result is None:
+        return pd.DataFrame(
+            {
+                "id": ids,
+                "name": [names.get(u, u) for u in ids],
+                "club": "not estimated",
+                "initial club": "",
+                "club passes log-t": "",
+            }
+        )
+    passes = dict(zip(design.result.clubs["club"].astype(int), design.result.clubs["passes"], strict=True))
+    init = design.initial_membership if design.initial_membership is not None else design.membership
+
+    def label(v: Any) -> str:
+        return "divergent" if pd.isna(v) else f"club {int(v)}"
+
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "name": [names.get(u, u) for u in ids],
+            "club": [label(design.membership[u]) for u in ids],
+            "initial club": [label(init.get(u, pd.NA)) for u in ids],
+            "club passes log-t": [
+                "" if pd.isna(design.membership[u]) else _yes(bool(passes[int(design.membership[u])]))
+                for u in ids
+            ],
+        }
+    )
 
 
 def _membership(ids: Sequence[str], clubs: pd.DataFrame) -> pd.Series:

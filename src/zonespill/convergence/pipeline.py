@@ -20,7 +20,14 @@ from zonespill.convergence import designs
 from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 from zonespill.provenance import read_provenance_hash
-from zonespill.steps import price_note, read_region_year, read_weights, vintage_note, weights_note
+from zonespill.steps import (
+    price_basis,
+    price_note,
+    read_region_year,
+    read_weights,
+    vintage_note,
+    weights_note,
+)
 from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
@@ -134,6 +141,7 @@ def sigma_step(
         f"Sample: {len(ever)} provinces, {first}–{last}. Entries: standard deviation of log GDP per capita "
         "across "
         "the provinces of the group (population SD, ddof = 0, unweighted).",
+        price_note(ry),
         vintage_note(ry),
         _ties_note(last),
         *design.notes,
@@ -346,6 +354,7 @@ def clubs_step(
         time_trim=float(opts["time_trim"]),
         cstar=float(opts["cstar"]),
         min_periods=int(opts["min_club_periods"]),
+        core=str(opts["core"]),
     )
     n_units = len(design.membership)
     caveats = (
@@ -358,14 +367,49 @@ def clubs_step(
         "and last years, and the algorithm sorts provinces by the last-year trend value.",
     )
     hpkey = read_provenance_hash(provenance)
+    basis = price_basis(ry)
+    core_text = {
+        "abs_t": "core group = the prefix with the largest |t| (ConvergenceClubs convention)",
+        "t": "core group = the prefix with the largest t (Phillips and Sul 2007)",
+    }[str(opts["core"])]
+    if basis.startswith("real"):
+        unit_note = (
+            f"Clubs are computed on log real GDP per capita ({basis}). Phillips–Sul's relative transition "
+            "h_it = log y_it / mean_i log y_it depends on the measurement unit (a common price level or "
+            "currency unit shifts every log level), so real values in one base are used."
+        )
+    else:
+        unit_note = (
+            "Clubs are computed on log NOMINAL GDP per capita (no deflator given). Phillips–Sul's relative "
+            "transition h_it = log y_it / mean_i log y_it is not invariant to the measurement unit: "
+            "multiplying the series by a constant (another currency unit) or deflating by a common price "
+            "index changes every ratio and can change the clubs. Give a deflator (inputs.deflator) to run "
+            "them on real values; until then read the clubs as specific to current prices."
+        )
+    failing = design.result.failing_clubs if design.result is not None else []
+    check = (
+        ""
+        if design.result is None
+        else (
+            "Every final club passes its own log-t test (t > −1.65)."
+            if not failing
+            else f"Final club(s) {', '.join(map(str, failing))} do NOT pass their own log-t test "
+            "(t ≤ −1.65): the sieve or merging step admitted members that the club as a whole does not "
+            "support; read them with care."
+        )
+    )
     notes4 = (
         "Phillips–Sul (2007, 2009) log-t test and clustering on the HP trend of log GDP per capita, "
         f"{first}–{last}; "
         f"time trim {float(opts['time_trim']):.3g}, c* = {float(opts['cstar']):g}, critical value −1.65, "
-        f"club merging: {merge or 'none'} (ConvergenceClubs 2.2.5 conventions).",
+        f"club merging: {merge or 'none'}, {core_text} (convergence.core).",
         "log-t b: slope of log(H1/Ht) − 2 log log t on log t; SE: HAC (quadratic spectral kernel, Andrews "
         "bandwidth); "
-        "convergence within a group is not rejected when t > −1.65. Members sorted by code.",
+        "convergence within a group is not rejected when t > −1.65 ('passes'). Members of each club: "
+        "Table C4m.",
+        *((check,) if check else ()),
+        price_note(ry),
+        unit_note,
         vintage_note(ry),
         *caveats,
         *design.notes,
@@ -378,6 +422,20 @@ def clubs_step(
         digits={"log-t b": 3, "se": 3, "t": 2},
     )
     paths = write_table(t4, outdir, provenance_hash=hpkey, formats=formats)
+    members = designs.membership_table(design, names)
+    t4m = PlainTable(
+        members.set_index("id"),
+        table_id="C4m",
+        title="Convergence club membership of provinces (Phillips–Sul)",
+        notes=(
+            "One row per province with complete data: final club ('divergent' = in no club), the club "
+            "before merging, and whether the final club passes its own log-t test. Club sizes and log-t "
+            "statistics: Table C4.",
+            unit_note,
+            *design.notes,
+        ),
+    )
+    paths += write_table(t4m, outdir, provenance_hash=hpkey, formats=formats)
 
     col = read_parquet(collaborations)
     pmap = province_of(reg)

@@ -40,6 +40,7 @@ BUILDER_TABLE_ID: dict[str, str] = {
     "beta": "C2",
     "panel": "C3",
     "clubs": "C4",
+    "club_members": "C4m",
     "club_ties": "C5",
     "m1": "M1",
 }

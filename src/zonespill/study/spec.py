@@ -27,7 +27,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "regression": ("panel_ols",),
     "did": ("staggered", "pairs", "spillover", "bacon"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
-    "convergence": ("sigma", "beta", "panel", "clubs", "club_ties"),
+    "convergence": ("sigma", "beta", "panel", "clubs", "club_members", "club_ties"),
     "montecarlo": ("m1",),
 }
 
@@ -48,6 +48,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "beta": ("region_year", "weights", "weights_meta"),
     "panel": ("region_year", "weights", "weights_meta"),
     "clubs": ("region_year", "regions", "collaborations"),
+    "club_members": ("region_year", "regions", "collaborations"),
     "club_ties": ("region_year", "regions", "collaborations"),
     "m1": (),
 }
