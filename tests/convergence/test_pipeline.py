@@ -157,3 +157,24 @@ def test_unknown_option_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown convergence option"):
         pipeline.convergence_options({"hp_lamda": 100})
     assert pipeline.convergence_options(None)["hp_lambda"] == 400.0
+
+
+def test_clubs_say_real_or_nominal(spine: dict[str, Path], tmp_path: Path) -> None:
+    long = _long_region_year(pd.read_parquet(spine["region_year"]))
+    for basis, word in (("nominal", "NOMINAL"), ("real (base 2010, CPI; national)", "log real GDP per capita")):
+        path = tmp_path / f"ry_{word[:4]}.parquet"
+        long.assign(price_basis=basis).to_parquet(path, index=False)
+        out = tmp_path / word[:4]
+        pipeline.clubs_step(
+            {"spatial": False},
+            region_year=path,
+            regions=spine["regions"],
+            collaborations=spine["collaborations"],
+            provenance=spine["provenance"],
+            outdir=out,
+            figure_stem=out / "FC3",
+            formats=("md",),
+        )
+        text = (out / "C4.md").read_text(encoding="utf-8")
+        assert word in text and f"GDP per capita: {basis.split(' (')[0]}" in text
+        assert word in (out / "C4m.md").read_text(encoding="utf-8")
