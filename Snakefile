@@ -37,6 +37,7 @@ include: "workflow/rules/study.smk"
 include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/findings.smk"
+include: "workflow/rules/paper.smk"
 
 
 # A step killed between creating its temporary file and renaming it (SIGKILL, node failure)

@@ -322,6 +322,7 @@ FAMILY_CLI_MODULES = (
     "zonespill.convergence.cli",
     "zonespill.simulation.cli",
     "zonespill.report_cli",
+    "zonespill.paper_cli",
 )
 
 

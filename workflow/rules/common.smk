@@ -3,7 +3,7 @@ import json
 import sys
 from pathlib import Path, PurePosixPath
 
-from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload
+from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload, study_labels
 
 OUT = str(PurePosixPath(config["output_dir"]))
 if PurePosixPath(OUT).is_absolute() or ".." in PurePosixPath(OUT).parts or PurePosixPath(OUT).parts[0] != "results":
