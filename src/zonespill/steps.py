@@ -746,6 +746,9 @@ def panel_ols_results(
     cluster: str | None = "unit",
     key: str = "study.tables.T3",
     labels: Any = None,
+    regressors: Sequence[str] = (),
+    covariates: Sequence[str] = (),
+    sample: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], list[str]]:
     """Linear panel models, one per declared column: outcome on regressors (+ covariates) with the
     declared fixed effects (linearmodels PanelOLS), SEs clustered by unit, by a panel column, or
@@ -767,12 +770,12 @@ def panel_ols_results(
         ckey = f"{key}.columns.{i}"
         name = str(col.get("name") or f"({i + 1})")
         y = str(col.get("outcome") or outcome)
-        xs = [*(col.get("regressors") or ()), *(col.get("covariates") or ())]
+        xs = [*(col.get("regressors") or regressors), *(col.get("covariates", covariates) or ())]
         fe = list(col.get("fixed_effects") or fixed_effects)
         cl = col.get("cluster", cluster)
         d = with_lags(ry, [y, *xs])
         require_columns(d, [y, *xs], key=ckey)
-        d, sample_notes = apply_sample(d, col.get("sample"), key=f"{ckey}.sample")
+        d, sample_notes = apply_sample(d, col.get("sample", sample), key=f"{ckey}.sample")
         if cl not in (None, "unit"):
             require_columns(d, [str(cl)], key=f"{ckey}.cluster")
         d = d.dropna(subset=[y, *xs]).set_index(["region_id", "year"])
@@ -887,6 +890,9 @@ def table_twfe_step(
     table_id: str = "T3",
     title: str | None = None,
     extra_notes: Sequence[str] = (),
+    regressors: Sequence[str] = (),
+    covariates: Sequence[str] = (),
+    sample: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """T3 (or any declared ``panel_ols`` table): linear panel models side by side."""
     from zonespill import provenance as prov
@@ -905,6 +911,9 @@ def table_twfe_step(
         cluster=cluster,
         key=f"study.tables.{table_id}",
         labels=lab,
+        regressors=regressors,
+        covariates=covariates,
+        sample=sample,
     )
     if not any(r.ok for r in results):
         status.skip("no column could be estimated: " + "; ".join(f"{r.model}: {r.reason}" for r in results))
