@@ -28,13 +28,18 @@ def opts(*keys):
 INPUT_FILES = [config["inputs"][t]["path"] for t in ("regions", "panel", "zones", "collaborations")]
 if "flows" in config["inputs"]:
     INPUT_FILES.append(config["inputs"]["flows"]["path"])
+# Every other file the config names is a rule input too (and hashed by rule provenance).
+WEIGHTS_FILE = [config["weights"]["file"]["path"]] if config["weights"].get("kind") == "file" else []
+INPUT_FILES += WEIGHTS_FILE
+INPUT_FILES += [config.get("montecarlo", {})[k] for k in ("census_csv", "pairings_csv") if k in config.get("montecarlo", {})]
+INPUT_FILES = list(dict.fromkeys(INPUT_FILES))
 TABLES = ["T1", "T2", "T3"]
 TABLE_FILES = [f"{OUT}/tables/{t}.{ext}" for t in TABLES for ext in config["tables"]["formats"]]
 FIGURE_FILES = [f"{OUT}/figures/F1_sigma.{ext}" for ext in ("png", "pdf")]
 ALL_OUTPUTS = TABLE_FILES + FIGURE_FILES + [
     f"{OUT}/provenance.json",
     f"{OUT}/indicators/pair_year.parquet",
-]
+] + ([f"{OUT}/canonical/flows.parquet"] if "flows" in config["inputs"] else [])
 CONDA_ENV = "../envs/zonespill.yaml"
 
 

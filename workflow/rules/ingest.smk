@@ -76,3 +76,22 @@ rule ingest_collaborations:
     shell:
         "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
         " --out {output.table:q} --drops {output.drops:q}"
+
+
+rule ingest_flows:
+    input:
+        source=config["inputs"]["flows"]["path"] if "flows" in config["inputs"] else [],
+        regions=f"{OUT}/canonical/regions.parquet",
+    output:
+        f"{OUT}/canonical/flows.parquet",
+    params:
+        zs=ZS,
+        options=opts("inputs", "flows") if "flows" in config["inputs"] else "{}",
+    conda:
+        CONDA_ENV
+    log:
+        f"{OUT}/logs/ingest_flows.log",
+    benchmark:
+        f"{OUT}/benchmarks/ingest_flows.tsv"
+    shell:
+        "{params.zs} ingest-flows --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
