@@ -12,6 +12,16 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Our own checks first, so a bad config gives one line naming the file and dotted key (duplicated
+# YAML keys included) rather than Snakemake's schema dump.
+import sys as _sys
+from zonespill.config import check_workflow_config as _check_config
+from zonespill.errors import ConfigError as _ConfigError
+
+try:
+    _check_config(config, workflow.overwrite_configfiles or ["config/config.yaml"])
+except _ConfigError as _err:
+    _sys.exit(f"zonespill: config error: {_err}")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -66,12 +66,15 @@ def forward(
     formats: bool = False,
     ints: Sequence[str] = (),
     doc: str = "",
+    optional: Sequence[str] = (),
+    jsons: Sequence[str] = (),
 ) -> None:
     """Register the step ``name`` that calls ``target`` (``"module:function"``).
 
     The step takes ``--options JSON`` (passed positionally, if ``options``), one required
     ``--<path>`` per entry of ``paths`` and ``--<int>`` per entry of ``ints`` (passed as
     keywords of the same names) and, with ``formats``, ``--formats`` (passed as a tuple).
+    ``optional`` paths and ``jsons`` (JSON objects) are keywords that default to ``None``.
     The target module is imported only when the step runs.
     """
     base = _args(*paths, options=options, formats=formats)
@@ -80,13 +83,17 @@ def forward(
         base(p)
         for n in ints:
             p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=int, default=0)
+        for n in optional:
+            p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=Path, default=None)
+        for n in jsons:
+            p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=_json, default=None)
 
     def run(ns: argparse.Namespace) -> object:
         import importlib
 
         module, func = target.split(":")
         fn = getattr(importlib.import_module(module), func)
-        kwargs: dict[str, Any] = {n: getattr(ns, n) for n in (*paths, *ints)}
+        kwargs: dict[str, Any] = {n: getattr(ns, n) for n in (*paths, *ints, *optional, *jsons)}
         if formats:
             kwargs["formats"] = _fmt(ns)
         return fn(ns.options, **kwargs) if options else fn(**kwargs)
@@ -96,7 +103,15 @@ def forward(
 
 
 forward("ingest-regions", "zonespill.steps:ingest_regions_step", "out", doc="Validate the regions table.")
-forward("ingest-panel", "zonespill.steps:ingest_panel_step", "regions", "out", doc="Validate the panel.")
+forward(
+    "ingest-panel",
+    "zonespill.steps:ingest_panel_step",
+    "regions",
+    "out",
+    optional=("warnings",),
+    jsons=("plausibility",),
+    doc="Validate the panel.",
+)
 forward("ingest-zones", "zonespill.steps:ingest_zones_step", "regions", "out", doc="Validate the zones.")
 forward(
     "ingest-collaborations",
@@ -104,6 +119,7 @@ forward(
     "regions",
     "out",
     "drops",
+    optional=("warnings",),
     doc="Validate the collaborations.",
 )
 forward("ingest-flows", "zonespill.steps:ingest_flows_step", "regions", "out", doc="Validate the flows.")

@@ -68,17 +68,41 @@ def _vintages(options: Mapping[str, Any]) -> dict[str, Vintage]:
     return out
 
 
-def ingest_panel_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
-    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``."""
+def write_warnings(path: Path | None, records: list[dict[str, Any]]) -> None:
+    """Log each warning record and write them all (``[]`` if none) for the run summary."""
+    for rec in records:
+        rows = rec["rows"][:10]
+        log.warning("%s, row(s) %s, column '%s': %s", rec["source"], rows, rec["column"], rec["message"])
+    if path is not None:
+        write_json(path, records)
+
+
+def ingest_panel_step(
+    options: Mapping[str, Any],
+    *,
+    regions: Path,
+    out: Path,
+    plausibility: Mapping[str, Any] | None = None,
+    warnings: Path | None = None,
+) -> pd.DataFrame:
+    """Validate the panel, select the configured GDP vintage, write ``panel.parquet``.
+
+    Plausibility warnings (bounds: the top-level ``plausibility`` config section) go to
+    the log and, with ``warnings``, to a JSON record the run summary reads.
+    """
     spec = SourceSpec.from_config(options, key="inputs.panel")
     vintages = _vintages(options)
+    records: list[dict[str, Any]] = []
     panel = ingest_panel(
         spec,
         regions=read_canonical(regions, "regions"),
         vintages=vintages,
         vintage=str(options.get("vintage", next(iter(vintages)))),
         covariates=options.get("covariates"),
+        plausibility=C.Plausibility.from_options(plausibility),
+        records=records,
     )
+    write_warnings(warnings, records)
     write_canonical(out, panel, "panel")
     log.info(
         "panel: %d rows, %d regions, years %d-%d",
@@ -99,14 +123,17 @@ def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
 
 
 def ingest_collaborations_step(
-    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path
+    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path, warnings: Path | None = None
 ) -> pd.DataFrame:
     spec = SourceSpec.from_config(options, key="inputs.collaborations")
+    records: list[dict[str, Any]] = []
     collabs, dropped = ingest_collaborations(
         spec,
         regions=read_canonical(regions, "regions"),
         missing_start_year=str(options.get("missing_start_year", "error")),
+        records=records,
     )
+    write_warnings(warnings, records)
     write_json(
         drops,
         [
@@ -573,10 +600,20 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     }
     inputs = config["inputs"]
     ingest_regions_step(inputs["regions"], out=paths["regions"])
-    ingest_panel_step(inputs["panel"], regions=paths["regions"], out=paths["panel"])
+    ingest_panel_step(
+        inputs["panel"],
+        regions=paths["regions"],
+        out=paths["panel"],
+        plausibility=config.get("plausibility"),
+        warnings=out / "canonical/panel_warnings.json",
+    )
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
     ingest_collaborations_step(
-        inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]
+        inputs["collaborations"],
+        regions=paths["regions"],
+        out=paths["collaborations"],
+        drops=paths["drops"],
+        warnings=out / "canonical/collaborations_warnings.json",
     )
     weights_step(
         config["weights"],

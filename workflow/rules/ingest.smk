@@ -24,10 +24,12 @@ rule ingest_panel:
         source=config["inputs"]["panel"]["path"],
         regions=f"{OUT}/canonical/regions.parquet",
     output:
-        f"{OUT}/canonical/panel.parquet",
+        table=f"{OUT}/canonical/panel.parquet",
+        warnings=f"{OUT}/canonical/panel_warnings.json",
     params:
         zs=ZS,
         options=opts("inputs", "panel"),
+        plausibility=json.dumps(config.get("plausibility", {}), sort_keys=True, ensure_ascii=True),
     conda:
         CONDA_ENV
     log:
@@ -35,7 +37,8 @@ rule ingest_panel:
     benchmark:
         f"{OUT}/benchmarks/ingest_panel.tsv"
     shell:
-        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --regions {input.regions:q} --out {output:q}"
+        "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --regions {input.regions:q}"
+        " --plausibility {params.plausibility:q} --out {output.table:q} --warnings {output.warnings:q}"
 
 
 rule ingest_zones:
@@ -64,6 +67,7 @@ rule ingest_collaborations:
     output:
         table=f"{OUT}/canonical/collaborations.parquet",
         drops=f"{OUT}/canonical/collaborations_drops.json",
+        warnings=f"{OUT}/canonical/collaborations_warnings.json",
     params:
         zs=ZS,
         options=opts("inputs", "collaborations"),
@@ -75,7 +79,7 @@ rule ingest_collaborations:
         f"{OUT}/benchmarks/ingest_collaborations.tsv"
     shell:
         "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
-        " --out {output.table:q} --drops {output.drops:q}"
+        " --out {output.table:q} --drops {output.drops:q} --warnings {output.warnings:q}"
 
 
 rule ingest_flows:
