@@ -180,3 +180,30 @@ def test_resource_exhausting_values_are_rejected_in_one_line(
     message = str(info.value)
     assert info.value.column == dotted and "must be at most" in message
     assert "\n" not in message and len(message) < 200
+
+
+def test_monte_carlo_reads_pairings_through_ingest(tmp_path: Path) -> None:
+    """``start_year: 1996.0`` is a year for ingest, so it is one for the Monte Carlo reader too;
+    text is rejected with file, row and the file's column; a directory is not a file."""
+    from zonespill.simulate import prefecture_geography, prefecture_pairs
+
+    repo = Path(__file__).resolve().parents[1]
+    census_cols = {"city_code": "code", "city": "name", "province_code": "province_code", "coord": "wkt"}
+    geo = prefecture_geography(repo / ".test/data/prefectures.csv", columns=census_cols)
+    pair_cols = {
+        "program": "programme",
+        "start_year": "start",
+        "giver_code": "giver",
+        "receiver_code": "receiver",
+    }
+    text = (repo / ".test/data/pairings.csv").read_text(encoding="utf-8").replace(",2004,", ",2004.0,")
+    path = tmp_path / "pairings.csv"
+    path.write_text(text, encoding="utf-8")
+    pairs, _ = prefecture_pairs(path, geo.regions, columns=pair_cols)
+    assert 2004 in pairs["start_year"].tolist()
+    path.write_text(text.replace(",2004.0,", ",2004a,"), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        prefecture_pairs(path, geo.regions, columns=pair_cols)
+    assert info.value.rows == [2] and info.value.column == "start" and str(path) in str(info.value)
+    with pytest.raises(InputError, match="is a directory"):
+        prefecture_pairs(tmp_path, geo.regions, columns=pair_cols)

@@ -269,6 +269,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ns._fn(ns)
     except ZonespillError as exc:
-        log.error("%s", exc)
+        # A rejected input or an estimator that cannot run: one clear line, no traceback.
+        log.error("%s", " ".join(str(exc).split("\n")))
         return 2
+    except Exception as exc:  # the last line of defence: never a raw traceback
+        _report_unexpected(ns.step, exc, log_path)
+        return 3
     return 0
+
+
+def _report_unexpected(step_name: str, exc: BaseException, log_path: Path | None) -> None:
+    """One line naming the step and where the traceback is; the traceback goes to the step log."""
+    import traceback
+
+    detail = " ".join(str(exc).split())[:300] or "(no message)"
+    what = (
+        "ran out of memory"
+        if isinstance(exc, MemoryError)
+        else f"failed unexpectedly ({type(exc).__name__}: {detail})"
+    )
+    where = f"the full traceback is in {log_path}" if log_path is not None else "traceback follows"
+    log.error("step '%s' %s; this is a zonespill bug or an unsupported input — %s", step_name, what, where)
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if log_path is None:
+        sys.stderr.write(trace)
+        return
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(trace)

@@ -848,7 +848,9 @@ def ingest_flows(
 
 def read_canonical(path: str | Path, table: str) -> pd.DataFrame:
     """Read a canonical Parquet table written by a pipeline step and re-check its key."""
-    frame = pd.read_parquet(path)
+    from zonespill.io import read_parquet
+
+    frame = read_parquet(path)
     C.check_key(frame, C.CONTRACTS[table], source=str(path))
     return frame
 

@@ -101,7 +101,22 @@ def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
-    return pd.read_parquet(path)
+    """Read an intermediate Parquet file; a damaged one is named with the way to rebuild it.
+
+    Snakemake reruns a step when its output is older than its inputs, not when the bytes
+    were damaged (a disk or copy error keeps the timestamp), so say what to do.
+    """
+    from zonespill.errors import InputError
+
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise InputError(
+            f"the file is damaged ({type(exc).__name__}); the rerun rebuilds it",
+            source=f"corrupted intermediate {Path(path)}; delete it and rerun",
+        ) from None
 
 
 def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, **kwargs: Any) -> None:
