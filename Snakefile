@@ -51,7 +51,10 @@ include: "workflow/rules/findings.smk"
 onstart:
     from zonespill.io import remove_stale_temporaries
 
-    for _stale in remove_stale_temporaries(OUT):
+    # Only temporaries of this workflow's declared outputs, in their own folders: a concurrent
+    # run with another output_dir inside results/ keeps its live temporary files.
+    _declared = [str(o) for r in workflow.rules for o in r.output]
+    for _stale in remove_stale_temporaries(OUT, outputs=_declared):
         print(f"removed stale temporary file {_stale}")
 
 

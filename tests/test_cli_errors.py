@@ -35,7 +35,9 @@ def test_unexpected_exception_names_the_step_and_the_log(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "step 'test-boom'" in lines[0] and str(log) in lines[0] and "KeyError" in lines[0]
+    assert (
+        len(lines) == 1 and "step 'test-boom'" in lines[0] and str(log) in lines[0] and "KeyError" in lines[0]
+    )
     text = log.read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in text and "gdp_pc" in text
 

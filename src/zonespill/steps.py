@@ -165,6 +165,16 @@ def ingest_flows_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
 def _analysis_regions(regions: pd.DataFrame, panel: pd.DataFrame, level: str) -> pd.DataFrame:
     ids = set(panel["region_id"].astype(str))
     sub = regions[(regions["level"] == level) & regions["region_id"].isin(ids)]
+    if len(sub) < 2:
+        from zonespill.errors import ConfigError
+
+        found = regions.loc[regions["region_id"].isin(ids), "level"].astype(str).value_counts().to_dict()
+        raise ConfigError(
+            f"the panel has {len(sub)} region(s) at level '{level}' (its regions by level: {found}); "
+            "set analysis.level to the level of the panel's regions",
+            source="config",
+            column="analysis.level",
+        )
     return sub.sort_values("region_id", kind="mergesort").reset_index(drop=True)
 
 

@@ -443,6 +443,15 @@ CASES = [
         ConfigError,
     ),
     Case(
+        "config-panel-at-another-level",
+        config_set("analysis", "level", value="prefecture"),
+        "config",
+        "analysis.level",
+        None,
+        WTS,
+        ConfigError,
+    ),
+    Case(
         "config-island-rule",
         config_set("weights", "islands", value="error"),
         "config",
