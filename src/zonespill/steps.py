@@ -169,9 +169,14 @@ def _analysis_regions(regions: pd.DataFrame, panel: pd.DataFrame, level: str) ->
         from zonespill.errors import ConfigError
 
         found = regions.loc[regions["region_id"].isin(ids), "level"].astype(str).value_counts().to_dict()
+        usable = [str(lv) for lv, n in found.items() if n >= 2 and lv != level]
+        hint = (
+            f"set analysis.level to the level of the panel's regions ({', '.join(usable)})"
+            if usable
+            else "a regional analysis needs at least two regions"
+        )
         raise ConfigError(
-            f"the panel has {len(sub)} region(s) at level '{level}' (its regions by level: {found}); "
-            "set analysis.level to the level of the panel's regions",
+            f"the panel has {len(sub)} region(s) at level '{level}' (its regions by level: {found}); {hint}",
             source="config",
             column="analysis.level",
         )
