@@ -324,6 +324,7 @@ def indicators_step(
     last = int(analysis_options.get("last_year", int(pan["year"].max())))
     if first > last:
         raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
+    _check_years_in_data(pan, first, last)
     years = range(first, last + 1)
     ids = units["region_id"].astype(str).tolist()
     ties = indicators.province_ties(col, reg, analysis_ids=ids)
@@ -354,6 +355,24 @@ def indicators_step(
         py.shape,
         len(ties.same_province),
     )
+
+
+def _check_years_in_data(pan: pd.DataFrame, first: int, last: int) -> None:
+    """The analysis window must lie inside the years that have the outcome (chosen GDP vintage)."""
+    have = pan.loc[pan["gdp"].notna(), "year"].astype("int64")
+    lo, hi = int(have.min()), int(have.max())
+    if first < lo:
+        raise ConfigError(
+            f"{first} is before the first year with GDP data ({lo}; the chosen vintage covers {lo}–{hi})",
+            source="config",
+            column="analysis.first_year",
+        )
+    if last > hi:
+        raise ConfigError(
+            f"{last} is after the last year with GDP data ({hi}; the chosen vintage covers {lo}–{hi})",
+            source="config",
+            column="analysis.last_year",
+        )
 
 
 # --------------------------------------------------------------------------- provenance
