@@ -154,10 +154,10 @@ def twfe(
     if event_study:
         rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
         evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != -1)
-        cols = []
-        for e in evs:
-            df[_ename(e)] = (rel == e).astype(float)
-            cols.append(_ename(e))
+        cols = [_ename(e) for e in evs]
+        # one concat, not one insert per dummy (no fragmented-frame PerformanceWarning)
+        dummies = pd.DataFrame({_ename(e): (rel == e).astype(float) for e in evs}, index=df.index)
+        df = pd.concat([df, dummies], axis=1)
         fit2 = _feols("zy ~ " + " + ".join(cols) + " | zu + zt", df, cn)
         n2, b2, V2 = _coefs(fit2)
         pos = {c: i for i, c in enumerate(n2)}
@@ -220,11 +220,11 @@ def sun_abraham(
     rel = np.where(tr, df["zt"] - df["zg"], np.nan)
     cells = (pd.DataFrame({"g": df["zg"][tr], "e": rel[tr]})
              .query("e != @ref_period").value_counts().sort_index().reset_index(name="n"))
-    cols = []
-    for g, e in zip(cells["g"], cells["e"], strict=True):
-        name = f"c{int(g)}_{_ename(int(e))}"
-        df[name] = ((df["zg"] == g) & (rel == e)).astype(float)
-        cols.append(name)
+    dummies = {f"c{int(g)}_{_ename(int(e))}": ((df["zg"] == g) & (rel == e)).astype(float)
+               for g, e in zip(cells["g"], cells["e"], strict=True)}
+    cols = list(dummies)
+    # one concat, not one insert per cell (no fragmented-frame PerformanceWarning)
+    df = pd.concat([df, pd.DataFrame(dummies, index=df.index)], axis=1)
     fit = _feols("zy ~ " + " + ".join(cols) + " | zu + zt", df, cn)
     names, b, V = _coefs(fit)
     pos = {c: i for i, c in enumerate(names)}
