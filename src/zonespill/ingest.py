@@ -615,6 +615,16 @@ def ingest_panel(
         year_range=years,
         source_columns=source_names(spec2),
     )
+    for v in vintages.values():  # every vintage may be logged (robustness columns too)
+        values = panel[f"gdp_{v.name}"].astype("float64")
+        bad = (values <= 0).fillna(False).to_numpy()
+        if bad.any():
+            raise InputError(
+                "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
+                source=src,
+                rows=(np.flatnonzero(bad) + spec.first_data_row).tolist(),
+                column=v.column,
+            )
     outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
     panel.loc[outside, "gdp"] = pd.NA
     panel.loc[outside, "vintage"] = pd.NA

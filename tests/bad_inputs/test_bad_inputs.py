@@ -322,6 +322,7 @@ CASES = [
         COL,
     ),
     Case("panel-zero-gdp", set_cell(P, 8, "gdp_new", "0"), P, "gdp_new", (8,), PAN),
+    Case("panel-zero-gdp-other-vintage", set_cell(P, 3, "gdp_old", "0"), P, "gdp_old", (3,), PAN),
     Case("panel-zero-population", set_cell(P, 9, "pop", "0"), P, "pop", (9,), PAN),
     Case("panel-one-row", keep_rows(P, 1), P, "", (2,), PAN),
     Case("zones-semicolon-separator", semicolon_file(Z), Z, "(separator)", (1,), ZON),
