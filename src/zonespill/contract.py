@@ -633,6 +633,22 @@ def contract_markdown() -> str:
             lines.append("")
             lines.append("Further columns are allowed and must be numeric (covariates).")
         lines.append("")
+    lines += [
+        "## Content rules (beyond types and keys)",
+        "",
+        "- `panel`: GDP (every vintage column) and population must be > 0 — they are logged.",
+        "- `collaborations`: two rows with the same endpoints, programme and start year are one tie",
+        "  entered twice and are rejected (both rows named); the same pair within one programme with",
+        "  contradictory directions in overlapping years is rejected (both rows named); across",
+        "  programmes it is recorded in `canonical/collaborations_warnings.json`. When the regions",
+        "  table has provinces, every endpoint must reach one through `parent_id`.",
+        "- Plausibility (warnings, never errors; bounds in the `plausibility` config section):",
+        "  population units and annual growth of GDP per capita, written to",
+        "  `canonical/panel_warnings.json` and the step log.",
+        "- Excel formula cells without a saved value are rejected (they would read as empty);",
+        "  Stata value-labelled variables are read as codes unless `value_labels: labels`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
