@@ -49,7 +49,7 @@ def _brute(
     return out
 
 
-@pytest.mark.parametrize(("km", "gap"), [(300.0, None), (None, 0.2), (500.0, 0.3)])
+@pytest.mark.parametrize(("km", "gap"), [(300.0, None), (None, 0.2), (500.0, 0.3), (3000.0, 0.05)])
 def test_bands_match_brute_force(km: float | None, gap: float | None) -> None:
     units = _units(80)
     ties = _ties(units, 25)

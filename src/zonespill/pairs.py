@@ -215,13 +215,16 @@ def candidate_pairs(
     # Count admissible control pairs (before building any): the tighter band bounds the work.
     counts = []
     tree = None
+    n_distance = n_gap = None
     if max_distance_km is not None and coords is not None:
         from scipy.spatial import cKDTree
 
         tree = cKDTree(coords)
-        counts.append((int(tree.count_neighbors(tree, _chord(max_distance_km))) - n) // 2)
+        n_distance = (int(tree.count_neighbors(tree, _chord(max_distance_km))) - n) // 2
+        counts.append(n_distance)
     if max_income_gap is not None and income is not None:
-        counts.append(_gap_pair_count(income, max_income_gap))
+        n_gap = _gap_pair_count(income, max_income_gap)
+        counts.append(n_gap)
     banded = bool(counts)
     n_band_bound = min(counts) if counts else n_all
     if controls_per_tie:
@@ -247,7 +250,8 @@ def candidate_pairs(
 
     # Build the admissible control pairs (codes a * n + b with a < b).
     if banded:
-        if tree is not None and coords is not None:
+        # Build from the band with fewer pairs, then apply the other band as a filter.
+        if tree is not None and coords is not None and (n_gap is None or (n_distance or 0) <= n_gap):
             radius = _chord(float(max_distance_km or 0.0))
             pairs_ab = np.asarray(tree.query_pairs(radius, output_type="ndarray"))
             a, b = np.minimum(pairs_ab[:, 0], pairs_ab[:, 1]), np.maximum(pairs_ab[:, 0], pairs_ab[:, 1])
@@ -257,6 +261,10 @@ def candidate_pairs(
         else:
             assert income is not None and max_income_gap is not None
             a, b = _gap_pairs(income, max_income_gap)
+            if max_distance_km is not None and coords is not None:
+                chord = np.linalg.norm(coords[a] - coords[b], axis=1)
+                keep = chord <= _chord(max_distance_km)
+                a, b = a[keep], b[keep]
         band_codes = np.unique(a.astype(np.int64) * n + b)
         band_codes = np.setdiff1d(band_codes, declared, assume_unique=True)
     else:
