@@ -111,7 +111,7 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     proc = run(tmp_path, check=False)
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/ingest_panel.log").read_text(encoding="utf-8")
-    assert "panel.csv" in log and "row(s) 6" in log and "column 'gdp'" in log
+    assert "panel.csv" in log and "row(s) 6" in log and "column 'gdp_new'" in log
     assert not (tmp_path / "results/canonical/panel.parquet").exists()
     assert not (tmp_path / "results/tables/T1.csv").exists()
 
