@@ -88,7 +88,11 @@ def _apply_se(
     delta = core.params[:p]
     r = float(core.params[p]) if has_rho else 0.0
     lam = float(core.params[p + int(has_rho)]) if has_lam else 0.0
-    Info = information(design, delta, r, lam, core.sigma2, has_rho=has_rho, has_lam=has_lam)
+    Info = (
+        core.info_matrix
+        if core.info_matrix is not None
+        else information(design, delta, r, lam, core.sigma2, has_rho=has_rho, has_lam=has_lam)
+    )
     psi = score_contributions(design, delta, r, lam, core.sigma2, has_rho=has_rho, has_lam=has_lam)
     V, n_groups = sandwich(Info, psi, None if clusters is None else clusters.ravel())
     core.vcov = V[:-1, :-1]
@@ -295,6 +299,7 @@ def _fit_dynamic(
     core.sigma2 = s2
     core.vcov = V[:-1, :-1]
     core.sigma2_se = float(np.sqrt(V[-1, -1]))
+    core.info_matrix, core.vcov_full = Info, V
     unc = pd.Series(dinfo.pop("params_uncorrected"), index=pd.Index(core.names, name="term"))
     core.info["params_uncorrected"] = unc
     if "bias_estimate" in dinfo:
