@@ -95,6 +95,7 @@ def _apply_se(
     )
     psi = score_contributions(design, delta, r, lam, core.sigma2, has_rho=has_rho, has_lam=has_lam)
     V, n_groups = sandwich(Info, psi, None if clusters is None else clusters.ravel())
+    core.vcov_full = V
     core.vcov = V[:-1, :-1]
     core.sigma2_se = float(np.sqrt(V[-1, -1]))
     core.info["n_clusters"] = n_groups if clusters is not None else None
@@ -169,8 +170,9 @@ def fit_panel(
         of demeaning. See ``docs/methods/spatial_dynamic.md``.
     bias_correction
         Dynamic model only. ``True`` (default, same as ``"ydl"``): Yu, de Jong and Lee's (2008)
-        one-step correction ``theta + Info^-1 a(theta)`` at the QML estimate (as R SDPDmod);
-        ``False``: the uncorrected QML estimate.
+        one-step correction ``theta + Info^-1 a(theta)`` at the QML estimate (as R SDPDmod), with
+        delta-method standard errors through the correction map; ``False``: the uncorrected QML
+        estimate.
     se_type
         ``"ml"`` (inverse information matrix), ``"qml"`` (Lee 2004 sandwich, robust to non-normal and
         heteroskedastic errors) or ``"cluster"`` (cluster-robust sandwich, needs ``cluster``).
@@ -314,6 +316,17 @@ def _fit_dynamic(
             data, cluster, unit=unit, time=time, units=list(panel.units), times=list(panel.times)
         )[1:]
     core = _apply_se(core, design, has_rho=True, has_lam=False, se_type=se_type, clusters=clusters)
+    J = core.info.pop("correction_jacobian", None)
+    if J is not None and core.vcov_full is not None:
+        # delta method through the correction map: the corrected estimate is a function of the QML one
+        Vc = J @ core.vcov_full @ J.T
+        core.vcov_full = 0.5 * (Vc + Vc.T)
+        core.vcov = core.vcov_full[:-1, :-1]
+        core.sigma2_se = float(np.sqrt(core.vcov_full[-1, -1]))
+        core.info["se_note_dynamic"] = (
+            "covariance of the bias-corrected estimator by the delta method through the correction map "
+            "(J V J', J = d theta_corrected / d theta_qml)"
+        )
     n, T = panel.n, panel.T - 1
     return _to_result(
         core,

@@ -208,6 +208,28 @@ def correct(
     return new[:-1], float(new[-1]), -step
 
 
+def correction_jacobian(
+    design: Design, theta: np.ndarray, sigma2: float, *, unit_effects: bool
+) -> np.ndarray:
+    """Jacobian of the correction map ``theta_hat -> theta_hat + Info^-1 a(theta_hat)`` (central differences).
+
+    The corrected estimator is a smooth function of the QML estimate; its delta-method covariance is
+    ``J V J'``. ``J`` tends to the identity as T grows, but near a unit root ``a`` is steep in gamma
+    (``J_gamma,gamma`` about 2 at gamma = 0.95, T = 10) and ignoring it gives SEs far too small.
+    """
+    full = np.append(theta, sigma2)
+    k = len(full)
+    J = np.zeros((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(full[j]))
+        e = np.zeros(k)
+        e[j] = h
+        up = correct(design, full[:-1] + e[:-1], float(full[-1] + e[-1]), unit_effects=unit_effects)
+        dn = correct(design, full[:-1] - e[:-1], float(full[-1] - e[-1]), unit_effects=unit_effects)
+        J[:, j] = (np.append(up[0], up[1]) - np.append(dn[0], dn[1])) / (2 * h)
+    return J
+
+
 def fit_dynamic_core(
     design: Design, *, unit_effects: bool, bias_correction: str | None
 ) -> tuple[np.ndarray, float, dict[str, Any], Any]:
@@ -221,6 +243,7 @@ def fit_dynamic_core(
     }
     theta, s2 = core.params.copy(), core.sigma2
     if bias_correction:
+        info["correction_jacobian"] = correction_jacobian(design, theta, s2, unit_effects=unit_effects)
         theta, s2, info["bias_estimate"] = correct(design, theta, s2, unit_effects=unit_effects)
     info["spectral_radius_A"] = spectral_radius_A(
         design.spec, float(theta[0]), float(theta[1]), float(theta[p])
