@@ -168,23 +168,32 @@ def test_dynamic_impacts_short_and_long_run() -> None:
 
 
 @pytest.mark.slow
-def test_bias_correction_removes_most_of_the_bias() -> None:
-    """n = 31 (5-nearest neighbours), T = 10, stationary start, 120 replications (~4 s)."""
+@pytest.mark.parametrize(
+    "truth",
+    [
+        {"y_lag": 0.6, "W_y_lag": 0.1, "x1": 1.0, "rho": 0.25},  # moderate persistence
+        {"y_lag": 0.95, "W_y_lag": -0.2, "x1": 1.0, "rho": 0.2},  # convergence-like, near a unit root
+    ],
+)
+def test_bias_correction_removes_most_of_the_bias(truth: dict[str, float]) -> None:
+    """n = 31 (5-nearest neighbours), T = 10, stationary start, 100 replications each."""
     w = knn_weights(31, 5, seed=0)
-    truth = {"y_lag": 0.6, "W_y_lag": 0.1, "x1": 1.0, "rho": 0.25}
+    terms = list(truth)
+    tv = np.array(list(truth.values()))
     est: dict[bool, list[np.ndarray]] = {False: [], True: []}
     cover = []
-    for s in range(120):
-        df = simulate_dynamic(w, 11, gamma=0.6, delta=0.1, rho=0.25, seed=100 + s)
+    for s in range(100):
+        df = simulate_dynamic(
+            w, 11, gamma=truth["y_lag"], delta=truth["W_y_lag"], rho=truth["rho"], seed=100 + s
+        )
         for bc in (False, True):
             r = fit_panel(df, w, model="sar", dynamic=True, bias_correction=bc, **KW)
-            est[bc].append(r.params[list(truth)].to_numpy())
+            est[bc].append(r.params[terms].to_numpy())
             if bc:
-                cover.append(np.abs(r.params[list(truth)] - pd.Series(truth)) < 1.96 * r.bse[list(truth)])
-    tv = np.array(list(truth.values()))
+                cover.append(np.abs(r.params[terms].to_numpy() - tv) < 1.96 * r.bse[terms].to_numpy())
     bias_u = np.mean(est[False], axis=0) - tv
     bias_c = np.mean(est[True], axis=0) - tv
     assert abs(bias_u[0]) > 0.05  # Nickell-type bias is real at T = 10
     assert abs(bias_c[0]) <= 0.25 * abs(bias_u[0])
     cov = np.mean(cover, axis=0)
-    assert cov[0] >= 0.85 and np.all(cov >= 0.85)
+    assert cov[0] >= 0.88 and np.all(cov >= 0.85)
