@@ -197,3 +197,18 @@ def test_bias_correction_removes_most_of_the_bias(truth: dict[str, float]) -> No
     assert abs(bias_c[0]) <= 0.25 * abs(bias_u[0])
     cov = np.mean(cover, axis=0)
     assert cov[0] >= 0.88 and np.all(cov >= 0.85)
+
+
+def test_dynamic_robust_ses_and_correction_record() -> None:
+    w = knn_weights(20, 4, seed=3)
+    df = simulate_dynamic(w, 10, seed=9, burn=50)
+    ml = fit_panel(df, w, model="sar", dynamic=True, **KW)
+    cl = fit_panel(df, w, model="sar", dynamic=True, se_type="cluster", cluster="unit", **KW)
+    raw = fit_panel(df, w, model="sar", dynamic=True, bias_correction=False, **KW)
+    pd.testing.assert_series_equal(ml.params, cl.params)
+    assert cl.se_type == "cluster" and cl.info["n_clusters"] == 20 and not np.allclose(cl.bse, ml.bse)
+    # corrected = uncorrected - estimated bias; the uncorrected fit is the bias_correction=False fit
+    pd.testing.assert_series_equal(ml.info["params_uncorrected"], raw.params, check_names=False)
+    np.testing.assert_allclose(ml.params, raw.params - ml.info["bias_estimate"], rtol=1e-12)
+    assert ml.params["y_lag"] > raw.params["y_lag"]  # Nickell bias is downward
+    assert raw.info["bias_correction"] == "none" and "se_note_dynamic" in ml.info
