@@ -124,6 +124,7 @@ def ingest_panel_step(
         panel = apply_deflator(panel, deflator, regions=reg, panel_source=str(spec.path))
         log.info("panel: %s", panel["price_basis"].iloc[0])
     years = _balance_years(panel, vintages.get(vintage), analysis or {})
+    _check_years_in_data(panel, *years)  # a window outside the data is a config error, not a balance one
     panel, record = check_balance(
         panel,
         years=years,
