@@ -163,6 +163,9 @@ def test_paper_and_replication_package_from_the_test_run(first_run: Path) -> Non
     cited = {k for line in tex.splitlines() if line.startswith("\\nocite") for k in line[8:-1].split(",")}
     assert bib_keys == cited and {"callaway2021", "borusyak2024", "sun2021", "phillips2007"} <= bib_keys
     assert bib_keys <= set(citations.REFERENCES)
+    # every estimated table's notes name the references of its methods
+    assert "Callaway and Sant'Anna (2021)" in (res / "tables/D1.md").read_text(encoding="utf-8")
+    assert "Phillips and Sul (2007)" in (res / "tables/C4.md").read_text(encoding="utf-8")
     readme = (res / "replication/README.md").read_text(encoding="utf-8")
     headings = {h.strip("# ").strip() for h in readme.splitlines() if h.startswith("#")}
     assert set(paper.README_SECTIONS) <= headings

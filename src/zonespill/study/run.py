@@ -116,6 +116,23 @@ def _relabel(table: Any, lab: Labels) -> Any:
     return table
 
 
+def _cite(table: Any, note: str) -> Any:
+    """The table with a note naming the references of its methods (zonespill.citations)."""
+    if not note or note in table.notes:
+        return table
+    out = copy.copy(table)
+    object.__setattr__(out, "notes", (*table.notes, note))
+    return out
+
+
+def citation_note_of(table: Mapping[str, Any]) -> str:
+    """'References: …' for a declared table: its design, column estimators and options."""
+    from zonespill.citations import citation_note
+    from zonespill.paper import items_from_study
+
+    return citation_note(items_from_study([table])[0].reference_keys())
+
+
 def _retarget(table: Any, table_id: str) -> Any:
     if table.table_id == table_id:
         return table
@@ -364,8 +381,10 @@ def table_step(
     writes = BUILDER_TABLE_ID.get(str(table["design"]), tid)
     title = lab.text(str(table.get("title") or ""))
 
+    cite = citation_note_of(table)
+
     def transform(t: Any) -> Any:
-        return _relabel(_retarget(t, tid), lab)
+        return _cite(_relabel(_retarget(t, tid), lab), cite)
 
     with (
         tempfile.TemporaryDirectory(prefix="zonespill-scratch-") as scratch,
