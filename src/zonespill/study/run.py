@@ -179,6 +179,13 @@ def _build(
             **common,
         )
         return
+    if design == "few_clusters":
+        from zonespill.simulation.montecarlo import few_clusters_step
+
+        few_clusters_step(
+            opts, provenance=prov, master_seed=seed, table_id=str(table["id"]), title=title, **common
+        )
+        return
     ry = inputs.need("region_year")
     if design == "summary":
         from zonespill.steps import table_descriptives_step

@@ -28,7 +28,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "did": ("staggered", "pairs", "spillover", "bacon"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_ties"),
-    "montecarlo": ("m1",),
+    "montecarlo": ("m1", "few_clusters"),
 }
 
 #: Pipeline files each design reads (names of the step's path arguments).
@@ -50,6 +50,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "clubs": ("region_year", "regions", "collaborations"),
     "club_ties": ("region_year", "regions", "collaborations"),
     "m1": (),
+    "few_clusters": (),
 }
 
 #: The config section holding a family's options (a table's ``options`` override it).
