@@ -9,7 +9,7 @@ CORES  ?= 2
 findings: run
 	$(BIN)/python -m zonespill readme-findings --readme README.md --findings results/findings.md
 
-.PHONY: findings run test report lint typecheck bench lock clean-results slurm-deps
+.PHONY: findings run test report paper package lint typecheck bench lock clean-results slurm-deps tex-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ run: $(STAMP)
 
 report: run
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+
+# A paper skeleton (results/paper/main.tex, .md, .html, references.bib) from the run's declared tables.
+paper: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) paper
+
+# A replication package (results/replication/ and results/replication.tar.gz + .sha256).
+package: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) replication_package
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
@@ -47,3 +55,9 @@ clean-results:
 slurm-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge
+
+# Optional TeX (Debian/Ubuntu, as root): compiles the paper skeleton and lets the LaTeX tests run.
+tex-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq texlive-latex-base texlive-latex-recommended \
+		texlive-latex-extra texlive-xetex texlive-lang-chinese

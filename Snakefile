@@ -12,16 +12,21 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-# Validate with the schema, which also fills every default (set_default): the schema is the one
-# source of defaults. The declared study (`study.tables`) is resolved and checked in common.smk,
-# with messages naming the dotted key (e.g. study.tables.D1.columns.0.estimator).
-from zonespill.config import validate_config
+# Our own checks first, so a bad config gives one line naming the file and dotted key (duplicated
+# YAML keys included) rather than Snakemake's schema dump; then the declared tables (keys named by
+# table id, e.g. study.tables.D1.columns.0.estimator); then the schema, which also fills every
+# default (set_default): the schema is the one source of defaults.
+import sys as _sys
+from zonespill.config import check_workflow_config as _check_config, validate_config
+from zonespill.errors import ConfigError as _ConfigError
 from zonespill.study.spec import load_study
 
-# First one-line messages naming the dotted key: the declared tables (keys named by table id,
-# e.g. study.tables.D1.columns.0.estimator), then every other section.
-load_study(config)
-validate_config(config)
+try:
+    _check_config(config, workflow.overwrite_configfiles or ["config/config.yaml"])
+    load_study(config)
+    validate_config(config)
+except _ConfigError as _err:
+    _sys.exit(f"zonespill: config error: {_err}")
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
@@ -37,6 +42,7 @@ include: "workflow/rules/study.smk"
 include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/findings.smk"
+include: "workflow/rules/paper.smk"
 
 
 # A step killed between creating its temporary file and renaming it (SIGKILL, node failure)
@@ -47,7 +53,10 @@ include: "workflow/rules/findings.smk"
 onstart:
     from zonespill.io import remove_stale_temporaries
 
-    for _stale in remove_stale_temporaries(OUT):
+    # Only temporaries of this workflow's declared outputs, in their own folders: a concurrent
+    # run with another output_dir inside results/ keeps its live temporary files.
+    _declared = [str(o) for r in workflow.rules for o in r.output]
+    for _stale in remove_stale_temporaries(OUT, outputs=_declared):
         print(f"removed stale temporary file {_stale}")
 
 

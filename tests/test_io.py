@@ -37,3 +37,26 @@ def test_parquet_is_byte_identical_across_writes(tmp_path: Path) -> None:
     write_parquet(tmp_path / "one.parquet", frame)
     write_parquet(tmp_path / "two.parquet", frame)
     assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "two.parquet").read_bytes()
+
+
+def test_stale_clean_up_touches_only_this_runs_declared_outputs(tmp_path: Path) -> None:
+    """A concurrent run with its own output folder inside results/ keeps its live temporaries."""
+    res = tmp_path / "results"
+    ours = [res / "tables" / ".T1.csv.k3x_9q2a.csv", res / "montecarlo" / ".chunk_3.parquet.ab12cd34.parquet"]
+    theirs = [
+        res / "other_run" / "tables" / ".T1.csv.zz99yy88.csv",  # same output name, another run's folder
+        res / "tables" / ".T9.csv.k3x_9q2a.csv",  # not an output of this run
+    ]
+    for p in ours + theirs:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("half", encoding="utf-8")
+    declared = [str(res / "tables" / "T1.csv"), str(res / "montecarlo" / "chunk_{chunk}.parquet")]
+    removed = remove_stale_temporaries(res, outputs=declared)
+    assert removed == sorted(ours)
+    assert all(not p.exists() for p in ours) and all(p.exists() for p in theirs)
+    # outputs outside the output folder are never cleaned
+    outside = tmp_path / "elsewhere" / ".x.csv.abcdefgh.csv"
+    outside.parent.mkdir()
+    outside.write_text("x", encoding="utf-8")
+    assert remove_stale_temporaries(res, outputs=[str(tmp_path / "elsewhere" / "x.csv")]) == []
+    assert outside.exists()

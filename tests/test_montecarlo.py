@@ -338,3 +338,27 @@ def test_cli_steps_write_chunk_summary_and_m1(tmp_path: Path) -> None:
         == 2
     )
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_few_clusters_table_flags_one_treated_cluster_and_states_coverage(tmp_path: Path) -> None:
+    """M2: one row per design × method; a single treated cluster gets no coverage claim."""
+    from zonespill.provenance import build_provenance, write_provenance
+    from zonespill.simulation.montecarlo import few_clusters_step
+
+    src = tmp_path / "x.csv"
+    src.write_text("a\n1\n", encoding="utf-8")
+    prov = tmp_path / "provenance.json"
+    write_provenance(prov, build_provenance(inputs={"x": src}, config={}, seeds={}, repo_dir=tmp_path))
+    opts = {"few_clusters": {"reps": 40, "n_boot": 199, "n_perm": 39}, "alpha": 0.05}
+    few_clusters_step(opts, provenance=prov, master_seed=7, outdir=tmp_path, formats=("csv", "md"))
+    rows = pd.read_csv(tmp_path / "M2.csv", comment=None).dropna(subset=["method"])
+    rows = rows[rows["method"].isin(["analytic (CRV1, normal)", "wild cluster bootstrap-t (WCR)",
+                                     "randomisation inference"])]
+    assert len(rows) == 12
+    single = rows[rows["treated clusters"].astype(float) == 1]
+    assert single["coverage"].isna().all() and single["verdict"].str.contains("not possible").all()
+    several = rows[rows["treated clusters"].astype(float) > 1]
+    assert several["coverage"].notna().all()
+    again = tmp_path / "again"
+    few_clusters_step(opts, provenance=prov, master_seed=7, outdir=again, formats=("csv",))
+    assert (again / "M2.csv").read_bytes() == (tmp_path / "M2.csv").read_bytes()  # seeded: byte-identical

@@ -66,12 +66,15 @@ def forward(
     formats: bool = False,
     ints: Sequence[str] = (),
     doc: str = "",
+    optional: Sequence[str] = (),
+    jsons: Sequence[str] = (),
 ) -> None:
     """Register the step ``name`` that calls ``target`` (``"module:function"``).
 
     The step takes ``--options JSON`` (passed positionally, if ``options``), one required
     ``--<path>`` per entry of ``paths`` and ``--<int>`` per entry of ``ints`` (passed as
     keywords of the same names) and, with ``formats``, ``--formats`` (passed as a tuple).
+    ``optional`` paths and ``jsons`` (JSON objects) are keywords that default to ``None``.
     The target module is imported only when the step runs.
     """
     base = _args(*paths, options=options, formats=formats)
@@ -80,13 +83,17 @@ def forward(
         base(p)
         for n in ints:
             p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=int, default=0)
+        for n in optional:
+            p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=Path, default=None)
+        for n in jsons:
+            p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=_json, default=None)
 
     def run(ns: argparse.Namespace) -> object:
         import importlib
 
         module, func = target.split(":")
         fn = getattr(importlib.import_module(module), func)
-        kwargs: dict[str, Any] = {n: getattr(ns, n) for n in (*paths, *ints)}
+        kwargs: dict[str, Any] = {n: getattr(ns, n) for n in (*paths, *ints, *optional, *jsons)}
         if formats:
             kwargs["formats"] = _fmt(ns)
         return fn(ns.options, **kwargs) if options else fn(**kwargs)
@@ -103,15 +110,24 @@ def _panel_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analysis", type=_json, default={})
     p.add_argument("--drops", type=Path, default=None)
     p.add_argument("--deflator", type=_json, default=None, help="JSON of inputs.deflator")
+    p.add_argument("--plausibility", type=_json, default=None, help="JSON of the plausibility section")
+    p.add_argument("--warnings", type=Path, default=None, help="JSON record of plausibility warnings")
 
 
 @step("ingest-panel", _panel_args)
 def _ingest_panel(ns: argparse.Namespace) -> object:
-    """Validate the panel (unknown codes, balance, deflator)."""
+    """Validate the panel (unknown codes, balance, deflator, plausibility)."""
     from zonespill.steps import ingest_panel_step
 
     return ingest_panel_step(
-        ns.options, regions=ns.regions, out=ns.out, analysis=ns.analysis, drops=ns.drops, deflator=ns.deflator
+        ns.options,
+        regions=ns.regions,
+        out=ns.out,
+        analysis=ns.analysis,
+        drops=ns.drops,
+        deflator=ns.deflator,
+        plausibility=ns.plausibility,
+        warnings=ns.warnings,
     )
 
 
@@ -122,6 +138,7 @@ forward(
     "regions",
     "out",
     "drops",
+    optional=("warnings",),
     doc="Validate the collaborations.",
 )
 forward("ingest-flows", "zonespill.steps:ingest_flows_step", "regions", "out", doc="Validate the flows.")
@@ -322,6 +339,7 @@ FAMILY_CLI_MODULES = (
     "zonespill.convergence.cli",
     "zonespill.simulation.cli",
     "zonespill.report_cli",
+    "zonespill.paper_cli",
 )
 
 
@@ -361,6 +379,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ns._fn(ns)
     except ZonespillError as exc:
-        log.error("%s", exc)
+        # A rejected input or an estimator that cannot run: one clear line, no traceback.
+        log.error("%s", " ".join(str(exc).split("\n")))
         return 2
+    except Exception as exc:  # the last line of defence: never a raw traceback
+        _report_unexpected(ns.step, exc, log_path)
+        return 3
     return 0
+
+
+def _report_unexpected(step_name: str, exc: BaseException, log_path: Path | None) -> None:
+    """One line naming the step and where the traceback is; the traceback goes to the step log."""
+    import traceback
+
+    detail = " ".join(str(exc).split())[:300] or "(no message)"
+    what = (
+        "ran out of memory"
+        if isinstance(exc, MemoryError)
+        else f"failed unexpectedly ({type(exc).__name__}: {detail})"
+    )
+    where = f"the full traceback is in {log_path}" if log_path is not None else "traceback follows"
+    log.error("step '%s' %s; this is a zonespill bug or an unsupported input — %s", step_name, what, where)
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if log_path is None:
+        sys.stderr.write(trace)
+        return
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(trace)

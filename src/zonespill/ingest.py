@@ -57,6 +57,9 @@ class SourceSpec:
     compose
         Canonical column → list of source columns joined with ``:`` (e.g. a zone id made
         of its catalogue code and its sequence number when the code alone is not unique).
+    value_labels
+        Stata files: ``codes`` (default) keeps the stored codes of labelled variables,
+        ``labels`` replaces them by their value labels.
     """
 
     path: Path
@@ -68,6 +71,7 @@ class SourceSpec:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
     compose: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    value_labels: str = "codes"
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], *, key: str, base_dir: Path | None = None) -> SourceSpec:
@@ -84,9 +88,9 @@ class SourceSpec:
                 column=f"{key}.format",
             )
         header_row = section.get("header_row", 1)
-        if not isinstance(header_row, int) or isinstance(header_row, bool) or header_row < 1:
+        if not isinstance(header_row, int) or isinstance(header_row, bool) or not 1 <= header_row <= 10_000:
             raise ConfigError(
-                "header_row must be a positive integer", source="config", column=f"{key}.header_row"
+                "header_row must be an integer from 1 to 10000", source="config", column=f"{key}.header_row"
             )
         columns = section.get("columns") or {}
         if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
@@ -95,7 +99,21 @@ class SourceSpec:
                 source="config",
                 column=f"{key}.columns",
             )
+        constants = section.get("constants") or {}
+        compose = section.get("compose") or {}
+        for name in constants:
+            if name in columns or name in compose:
+                raise ConfigError(
+                    f"'{name}' is both a constant and mapped to a file column "
+                    f"({'columns' if name in columns else 'compose'}.{name}); keep one",
+                    source="config",
+                    column=f"{key}.constants.{name}",
+                )
+        value_labels = str(section.get("value_labels", "codes"))
+        if value_labels not in ("codes", "labels"):
+            raise ConfigError("must be 'codes' or 'labels'", source="config", column=f"{key}.value_labels")
         return cls(
+            value_labels=value_labels,
             path=path,
             format=fmt,
             encoding=str(section.get("encoding", "utf-8")),
@@ -137,6 +155,8 @@ def read_source(spec: SourceSpec) -> pd.DataFrame:
     src = str(spec.path)
     if not spec.path.exists():
         raise InputError("file not found", source=src)
+    if spec.path.is_dir():
+        raise InputError("is a directory, not a file: give the path of the table file itself", source=src)
     if spec.path.stat().st_size == 0:
         raise InputError("file is empty", source=src, rows="all")
     fmt = spec.resolved_format
@@ -152,10 +172,7 @@ def read_source(spec: SourceSpec) -> pd.DataFrame:
     elif fmt == "excel":
         frame = _read_excel(spec)
     elif fmt == "dta":
-        try:
-            frame = pd.read_stata(spec.path, convert_categoricals=True)
-        except Exception as exc:
-            raise InputError(f"not a readable Stata file ({type(exc).__name__}: {exc})", source=src) from exc
+        frame = _read_stata(spec)
     else:  # pragma: no cover - guarded by SourceSpec
         raise InputError(f"unknown format {fmt}", source=src)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -196,8 +213,9 @@ def _read_csv(spec: SourceSpec) -> pd.DataFrame:
                     "duplicate column name in the header", source=src, rows=[spec.header_row], column=name
                 )
             seen.add(name)
+    separator = _other_separator(header_lines[0] if header_lines else "")
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             dtype=str,
             keep_default_na=False,
@@ -207,19 +225,115 @@ def _read_csv(spec: SourceSpec) -> pd.DataFrame:
             engine="python" if spec.path.suffix.lower() == ".tsv" else "c",
         )
     except pd.errors.ParserError as exc:
-        raise InputError(f"malformed CSV ({exc})", source=src) from exc
+        hint = (
+            f"; the header is separated by {separator}: zonespill reads comma-separated files"
+            if separator
+            else ""
+        )
+        raise InputError(f"malformed CSV ({exc}){hint}", source=src) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError("file has no header", source=src, rows="all") from exc
+    if separator and frame.shape[1] == 1 and spec.path.suffix.lower() != ".tsv":
+        raise InputError(
+            f"the file uses {separator} as separator, not commas: save it as comma-separated CSV "
+            "(or as .tsv for tab-separated files)",
+            source=src,
+            rows=[spec.header_row],
+            column="(separator)",
+        )
+    return frame
+
+
+def _other_separator(header: str) -> str:
+    """Name of the separator of a header line that holds no comma but semicolons or tabs."""
+    if "," in header:
+        return ""
+    if ";" in header:
+        return "semicolons (';')"
+    if "\t" in header:
+        return "tabs"
+    return ""
 
 
 def _read_excel(spec: SourceSpec) -> pd.DataFrame:
     src = str(spec.path)
     try:
-        return pd.read_excel(spec.path, sheet_name=spec.sheet, header=spec.header_row - 1, dtype=object)
+        frame = pd.read_excel(spec.path, sheet_name=spec.sheet, header=spec.header_row - 1, dtype=object)
     except ValueError as exc:
         raise InputError(f"cannot read sheet {spec.sheet!r} ({exc})", source=src) from exc
     except Exception as exc:
         raise InputError(f"not a readable Excel file ({type(exc).__name__}: {exc})", source=src) from exc
+    if spec.path.suffix.lower() in (".xlsx", ".xlsm"):
+        _check_formula_cells(spec)
+    return frame
+
+
+def _check_formula_cells(spec: SourceSpec) -> None:
+    """Reject formula cells saved without a computed value (read as empty otherwise).
+
+    Files written by scripts (openpyxl, pandas) or never opened in a spreadsheet program
+    store the formula but no cached result; reading them gives blank cells, silently.
+    """
+    import openpyxl
+
+    src = str(spec.path)
+    formulas = openpyxl.load_workbook(spec.path, read_only=True, data_only=False)
+    values = openpyxl.load_workbook(spec.path, read_only=True, data_only=True)
+    try:
+        name = spec.sheet if isinstance(spec.sheet, str) else formulas.sheetnames[int(spec.sheet)]
+        uncached: list[str] = []
+        rows: list[int] = []
+        for frow, vrow in zip(formulas[name].iter_rows(), values[name].iter_rows(), strict=False):
+            for fcell, vcell in zip(frow, vrow, strict=False):
+                if fcell.data_type == "f" and vcell.value is None:
+                    uncached.append(f"{fcell.column_letter}{fcell.row}")
+                    rows.append(int(fcell.row))
+    finally:
+        formulas.close()
+        values.close()
+    if uncached:
+        more = f" … (+{len(uncached) - 10} more)" if len(uncached) > 10 else ""
+        raise InputError(
+            f"formula cell(s) {', '.join(uncached[:10])}{more} have no saved value (they would be read as "
+            "empty); open the file in a spreadsheet program and save it, or paste the values",
+            source=src,
+            rows=sorted(set(rows)),
+            column="(formula)",
+        )
+
+
+def _read_stata(spec: SourceSpec) -> pd.DataFrame:
+    """Read a .dta file; labelled variables keep their codes unless ``value_labels: labels``."""
+    import logging
+
+    src = str(spec.path)
+    labels = spec.value_labels == "labels"
+    try:
+        with pd.io.stata.StataReader(spec.path) as reader:
+            has_labels = bool(reader.value_labels())
+        converted = pd.read_stata(spec.path, convert_categoricals=True) if has_labels or labels else None
+        frame = (
+            converted
+            if labels and converted is not None
+            else pd.read_stata(spec.path, convert_categoricals=False)
+        )
+    except Exception as exc:
+        raise InputError(f"not a readable Stata file ({type(exc).__name__}: {exc})", source=src) from exc
+    value_labelled = (
+        [str(c) for c in converted.columns if isinstance(converted[c].dtype, pd.CategoricalDtype)]
+        if converted is not None
+        else []
+    )
+    if value_labelled:
+        how = (
+            "their value labels (value_labels: labels)"
+            if labels
+            else "their numeric codes (set value_labels: labels to use the labels)"
+        )
+        logging.getLogger("zonespill").info(
+            "%s: variable(s) %s have value labels; read as %s", src, ", ".join(value_labelled), how
+        )
+    return frame
 
 
 def _check_header(frame: pd.DataFrame, spec: SourceSpec) -> None:
@@ -258,6 +372,14 @@ def map_columns(
     wanted += [c for c in extra if c not in wanted]
     for canon in wanted:
         if canon in spec.constants:
+            if canon in frame.columns and canon not in spec.columns.values():
+                section = "weights.file" if contract.name == "weights" else f"inputs.{contract.name}"
+                raise ConfigError(
+                    f"constant '{canon}' would silently replace the file's column '{canon}' "
+                    f"({src}); drop the constant or map the column",
+                    source="config",
+                    column=f"{section}.constants.{canon}",
+                )
             out[canon] = spec.constants[canon]
             continue
         if canon in spec.compose:
@@ -305,6 +427,13 @@ def map_columns(
     return out
 
 
+def source_names(spec: SourceSpec) -> dict[str, str]:
+    """Canonical column → its name in the user's file (for messages)."""
+    names = {k: v for k, v in spec.columns.items()}
+    names.update({k: "+".join(v) for k, v in spec.compose.items()})
+    return names
+
+
 # --------------------------------------------------------------------------- tables
 def ingest_regions(
     spec: SourceSpec,
@@ -322,7 +451,13 @@ def ingest_regions(
     mapped = map_columns(frame, spec, C.REGIONS)
     if parent_code_length is not None and "parent_id" in mapped:
         mapped["parent_id"] = mapped["parent_id"].astype("string").str.strip().str[:parent_code_length]
-    regions = C.coerce_and_validate(mapped, C.REGIONS, source=str(spec.path), row_offset=spec.first_data_row)
+    regions = C.coerce_and_validate(
+        mapped,
+        C.REGIONS,
+        source=str(spec.path),
+        row_offset=spec.first_data_row,
+        source_columns=source_names(spec),
+    )
     if "geometry_wkt" in regions:
         _check_wkt(
             regions["geometry_wkt"],
@@ -358,11 +493,11 @@ def ingest_regions(
         regions["parent_id"],
         regions["region_id"],
         source=str(spec.path),
-        column="parent_id",
+        column=spec.columns.get("parent_id", "parent_id"),
         what="parent region",
     )
     regions = regions.sort_values("region_id", kind="mergesort").reset_index(drop=True)
-    C.check_key(regions, C.REGIONS, source=str(spec.path))
+    C.check_key(regions, C.REGIONS, source=str(spec.path), source_columns=source_names(spec))
     return regions
 
 
@@ -413,6 +548,9 @@ class Vintage:
     last_year: int
 
 
+_VINTAGE = "\x00vintage"
+
+
 def ingest_panel(
     spec: SourceSpec,
     *,
@@ -423,6 +561,8 @@ def ingest_panel(
     years: tuple[int, int] | None = None,
     unknown_regions: str = "error",
     drops: list[C.DropRecord] | None = None,
+    plausibility: C.Plausibility | None = None,
+    records: list[dict[str, object]] | None = None,
 ) -> pd.DataFrame:
     """Read the region-year panel and select one GDP vintage.
 
@@ -431,6 +571,9 @@ def ingest_panel(
     vintage is also kept as ``gdp_<name>`` for robustness checks. Rows with a region code
     not in the regions table are rejected, or with ``unknown_regions="drop"`` dropped and
     recorded in ``drops``.
+
+    With ``plausibility`` bounds, implausible units or values are appended to ``records``
+    (warnings for the log and the run summary, never errors).
     """
     src = str(spec.path)
     if vintage not in vintages:
@@ -453,15 +596,39 @@ def ingest_panel(
             **{k: v for k, v in spec.columns.items() if k not in ("gdp", "vintage")},
             **extra_map,
             "gdp": vintages[vintage].column,
+            "vintage": _VINTAGE,
         },
         values=spec.values,
-        constants={**spec.constants, "vintage": vintage},
+        constants=spec.constants,
     )
-    mapped = map_columns(frame, spec2, C.PANEL, extra=list(extra_map))
+    # The vintage label is ours, not a file column: an internal column name that no file can
+    # hold, so a user constant or column called 'vintage' is never silently replaced.
+    mapped = map_columns(frame.assign(**{_VINTAGE: vintage}), spec2, C.PANEL, extra=list(extra_map))
+    if len(mapped) < 2:
+        raise InputError(
+            "the panel has one row: a region-year panel needs several regions and years",
+            source=src,
+            rows=[spec.first_data_row],
+        )
     chosen = vintages[vintage]
     panel = C.coerce_and_validate(
-        mapped, C.PANEL, source=src, row_offset=spec.first_data_row, year_range=years
+        mapped,
+        C.PANEL,
+        source=src,
+        row_offset=spec.first_data_row,
+        year_range=years,
+        source_columns=source_names(spec2),
     )
+    for v in vintages.values():  # every vintage may be logged (robustness columns too)
+        values = panel[f"gdp_{v.name}"].astype("float64")
+        bad = (values <= 0).fillna(False).to_numpy()
+        if bad.any():
+            raise InputError(
+                "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
+                source=src,
+                rows=(np.flatnonzero(bad) + spec.first_data_row).tolist(),
+                column=v.column,
+            )
     outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
     panel.loc[outside, "gdp"] = pd.NA
     panel.loc[outside, "vintage"] = pd.NA
@@ -486,6 +653,16 @@ def ingest_panel(
     )
     if record is not None and drops is not None:
         drops.append(record)
+    if plausibility is not None and records is not None:
+        records.extend(
+            C.plausibility_warnings(
+                panel,
+                plausibility,
+                source=src,
+                rows=np.arange(spec.first_data_row, spec.first_data_row + len(panel)),
+                source_columns=source_names(spec2),
+            )
+        )
     return panel.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
@@ -502,7 +679,12 @@ def ingest_zones(
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.ZONES)
     zones = C.coerce_and_validate(
-        mapped, C.ZONES, source=src, row_offset=spec.first_data_row, year_range=years
+        mapped,
+        C.ZONES,
+        source=src,
+        row_offset=spec.first_data_row,
+        year_range=years,
+        source_columns=source_names(spec),
     )
     zones, record = handle_unknown_regions(
         zones,
@@ -528,6 +710,7 @@ def ingest_collaborations(
     id_prefix: str = "C",
     years: tuple[int, int] | None = None,
     unknown_regions: str = "error",
+    records: list[dict[str, object]] | None = None,
 ) -> tuple[pd.DataFrame, list[C.DropRecord]]:
     """Read pairings / co-built parks into the collaborations table.
 
@@ -535,6 +718,9 @@ def ingest_collaborations(
     (``C0002`` for row 2), stable as long as rows are not reordered.
     ``missing_start_year`` is ``error`` (reject) or ``exclude`` (drop those rows, listing
     each in the returned drop records and in the pipeline's log).
+    Content checks (:func:`zonespill.contract.check_collaboration_content`) reject a tie
+    entered twice and contradictory directions within a programme; contradictions across
+    programmes are appended to ``records`` (when given) for the run's warnings record.
     """
     src = str(spec.path)
     frame = read_source(spec)
@@ -577,7 +763,8 @@ def ingest_collaborations(
             )
     else:
         row_numbers = np.arange(spec.first_data_row, spec.first_data_row + len(mapped))
-    collabs = _validate_with_rows(mapped, C.COLLABORATIONS, src, row_numbers, years)
+    names = source_names(spec)
+    collabs = _validate_with_rows(mapped, C.COLLABORATIONS, src, row_numbers, years, names)
     for col in ("source_id", "target_id"):
         collabs, unknown = handle_unknown_regions(
             collabs,
@@ -610,7 +797,37 @@ def ingest_collaborations(
             rows=row_numbers[reversed_years.to_numpy()].tolist(),
             column=spec.columns.get("end_year", "end_year"),
         )
+    _check_endpoint_provinces(collabs, regions, src, row_numbers, names)
+    found = C.check_collaboration_content(collabs, source=src, rows=row_numbers, source_columns=names)
+    if records is not None:
+        records.extend(found)
     return collabs.sort_values("collab_id", kind="mergesort").reset_index(drop=True), drops
+
+
+def _check_endpoint_provinces(
+    collabs: pd.DataFrame,
+    regions: pd.DataFrame,
+    src: str,
+    row_numbers: np.ndarray,
+    names: Mapping[str, str],
+) -> None:
+    """When the regions table has provinces, every endpoint must reach one through parent_id."""
+    from zonespill.indicators import province_of
+
+    if not (regions["level"].astype(str) == "province").any():
+        return
+    pmap = province_of(regions)
+    for col in ("source_id", "target_id"):
+        bad = ~collabs[col].astype(str).isin(set(pmap))
+        if bad.any():
+            codes = sorted(set(collabs.loc[bad, col].astype(str)))
+            raise InputError(
+                f"region(s) {', '.join(codes[:10])} have no province: their parent_id chain in the regions "
+                "table does not reach a province",
+                source=src,
+                rows=row_numbers[bad.to_numpy()].tolist(),
+                column=names.get(col, col),
+            )
 
 
 def _validate_with_rows(
@@ -619,11 +836,17 @@ def _validate_with_rows(
     src: str,
     row_numbers: np.ndarray,
     years: tuple[int, int] | None,
+    source_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Validate a table whose rows are a subset of the file: report original row numbers."""
     try:
         return C.coerce_and_validate(
-            mapped.reset_index(drop=True), contract, source=src, row_offset=0, year_range=years
+            mapped.reset_index(drop=True),
+            contract,
+            source=src,
+            row_offset=0,
+            year_range=years,
+            source_columns=dict(source_columns or {}),
         )
     except InputError as err:
         if isinstance(err.rows, list):
@@ -645,7 +868,12 @@ def ingest_flows(
     frame = read_source(spec)
     mapped = map_columns(frame, spec, C.FLOWS)
     flows = C.coerce_and_validate(
-        mapped, C.FLOWS, source=src, row_offset=spec.first_data_row, year_range=years
+        mapped,
+        C.FLOWS,
+        source=src,
+        row_offset=spec.first_data_row,
+        year_range=years,
+        source_columns=source_names(spec),
     )
     flows, record = handle_unknown_regions(
         flows,
@@ -941,7 +1169,9 @@ def apply_deflator(
 
 def read_canonical(path: str | Path, table: str) -> pd.DataFrame:
     """Read a canonical Parquet table written by a pipeline step and re-check its key."""
-    frame = pd.read_parquet(path)
+    from zonespill.io import read_parquet
+
+    frame = read_parquet(path)
     C.check_key(frame, C.CONTRACTS[table], source=str(path))
     return frame
 

@@ -9,11 +9,12 @@ byte-identical files.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,21 +50,56 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
 _TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)$")
 
 
-def remove_stale_temporaries(root: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporary files that a killed :func:`atomic_path` writer left under ``root``.
+def remove_stale_temporaries(
+    root: str | os.PathLike[str], *, outputs: Iterable[str | os.PathLike[str]] | None = None
+) -> list[Path]:
+    """Delete temporary files that a killed :func:`atomic_path` writer left behind.
 
     A step killed between creating its temporary file and renaming it (SIGKILL, node
     failure) leaves a dot-prefixed temporary next to its output. Snakemake only deletes
     declared outputs of incomplete jobs, so the workflow calls this before any job starts.
-    Only call it when no step is writing under ``root``. Returns the files removed.
+
+    With ``outputs`` (the run's declared output paths; Snakemake wildcards such as
+    ``{chunk}`` allowed), only temporaries *of those outputs* are removed, and only in
+    their own folders: another run writing elsewhere under ``root`` (a sub-folder with its
+    own ``output_dir``) is never touched. Without ``outputs`` every writer temporary under
+    ``root`` is removed; only do that when nothing else writes there. Returns the files
+    removed.
     """
     base = Path(root)
     if not base.exists():
         return []
-    removed = [p for p in sorted(base.rglob(".*")) if p.is_file() and _TEMPORARY.match(p.name)]
+    if outputs is None:
+        removed = [p for p in sorted(base.rglob(".*")) if p.is_file() and _TEMPORARY.match(p.name)]
+    else:
+        removed = sorted(set(_temporaries_of(base, outputs)))
     for p in removed:
         p.unlink()
     return removed
+
+
+def _temporaries_of(base: Path, outputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Writer temporaries of the declared ``outputs`` that lie under ``base``."""
+    resolved = base.resolve()
+    for out in outputs:
+        pattern = Path(out)
+        parent_glob = re.sub(r"\{[^}]*\}", "*", pattern.parent.as_posix())
+        parts = re.split(r"(\{[^}]*\})", pattern.name)
+        name = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+        temp = re.compile(rf"^\.{name}\.[a-z0-9_]{{8}}(\.[A-Za-z0-9]+)$")
+        parents = (
+            [Path(g) for g in sorted(glob.glob(parent_glob))] if "*" in parent_glob else [Path(parent_glob)]
+        )
+        for parent in parents:
+            try:
+                parent.resolve().relative_to(resolved)
+            except ValueError:
+                continue  # outside the output folder: not ours to clean
+            if not parent.is_dir():
+                continue
+            for p in parent.iterdir():
+                if p.name.startswith(".") and p.is_file() and temp.match(p.name):
+                    yield p
 
 
 @contextlib.contextmanager
@@ -101,7 +137,22 @@ def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
-    return pd.read_parquet(path)
+    """Read an intermediate Parquet file; a damaged one is named with the way to rebuild it.
+
+    Snakemake reruns a step when its output is older than its inputs, not when the bytes
+    were damaged (a disk or copy error keeps the timestamp), so say what to do.
+    """
+    from zonespill.errors import InputError
+
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise InputError(
+            f"the file is damaged ({type(exc).__name__}); the rerun rebuilds it",
+            source=f"corrupted intermediate {Path(path)}; delete it and rerun",
+        ) from None
 
 
 def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, **kwargs: Any) -> None:

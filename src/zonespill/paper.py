@@ -70,6 +70,7 @@ class PaperItem:
     methods: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     files: tuple[str, ...] = field(default=())  # figure stems or table ids when they differ from id
+    rule: str = ""  # the workflow rule that writes it (for the replication package's map)
 
     def reference_keys(self) -> list[str]:
         keys = citations.references_for(self.methods)
@@ -142,9 +143,12 @@ def items_from_study(tables: Sequence[Mapping[str, Any]], *, bundled_data: bool 
                 methods.append("honest_did")
         methods = list(dict.fromkeys(methods))
         tid, title = str(table["id"]), str(table.get("title", table["id"]))
-        items.append(PaperItem(tid, title, "table", methods=tuple(methods), references=data_keys))
+        rule = "table_" + "".join(c if c.isalnum() else "_" for c in tid)
+        items.append(PaperItem(tid, title, "table", methods=tuple(methods), references=data_keys, rule=rule))
         for fig in table.get("figures", ()) or ():
-            items.append(PaperItem(str(fig), f"{title} (figure {fig})", "figure", methods=tuple(methods)))
+            items.append(
+                PaperItem(str(fig), f"{title} (figure {fig})", "figure", methods=tuple(methods), rule=rule)
+            )
     return items
 
 
@@ -415,6 +419,7 @@ def write_replication_package(
     cores: int = 2,
     memory_gib: int = 24,
     data_notes: Sequence[str] = (),
+    bundled_data: bool = False,
 ) -> dict[str, Path]:
     """Write ``out_dir`` (README, lock file, config, checksums, outputs) and ``<out_dir>.tar.gz`` + sha256."""
     repo, results, out = Path(repo_dir), Path(results_dir), Path(out_dir)
@@ -442,6 +447,11 @@ def write_replication_package(
     for name in ("findings.md", "run_summary.json"):
         if (results / name).is_file():
             shutil.copyfile(results / name, out / "outputs" / name)
+    if (results / "paper").is_dir():  # the paper skeleton, when `make paper` has run
+        (out / "outputs/paper").mkdir()
+        kept = (".tex", ".bib", ".md", ".html")
+        for src in sorted(p for p in (results / "paper").iterdir() if p.suffix in kept):
+            shutil.copyfile(src, out / "outputs/paper" / src.name)
     inputs = prov.get("inputs", {})
     checksum_lines = [f"{rec['sha256']}  {rec['path']}" for _, rec in sorted(inputs.items())]
     (out / "inputs.sha256").write_text("\n".join(checksum_lines) + "\n", encoding="utf-8")
@@ -464,6 +474,7 @@ def write_replication_package(
         memory_gib=memory_gib,
         data_notes=data_notes,
         keys=keys,
+        bundled_data=bundled_data,
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
     archive = out.with_name(out.name + ".tar.gz")
@@ -486,6 +497,7 @@ def _replication_readme(
     memory_gib: int,
     data_notes: Sequence[str],
     keys: Sequence[str],
+    bundled_data: bool = False,
 ) -> str:
     packages = prov.get("packages", {})
     inputs = prov.get("inputs", {})
@@ -516,7 +528,13 @@ def _replication_readme(
         "",
         "### Summary of Availability",
         "",
-        "- [x] All data **are** publicly available (the bundled inputs; see below for user-supplied data).",
+        (
+            "- [x] All data **are** publicly available: the bundled inputs (data/raw/china/README.md and "
+            "SOURCES.md give origin and licence of each file)."
+            if bundled_data
+            else "- [ ] Fill in: the inputs below are the user's own; state for each whether it is public, "
+            "restricted or confidential, and where and under which licence it can be obtained."
+        ),
         "",
         "### Details on each Data Source",
         "",
@@ -570,8 +588,10 @@ def _replication_readme(
         "",
         "## List of tables and programs",
         "",
-        "| output | title | files | methods |",
-        "|---|---|---|---|",
+        "Table → rule → output map (rules in `workflow/rules/*.smk`):",
+        "",
+        "| output | title | rule | files | methods |",
+        "|---|---|---|---|---|",
     ]
     for item in items:
         files = (
@@ -580,6 +600,6 @@ def _replication_readme(
             else ", ".join(f"outputs/figures/{s}.*" for s in (item.files or (item.id,)))
         )
         methods = citations.citation_note(item.reference_keys()).removeprefix("References: ").rstrip(".")
-        lines.append(f"| {item.id} | {item.title} | {files} | {methods or '—'} |")
+        lines.append(f"| {item.id} | {item.title} | `{item.rule or '—'}` | {files} | {methods or '—'} |")
     lines += ["", "## References", "", *(f"- {_plain_reference(k)}" for k in sorted(keys)), ""]
     return "\n".join(lines)

@@ -71,6 +71,15 @@ def _vintages(options: Mapping[str, Any]) -> dict[str, Vintage]:
     return out
 
 
+def write_warnings(path: Path | None, records: list[dict[str, Any]]) -> None:
+    """Log each warning record and write them all (``[]`` if none) for the run summary."""
+    for rec in records:
+        rows = rec["rows"][:10]
+        log.warning("%s, row(s) %s, column '%s': %s", rec["source"], rows, rec["column"], rec["message"])
+    if path is not None:
+        write_json(path, records)
+
+
 def ingest_panel_step(
     options: Mapping[str, Any],
     *,
@@ -79,17 +88,22 @@ def ingest_panel_step(
     analysis: Mapping[str, Any] | None = None,
     drops: Path | None = None,
     deflator: Mapping[str, Any] | None = None,
+    plausibility: Mapping[str, Any] | None = None,
+    warnings: Path | None = None,
 ) -> pd.DataFrame:
     """Validate the panel, select the configured GDP vintage, write ``panel.parquet``.
 
     Unknown region codes follow ``inputs.panel.unknown_regions`` and balance over the
     analysis years ``inputs.panel.balance``; every dropped or kept-incomplete unit is
     listed in ``drops`` (default ``panel_drops.json`` next to ``out``) and the log.
+    Plausibility warnings (bounds: the top-level ``plausibility`` config section) go to
+    the log and, with ``warnings``, to a JSON record the run summary reads.
     """
     spec = SourceSpec.from_config(options, key="inputs.panel")
     vintages = _vintages(options)
     vintage = str(options.get("vintage", next(iter(vintages))))
     records: list[C.DropRecord] = []
+    warn_records: list[dict[str, Any]] = []
     covariates = dict(options.get("covariates") or {})
     if deflator and "column" in deflator:
         covariates["price_index"] = str(deflator["column"])
@@ -102,11 +116,15 @@ def ingest_panel_step(
         covariates=covariates or None,
         unknown_regions=str(options.get("unknown_regions", "error")),
         drops=records,
+        plausibility=C.Plausibility.from_options(plausibility),
+        records=warn_records,
     )
+    write_warnings(warnings, warn_records)
     if deflator:
         panel = apply_deflator(panel, deflator, regions=reg, panel_source=str(spec.path))
         log.info("panel: %s", panel["price_basis"].iloc[0])
     years = _balance_years(panel, vintages.get(vintage), analysis or {})
+    _check_years_in_data(panel, *years)  # a window outside the data is a config error, not a balance one
     panel, record = check_balance(
         panel,
         years=years,
@@ -163,15 +181,18 @@ def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -
 
 
 def ingest_collaborations_step(
-    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path
+    options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path, warnings: Path | None = None
 ) -> pd.DataFrame:
     spec = SourceSpec.from_config(options, key="inputs.collaborations")
+    records: list[dict[str, Any]] = []
     collabs, dropped = ingest_collaborations(
         spec,
         regions=read_canonical(regions, "regions"),
         missing_start_year=str(options.get("missing_start_year", "error")),
         unknown_regions=str(options.get("unknown_regions", "error")),
+        records=records,
     )
+    write_warnings(warnings, records)
     write_json(
         drops,
         [
@@ -223,11 +244,16 @@ def _analysis_regions(regions: pd.DataFrame, panel: pd.DataFrame, level: str) ->
         )
     ids = set(panel["region_id"].astype(str))
     sub = regions[(regions["level"] == level) & regions["region_id"].isin(ids)]
-    if sub.empty:
-        found = regions[regions["region_id"].isin(ids)]["level"].astype(str).value_counts().to_dict()
+    if len(sub) < 2:
+        found = regions.loc[regions["region_id"].isin(ids), "level"].astype(str).value_counts().to_dict()
+        usable = [str(lv) for lv, n in found.items() if n >= 2 and lv != level]
+        hint = (
+            f"set analysis.level to the level of the panel's regions ({', '.join(usable)})"
+            if usable
+            else "a regional analysis needs at least two regions"
+        )
         raise ConfigError(
-            f"no panel region is a {level} in the regions table (the panel's regions are: "
-            f"{found or 'none'}); set analysis.level to the panel's level",
+            f"the panel has {len(sub)} region(s) at level '{level}' (its regions by level: {found}); {hint}",
             source="config",
             column="analysis.level",
         )
@@ -390,6 +416,7 @@ def indicators_step(
     last = int(analysis_options.get("last_year", int(pan["year"].max())))
     if first > last:
         raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
+    _check_years_in_data(pan, first, last)
     years = range(first, last + 1)
     ids = units["region_id"].astype(str).tolist()
     pairing_rules = analysis_options.get("pairings") or {}
@@ -499,6 +526,24 @@ def indicators_step(
         len(ties.same_unit),
         level,
     )
+
+
+def _check_years_in_data(pan: pd.DataFrame, first: int, last: int) -> None:
+    """The analysis window must lie inside the years that have the outcome (chosen GDP vintage)."""
+    have = pan.loc[pan["gdp"].notna(), "year"].astype("int64")
+    lo, hi = int(have.min()), int(have.max())
+    if first < lo:
+        raise ConfigError(
+            f"{first} is before the first year with GDP data ({lo}; the chosen vintage covers {lo}–{hi})",
+            source="config",
+            column="analysis.first_year",
+        )
+    if last > hi:
+        raise ConfigError(
+            f"{last} is after the last year with GDP data ({hi}; the chosen vintage covers {lo}–{hi})",
+            source="config",
+            column="analysis.last_year",
+        )
 
 
 # --------------------------------------------------------------------------- provenance
@@ -864,6 +909,9 @@ def panel_ols_results(
     cluster: str | None = "unit",
     key: str = "study.tables.T3",
     labels: Any = None,
+    regressors: Sequence[str] = (),
+    covariates: Sequence[str] = (),
+    sample: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], list[str]]:
     """Linear panel models, one per declared column: outcome on regressors (+ covariates) with the
     declared fixed effects (linearmodels PanelOLS), SEs clustered by unit, by a panel column, or
@@ -885,12 +933,12 @@ def panel_ols_results(
         ckey = f"{key}.columns.{i}"
         name = str(col.get("name") or f"({i + 1})")
         y = str(col.get("outcome") or outcome)
-        xs = [*(col.get("regressors") or ()), *(col.get("covariates") or ())]
+        xs = [*(col.get("regressors") or regressors), *(col.get("covariates", covariates) or ())]
         fe = list(col.get("fixed_effects") or fixed_effects)
         cl = col.get("cluster", cluster)
         d = with_lags(ry, [y, *xs])
         require_columns(d, [y, *xs], key=ckey)
-        d, sample_notes = apply_sample(d, col.get("sample"), key=f"{ckey}.sample")
+        d, sample_notes = apply_sample(d, col.get("sample", sample), key=f"{ckey}.sample")
         if cl not in (None, "unit"):
             require_columns(d, [str(cl)], key=f"{ckey}.cluster")
         if col.get("bias_correction"):
@@ -1058,6 +1106,9 @@ def table_twfe_step(
     table_id: str = "T3",
     title: str | None = None,
     extra_notes: Sequence[str] = (),
+    regressors: Sequence[str] = (),
+    covariates: Sequence[str] = (),
+    sample: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """T3 (or any declared ``panel_ols`` table): linear panel models side by side."""
     from zonespill import provenance as prov
@@ -1076,6 +1127,9 @@ def table_twfe_step(
         cluster=cluster,
         key=f"study.tables.{table_id}",
         labels=lab,
+        regressors=regressors,
+        covariates=covariates,
+        sample=sample,
     )
     if not any(r.ok for r in results):
         status.skip("no column could be estimated: " + "; ".join(f"{r.model}: {r.reason}" for r in results))
@@ -1154,10 +1208,16 @@ def run_spine(config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
         analysis=config["analysis"],
         drops=paths["panel_drops"],
         deflator=inputs.get("deflator"),
+        plausibility=config.get("plausibility"),
+        warnings=out / "canonical/panel_warnings.json",
     )
     ingest_zones_step(inputs["zones"], regions=paths["regions"], out=paths["zones"])
     ingest_collaborations_step(
-        inputs["collaborations"], regions=paths["regions"], out=paths["collaborations"], drops=paths["drops"]
+        inputs["collaborations"],
+        regions=paths["regions"],
+        out=paths["collaborations"],
+        drops=paths["drops"],
+        warnings=out / "canonical/collaborations_warnings.json",
     )
     flows = None
     if "flows" in inputs:

@@ -141,6 +141,55 @@ def excel_merged_header(data: Path, cfg: dict[str, Any]) -> None:
     cfg["inputs"]["zones"]["path"] = str(data / "zones.xlsx")
 
 
+def append_row(file: str, values: list[str]) -> Mutator:
+    def mutate(data: Path, cfg: dict[str, Any]) -> None:
+        _edit_csv(data / file, lambda rows: rows.append(list(values)))
+
+    return mutate
+
+
+def semicolon_file(file: str) -> Mutator:
+    def mutate(data: Path, cfg: dict[str, Any]) -> None:
+        text = (data / file).read_text(encoding="utf-8")
+        (data / file).write_text(text.replace(",", ";"), encoding="utf-8")
+
+    return mutate
+
+
+def keep_rows(file: str, n: int) -> Mutator:
+    def mutate(data: Path, cfg: dict[str, Any]) -> None:
+        _edit_csv(data / file, lambda rows: rows.__delitem__(slice(n + 1, None)))
+
+    return mutate
+
+
+def excel_formula_without_value(data: Path, cfg: dict[str, Any]) -> None:
+    """A workbook written by a script: the formula is stored, its value never computed."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    with open(data / "zones.csv", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    for r in rows:
+        ws.append(r)
+    ws["F4"] = "=1990+6"  # approval year of spreadsheet row 4
+    ws["F6"] = "=F4+1"
+    wb.save(data / "zones.xlsx")
+    cfg["inputs"]["zones"]["path"] = str(data / "zones.xlsx")
+
+
+def directory_as_input(data: Path, cfg: dict[str, Any]) -> None:
+    (data / "zones_dir").mkdir()
+    cfg["inputs"]["zones"]["path"] = str(data / "zones_dir")
+
+
+def constant_replaces_file_column(data: Path, cfg: dict[str, Any]) -> None:
+    section = cfg["inputs"]["collaborations"]
+    del section["columns"]["programme"]  # the file's 'programme' column is now looked up as is ...
+    section["constants"] = {"programme": "all"}  # ... and a constant of the same name would replace it
+
+
 # The full set of grid links of the .test provinces (queen contiguity), for weights-file cases.
 GRID = [
     ("11", "12"),
@@ -192,8 +241,8 @@ REG, PAN, ZON, COL, WTS = (
 CASES = [
     # --- regions (prefecture polygons)
     Case("regions-missing-column", rename_header(R, "code", "city_code"), R, "code", unwritten=REG),
-    Case("regions-duplicate-key", duplicate_row(R, 3), R, "region_id", (3, 16), REG),
-    Case("regions-missing-key", set_cell(R, 5, "code", ""), R, "region_id", (5,), REG),
+    Case("regions-duplicate-key", duplicate_row(R, 3), R, "code", (3, 16), REG),
+    Case("regions-missing-key", set_cell(R, 5, "code", ""), R, "code", (5,), REG),
     Case("regions-invalid-wkt", set_cell(R, 4, "wkt", "POLYGON((1 2, 3"), R, "wkt", (4,), REG),
     Case("regions-point-not-polygon", set_cell(R, 6, "wkt", "POINT (1 2)"), R, "wkt", (6,), REG),
     Case("regions-empty-file", write_bytes(R, b""), R, "", None, REG),
@@ -208,15 +257,15 @@ CASES = [
     Case("regions-gbk-encoding", gbk_file(R), R, "(encoding)", (4,), REG),
     Case("regions-duplicate-header", rename_header(R, "name", "code"), R, "code", (1,), REG),
     # --- panel
-    Case("panel-text-in-gdp", set_cell(P, 6, "gdp_new", "n/a"), P, "gdp", (6,), PAN),
-    Case("panel-infinite-gdp", set_cell(P, 7, "gdp_new", "inf"), P, "gdp", (7,), PAN),
-    Case("panel-negative-population", set_cell(P, 9, "pop", "-5"), P, "population", (9,), PAN),
-    Case("panel-duplicate-region-year", duplicate_row(P, 10), P, "region_id,year", (10, 79), PAN),
+    Case("panel-text-in-gdp", set_cell(P, 6, "gdp_new", "n/a"), P, "gdp_new", (6,), PAN),
+    Case("panel-infinite-gdp", set_cell(P, 7, "gdp_new", "inf"), P, "gdp_new", (7,), PAN),
+    Case("panel-negative-population", set_cell(P, 9, "pop", "-5"), P, "pop", (9,), PAN),
+    Case("panel-duplicate-region-year", duplicate_row(P, 10), P, "code,year", (10, 79), PAN),
     Case("panel-year-out-of-range", set_cell(P, 12, "year", "2150"), P, "year", (12,), PAN),
     Case("panel-fractional-year", set_cell(P, 12, "year", "2005.5"), P, "year", (12,), PAN),
     Case("panel-text-year", set_cell(P, 13, "year", "two thousand"), P, "year", (13,), PAN),
     Case("panel-unknown-region", set_cell(P, 14, "code", "99"), P, "code", (14,), PAN),
-    Case("panel-missing-region", set_cell(P, 15, "code", ""), P, "region_id", (15,), PAN),
+    Case("panel-missing-region", set_cell(P, 15, "code", ""), P, "code", (15,), PAN),
     Case("panel-all-missing-outcome", blank_column(P, "gdp_new"), P, "gdp_new", None, PAN),
     Case("panel-missing-year-column", rename_header(P, "year", "yr"), P, "year", None, PAN),
     Case(
@@ -231,11 +280,11 @@ CASES = [
     Case("panel-empty-file", write_bytes(P, b"   \n"), P, "", None, PAN),
     # --- zones
     Case("zones-unknown-host", set_cell(Z, 4, "host", "77"), Z, "host", (4,), ZON),
-    Case("zones-level-not-allowed", set_cell(Z, 5, "lvl", "city"), Z, "level", (5,), ZON),
-    Case("zones-duplicate-id", duplicate_row(Z, 2), Z, "zone_id", (2, 16), ZON),
-    Case("zones-text-year", set_cell(Z, 6, "year", "1990s"), Z, "approval_year", (6,), ZON),
-    Case("zones-negative-area", set_cell(Z, 7, "ha", "-1"), Z, "area_ha", (7,), ZON),
-    Case("zones-missing-year", set_cell(Z, 8, "year", ""), Z, "approval_year", (8,), ZON),
+    Case("zones-level-not-allowed", set_cell(Z, 5, "lvl", "city"), Z, "lvl", (5,), ZON),
+    Case("zones-duplicate-id", duplicate_row(Z, 2), Z, "zone", (2, 16), ZON),
+    Case("zones-text-year", set_cell(Z, 6, "year", "1990s"), Z, "year", (6,), ZON),
+    Case("zones-negative-area", set_cell(Z, 7, "ha", "-1"), Z, "ha", (7,), ZON),
+    Case("zones-missing-year", set_cell(Z, 8, "year", ""), Z, "year", (8,), ZON),
     Case("zones-excel-merged-header", excel_merged_header, "zones.xlsx", "", (1,), ZON),
     # --- collaborations
     Case("collab-unknown-region", set_cell(C, 3, "receiver", "990100"), C, "receiver", (3,), COL),
@@ -250,10 +299,60 @@ CASES = [
         (7,),
         COL,
     ),
-    Case("collab-start-year-too-early", set_cell(C, 2, "start", "1850"), C, "start_year", (2,), COL),
-    Case("collab-missing-receiver", set_cell(C, 5, "receiver", ""), C, "target_id", (5,), COL),
-    Case("collab-infinite-end", set_cell(C, 2, "end", "Infinity"), C, "end_year", (2,), COL),
+    Case("collab-start-year-too-early", set_cell(C, 2, "start", "1850"), C, "start", (2,), COL),
+    Case("collab-missing-receiver", set_cell(C, 5, "receiver", ""), C, "receiver", (5,), COL),
+    Case("collab-infinite-end", set_cell(C, 2, "end", "Infinity"), C, "end", (2,), COL),
     Case("collab-missing-direction-column", rename_header(C, "direction", "dir"), C, "direction", None, COL),
+    # --- contract: content, logged levels, formats (issue 10 parts 3-5)
+    Case("collab-duplicate-row", duplicate_row(C, 3), C, "giver, receiver, programme, start", (3, 8), COL),
+    Case(
+        "collab-contradictory-direction-in-programme",
+        append_row(C, ["east_west", "22", "12", "2008", "", "forward"]),
+        C,
+        "direction",
+        (3, 8),
+        COL,
+    ),
+    Case(
+        "collab-endpoint-without-province",
+        set_cell(R, 2, "province_code", ""),  # prefecture 110100 loses its province; pairing row 6 uses it
+        C,
+        "giver",
+        (6,),
+        COL,
+    ),
+    Case("panel-zero-gdp", set_cell(P, 8, "gdp_new", "0"), P, "gdp_new", (8,), PAN),
+    Case("panel-zero-gdp-other-vintage", set_cell(P, 3, "gdp_old", "0"), P, "gdp_old", (3,), PAN),
+    Case("panel-zero-population", set_cell(P, 9, "pop", "0"), P, "pop", (9,), PAN),
+    Case("panel-one-row", keep_rows(P, 1), P, "", (2,), PAN),
+    Case("zones-semicolon-separator", semicolon_file(Z), Z, "(separator)", (1,), ZON),
+    Case(
+        "zones-excel-formula-without-value",
+        excel_formula_without_value,
+        "zones.xlsx",
+        "(formula)",
+        (4, 6),
+        ZON,
+    ),
+    Case("zones-path-is-directory", directory_as_input, "zones_dir", "", None, ZON),
+    Case(
+        "config-constant-and-mapping",
+        config_set("inputs", "regions", "constants", value={"level": "prefecture", "name": "x"}),
+        "config",
+        "inputs.regions.constants.name",
+        None,
+        REG,
+        ConfigError,
+    ),
+    Case(
+        "config-constant-replaces-file-column",
+        constant_replaces_file_column,
+        "config",
+        "inputs.collaborations.constants.programme",
+        None,
+        COL,
+        ConfigError,
+    ),
     # --- weights given as a file
     Case("weights-unknown-id", weights_file([*GRID_W, ("31", "98", "1")]), "weights.csv", "j", (24,), WTS),
     Case("weights-island", weights_file([*GRID_W, ("31", "", "0")]), "weights.csv", "j", None, WTS),
@@ -340,6 +439,33 @@ CASES = [
         config_set("analysis", "first_year", value=2011),
         "config",
         "analysis.first_year",
+        None,
+        "indicators/region_year.parquet",
+        ConfigError,
+    ),
+    Case(
+        "config-panel-at-another-level",
+        config_set("analysis", "level", value="prefecture"),
+        "config",
+        "analysis.level",
+        None,
+        WTS,
+        ConfigError,
+    ),
+    Case(
+        "config-first-year-before-the-data",
+        config_set("analysis", "first_year", value=1990),
+        "config",
+        "analysis.first_year",
+        None,
+        "indicators/region_year.parquet",
+        ConfigError,
+    ),
+    Case(
+        "config-last-year-after-the-data",
+        config_set("analysis", "last_year", value=2030),
+        "config",
+        "analysis.last_year",
         None,
         "indicators/region_year.parquet",
         ConfigError,

@@ -161,7 +161,8 @@ def test_unknown_option_rejected() -> None:
 
 def test_clubs_say_real_or_nominal(spine: dict[str, Path], tmp_path: Path) -> None:
     long = _long_region_year(pd.read_parquet(spine["region_year"]))
-    for basis, word in (("nominal", "NOMINAL"), ("real (base 2010, CPI; national)", "log real GDP per capita")):
+    cases = (("nominal", "NOMINAL"), ("real (base 2010, CPI; national)", "log real GDP per capita"))
+    for basis, word in cases:
         path = tmp_path / f"ry_{word[:4]}.parquet"
         long.assign(price_basis=basis).to_parquet(path, index=False)
         out = tmp_path / word[:4]

@@ -24,9 +24,13 @@ def test_row_order_and_weights_form_do_not_matter(panel49: pd.DataFrame, w49: Sp
     w_perm = w49.reorder(perm)
     b = fit_panel(panel49.sample(frac=1.0, random_state=2), w_perm.to_dense_frame(), model="sdm", **KW)
     c = fit_panel(panel49, w_perm.matrix, w_ids=list(w_perm.ids), model="sdm", **KW)
-    pd.testing.assert_series_equal(a.params, b.params, rtol=1e-9)
-    pd.testing.assert_series_equal(a.bse, c.bse, rtol=1e-9)
+    # The maximiser of a likelihood evaluated in floating point is located only to about
+    # sqrt(machine eps) (the profile is flat to rounding there: both logliks agree to 1e-12 while
+    # rho moves by ~5e-8 with the summation order), so estimates agree to 1e-6, not to 1e-9.
+    pd.testing.assert_series_equal(a.params, b.params, rtol=2e-6)
+    pd.testing.assert_series_equal(a.bse, c.bse, rtol=2e-6)
     assert a.loglik == pytest.approx(c.loglik, rel=1e-12)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
 
 
 def test_sdm_is_sar_with_lagged_regressors(panel49: pd.DataFrame, w49: SpatialWeights) -> None:

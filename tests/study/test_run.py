@@ -225,3 +225,14 @@ def test_a_failed_table_still_delivers_its_declared_figures(spine: dict[str, Pat
     assert (spine["out"] / "figures/FD1_policy.png").stat().st_size > 1000
     assert (spine["out"] / "figures/FD1_policy.pdf").read_bytes().startswith(b"%PDF")
     assert any("figure FD1_policy not drawn" in f for f in result.failures)
+
+
+def test_citation_note_of_a_declared_table_names_its_methods() -> None:
+    from zonespill.study.run import citation_note_of
+
+    d1 = {"id": "D1", "family": "did", "design": "staggered",
+          "columns": [{"estimator": "cs"}, {"estimator": "sa", "inference": "wild"}]}
+    note = citation_note_of(d1)
+    assert note.startswith("References: Callaway and Sant'Anna (2021)")
+    assert "Sun and Abraham (2021)" in note and "Cameron, Gelbach and Miller (2008)" in note
+    assert citation_note_of({"id": "T1", "family": "descriptives", "design": "summary"}) == ""

@@ -32,6 +32,7 @@ BUNDLED_IDS = (
     "C4m",
     "C5",
     "M1",
+    "M2",
 )
 
 
@@ -154,4 +155,28 @@ def test_bundled_tables_plus_user_tables_in_one_declaration(config: dict) -> Non
     assert p1["columns"][1]["covariates"] == ["population"] and p1["inference"] == "analytic"
     assert step_payload(config, study, "P2")["options"]["lee_yu"] == [True]
     inline = load_study({**config, "study": {"tables": ["bundled", _did_table()], "exclude": ["M1"]}})
-    assert inline.ids == (*BUNDLED_IDS[:-1], "X1")
+    assert inline.ids == (*(i for i in BUNDLED_IDS if i != "M1"), "X1")
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({**_did_table(), "regressors": ["x"]}, "study.tables.X1.regressors"),
+        (_did_table(fixed_effects=["unit"]), "study.tables.X1.columns.0.fixed_effects"),
+        ({"id": "X2", "family": "did", "design": "bacon", "outcome": "y"}, "study.tables.X2.outcome"),
+        (
+            {
+                "id": "X3",
+                "family": "regression",
+                "design": "panel_ols",
+                "outcome": "y",
+                "columns": [{"regressors": ["x"], "estimator": "twfe"}],
+            },
+            "study.tables.X3.columns.0.estimator",
+        ),
+    ],
+)
+def test_a_key_the_design_would_ignore_is_an_error(config: dict, table: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match="does not use") as err:
+        load_study({**config, "study": {"tables": [table]}})
+    assert err.value.column == key

@@ -4,6 +4,7 @@ and gives byte-identical outputs with 1 or 2 cores."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -110,7 +111,7 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     proc = run(tmp_path, check=False)
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/ingest_panel.log").read_text(encoding="utf-8")
-    assert "panel.csv" in log and "row(s) 6" in log and "column 'gdp'" in log
+    assert "panel.csv" in log and "row(s) 6" in log and "column 'gdp_new'" in log
     assert not (tmp_path / "results/canonical/panel.parquet").exists()
     assert not (tmp_path / "results/tables/T1.csv").exists()
 
@@ -140,3 +141,38 @@ def test_every_latex_table_compiles(first_run: Path, tmp_path: Path) -> None:
             errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
             failures.append(f"{tex.name}: {errors[:2]}")
     assert not failures, failures
+
+
+def test_paper_and_replication_package_from_the_test_run(first_run: Path) -> None:
+    """`make paper` / `make package` on the .test run: every declared table and figure in main.tex,
+    exactly the references they use, and an archive whose README has the data editor's sections."""
+    import re
+    import tarfile
+
+    from zonespill import citations, paper
+
+    run(first_run, "paper", "replication_package")
+    res = first_run / "results"
+    tex = (res / "paper/main.tex").read_text(encoding="utf-8")
+    summary = json.loads((res / "run_summary.json").read_text(encoding="utf-8"))
+    positions = [tex.index(f"\\input{{../tables/{t['id']}.tex}}") for t in summary["tables"]]
+    assert positions == sorted(positions)  # declared order
+    assert "{unit" not in tex  # titles carry the study's unit names
+    bib = (res / "paper/references.bib").read_text(encoding="utf-8")
+    bib_keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
+    cited = {k for line in tex.splitlines() if line.startswith("\\nocite") for k in line[8:-1].split(",")}
+    assert bib_keys == cited and {"callaway2021", "borusyak2024", "sun2021", "phillips2007"} <= bib_keys
+    assert bib_keys <= set(citations.REFERENCES)
+    # every estimated table's notes name the references of its methods
+    assert "Callaway and Sant'Anna (2021)" in (res / "tables/D1.md").read_text(encoding="utf-8")
+    assert "Phillips and Sul (2007)" in (res / "tables/C4.md").read_text(encoding="utf-8")
+    readme = (res / "replication/README.md").read_text(encoding="utf-8")
+    headings = {h.strip("# ").strip() for h in readme.splitlines() if h.startswith("#")}
+    assert set(paper.README_SECTIONS) <= headings
+    digest, name = (res / "replication.tar.gz.sha256").read_text(encoding="utf-8").split()
+    assert name == "replication.tar.gz"
+    assert digest == hashlib.sha256((res / "replication.tar.gz").read_bytes()).hexdigest()
+    with tarfile.open(res / "replication.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"replication/requirements.lock", "replication/config.yaml", "replication/inputs.sha256",
+            "replication/outputs/tables/D1.csv", "replication/outputs/paper/main.tex"} <= names

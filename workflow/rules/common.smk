@@ -3,7 +3,7 @@ import json
 import sys
 from pathlib import Path, PurePosixPath
 
-from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload
+from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload, study_labels
 
 OUT = str(PurePosixPath(config["output_dir"]))
 if PurePosixPath(OUT).is_absolute() or ".." in PurePosixPath(OUT).parts or PurePosixPath(OUT).parts[0] != "results":
@@ -32,6 +32,11 @@ if "flows" in config["inputs"]:
     INPUT_FILES.append(config["inputs"]["flows"]["path"])
 if "path" in (config["inputs"].get("deflator") or {}):
     INPUT_FILES.append(config["inputs"]["deflator"]["path"])
+# Every other file the config names is a rule input too (and hashed by rule provenance).
+WEIGHTS_FILE = [config["weights"]["file"]["path"]] if config["weights"].get("kind") == "file" else []
+INPUT_FILES += WEIGHTS_FILE
+INPUT_FILES += [config.get("montecarlo", {})[k] for k in ("census_csv", "pairings_csv") if k in config.get("montecarlo", {})]
+INPUT_FILES = list(dict.fromkeys(INPUT_FILES))
 # The declared study (config `study`, default: the bundled declaration). Every table rule and every
 # target follows from it: removing a table from the declaration removes its rule and its outputs.
 STUDY = load_study(config)

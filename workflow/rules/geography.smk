@@ -5,6 +5,7 @@ rule weights:
     input:
         regions=f"{OUT}/canonical/regions.parquet",
         panel=f"{OUT}/canonical/panel.parquet",
+        file=WEIGHTS_FILE,
     output:
         edges=f"{OUT}/weights/weights.parquet",
         meta=f"{OUT}/weights/weights.json",

@@ -40,11 +40,13 @@ rule ingest_panel:
     output:
         table=f"{OUT}/canonical/panel.parquet",
         drops=f"{OUT}/canonical/panel_drops.json",
+        warnings=f"{OUT}/canonical/panel_warnings.json",
     params:
         zs=ZS,
         options=opts("inputs", "panel"),
         analysis=opts("analysis"),
         deflator=DEFLATOR_ARG,
+        plausibility=json.dumps(config.get("plausibility", {}), sort_keys=True, ensure_ascii=True),
     conda:
         CONDA_ENV
     log:
@@ -54,6 +56,7 @@ rule ingest_panel:
     shell:
         "{params.zs} ingest-panel --log {log:q} --options {params.options:q} --analysis {params.analysis:q}"
         " --regions {input.regions:q} --out {output.table:q} --drops {output.drops:q} {params.deflator}"
+        " --plausibility {params.plausibility:q} --warnings {output.warnings:q}"
 
 
 rule ingest_zones:
@@ -82,6 +85,7 @@ rule ingest_collaborations:
     output:
         table=f"{OUT}/canonical/collaborations.parquet",
         drops=f"{OUT}/canonical/collaborations_drops.json",
+        warnings=f"{OUT}/canonical/collaborations_warnings.json",
     params:
         zs=ZS,
         options=opts("inputs", "collaborations"),
@@ -93,7 +97,7 @@ rule ingest_collaborations:
         f"{OUT}/benchmarks/ingest_collaborations.tsv"
     shell:
         "{params.zs} ingest-collaborations --log {log:q} --options {params.options:q} --regions {input.regions:q}"
-        " --out {output.table:q} --drops {output.drops:q}"
+        " --out {output.table:q} --drops {output.drops:q} --warnings {output.warnings:q}"
 
 
 # Optional directed flows (inputs.flows): read only when configured.

@@ -260,10 +260,10 @@ def twfe(
     ref = -1 - delta
     rel = np.where(df["zg"] > 0, df["zt"] - df["zg"], np.nan)
     evs = sorted(int(e) for e in np.unique(rel[~np.isnan(rel)]) if e != ref)
-    cols = []
-    for e in evs:
-        df[_ename(e)] = (rel == e).astype(float)
-        cols.append(_ename(e))
+    cols = [_ename(e) for e in evs]
+    # one concat, not one insert per dummy (no fragmented-frame PerformanceWarning)
+    dummies = pd.DataFrame({_ename(e): (rel == e).astype(float) for e in evs}, index=df.index)
+    df = pd.concat([df, dummies], axis=1)
     keep: list[int] = []
     pretrend = joint_wald(np.zeros(0), np.zeros((0, 0)), excluded=tuple(range(-delta, 0)),
                           name="event-study leads (TWFE)")
@@ -370,11 +370,11 @@ def sun_abraham(
     rel = np.where(tr, df["zt"] - df["zg"], np.nan)
     cells = (pd.DataFrame({"g": df["zg"][tr], "e": rel[tr]})
              .query("e != @ref").value_counts().sort_index().reset_index(name="n"))
-    cols = []
-    for g, e in zip(cells["g"], cells["e"], strict=True):
-        name = f"c{int(g)}_{_ename(int(e))}"
-        df[name] = ((df["zg"] == g) & (rel == e)).astype(float)
-        cols.append(name)
+    dummies = {f"c{int(g)}_{_ename(int(e))}": ((df["zg"] == g) & (rel == e)).astype(float)
+               for g, e in zip(cells["g"], cells["e"], strict=True)}
+    cols = list(dummies)
+    # one concat, not one insert per cell (no fragmented-frame PerformanceWarning)
+    df = pd.concat([df, pd.DataFrame(dummies, index=df.index)], axis=1)
     fit = _feols("zy ~ " + " + ".join(cols) + " | zu + zt", df, cn)
     names, b, V = _coefs(fit)
     pos = {c: i for i, c in enumerate(names)}

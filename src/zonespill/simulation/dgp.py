@@ -213,18 +213,22 @@ PAIRINGS_COLUMNS = ("program", "start_year", "giver_code", "receiver_code", "dir
 def _read_mapped(
     path: str | Path, required: Sequence[str], columns: Mapping[str, str] | None, **read_kw: Any
 ) -> pd.DataFrame:
-    """Read a CSV as text and rename its columns ``file column -> canonical name``.
+    """Read a CSV as text (through :func:`zonespill.ingest.read_source`, the one validated
+    reader) and rename its columns ``file column -> canonical name``.
 
     ``columns`` maps canonical names to the file's names (identity where absent); a
-    missing column is reported under the file's own name.
+    missing column is reported under the file's own name. Blank cells are ``""``.
     """
+    from zonespill.ingest import SourceSpec, read_source
+
     mapping = dict(columns or {})
     unknown = sorted(set(mapping) - set(required))
     if unknown:
         raise InputError(
             f"unknown canonical column(s) {unknown}; expected {list(required)}", source="columns"
         )
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, **read_kw)
+    del read_kw  # read_source decodes UTF-8 strictly and accepts a BOM
+    raw = read_source(SourceSpec(path=Path(path), format="csv")).fillna("")
     for col in required:
         name = mapping.get(col, col)
         if name not in raw.columns:
@@ -397,8 +401,8 @@ def prefecture_pairs(
                 rows=[k],
                 column="direction",
             )
-        year = rec["start_year"].strip()
-        if not year:
+        year = _whole_year(rec["start_year"], source=source, row=k, column=(columns or {}).get("start_year"))
+        if year is None:
             skipped.append({"csv_row": k, "programme": programme, "reason": "no start year"})
             continue
         src, why_s = to_prefecture(rec["giver_code"])
@@ -416,7 +420,7 @@ def prefecture_pairs(
             {
                 "source_id": src,
                 "target_id": tgt,
-                "start_year": int(year),
+                "start_year": year,
                 "direction": direction,
                 "programme": programme,
                 "csv_row": k,
@@ -437,6 +441,25 @@ def prefecture_pairs(
     )
     skipped_df = pd.DataFrame(skipped, columns=["csv_row", "programme", "reason"])
     return pairs, skipped_df
+
+
+def _whole_year(text: str, *, source: str, row: int, column: str | None) -> int | None:
+    """A start year as the contract reads it (``1996`` or ``1996.0``); blank gives ``None``."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value != round(value):
+        raise InputError(
+            f"start year {text!r} is not a whole number",
+            source=source,
+            rows=[row],
+            column=column or "start_year",
+        )
+    return int(value)
 
 
 # ---------------------------------------------------------------------------- simulation

@@ -84,6 +84,9 @@ class Core:
     has_lam: bool
     resid: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    #: full information matrix and its inverse over (delta, rho, lambda, sigma2)
+    info_matrix: np.ndarray | None = None
+    vcov_full: np.ndarray | None = None
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -192,7 +195,6 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
     """Maximise the likelihood of ``d`` and return estimates with the analytic information matrix."""
     spec = d.spec
     y, Z = d.y, d.Z
-    p = Z.shape[2]
     obj = make_objective(d, has_rho=has_rho, has_lam=has_lam)
     conc, jac, Wy, WZ = obj.opt, obj.jac, obj.Wy, obj.WZ
     lo, hi = spec.bounds
@@ -264,30 +266,8 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
     loglik = -0.5 * d.N_eff * (np.log(2 * np.pi) + 1.0 + np.log(s2)) + jac(r_hat) + jac(lam_hat)
 
     # ---- analytic information matrix (parameters delta, rho, lambda, sigma2)
-    k = p + int(has_rho) + int(has_lam) + 1
-    Info = np.zeros((k, k))
-    Info[:p, :p] = Zff.T @ Zff / s2
-    Teff = d.T_eff
-    tr = traces(d, r_hat, lam_hat, has_rho=has_rho, has_lam=has_lam)
-    isg = k - 1
-    Info[isg, isg] = d.N_eff / (2 * s2 * s2)
-    pos = p
-    if has_rho:
-        mu = np.einsum("tnk,k->tn", Z, delta)
-        g = d.lag(_per_period_solve(spec.solver(r_hat), mu))
-        if has_lam:
-            g = g - lam_hat * d.lag(g)
-        gf = g.ravel()
-        Info[pos, pos] = Teff * (tr["GdtGd"] + tr["GG"]) + float(gf @ gf) / s2
-        Info[:p, pos] = Info[pos, :p] = Zff.T @ gf / s2
-        Info[pos, isg] = Info[isg, pos] = Teff * tr["G"] / s2
-        ir = pos
-        pos += 1
-    if has_lam:
-        Info[pos, pos] = Teff * (tr["HtH"] + tr["HH"])
-        Info[pos, isg] = Info[isg, pos] = Teff * tr["H"] / s2
-        if has_rho:
-            Info[ir, pos] = Info[pos, ir] = Teff * (tr["HtGd"] + tr["HGd"])
+    Info, tr = _information_and_traces(d, delta, r_hat, lam_hat, s2, has_rho=has_rho, has_lam=has_lam)
+    tr_se = dict(tr.get("se", {}))
     try:
         V = np.linalg.inv(Info)
     except np.linalg.LinAlgError as exc:
@@ -306,7 +286,7 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         "nfev": nfev,
         "logdet": "eigenvalues" if spec.dense else "sparse LU",
         "traces": "exact (dense)" if spec.dense else "power series + Hutchinson",
-        "trace_se": tr.get("se", {}),
+        "trace_se": tr_se,
         "eigen_max_n": EIGEN_MAX_N,
         "N_eff": d.N_eff,
         "T_eff": d.T_eff,
@@ -322,7 +302,66 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         has_lam,
         e.reshape(y.shape),
         info,
+        Info,
+        V,
     )
+
+
+def information(
+    d: Design,
+    delta: np.ndarray,
+    r: float,
+    lam: float,
+    s2: float,
+    *,
+    has_rho: bool,
+    has_lam: bool,
+) -> np.ndarray:
+    """Analytic information matrix over ``(delta, rho, lambda, sigma2)`` at the given parameters."""
+    return _information_and_traces(d, delta, r, lam, s2, has_rho=has_rho, has_lam=has_lam)[0]
+
+
+def _information_and_traces(
+    d: Design,
+    delta: np.ndarray,
+    r: float,
+    lam: float,
+    s2: float,
+    *,
+    has_rho: bool,
+    has_lam: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    spec = d.spec
+    Z = d.Z
+    p = Z.shape[2]
+    Zf = Z - lam * d.lag(Z) if has_lam else Z
+    Zff = _flat(Zf)
+    k = p + int(has_rho) + int(has_lam) + 1
+    Info = np.zeros((k, k))
+    Info[:p, :p] = Zff.T @ Zff / s2
+    Teff = d.T_eff
+    tr = traces(d, r, lam, has_rho=has_rho, has_lam=has_lam)
+    isg = k - 1
+    Info[isg, isg] = d.N_eff / (2 * s2 * s2)
+    pos = p
+    ir = p
+    if has_rho:
+        mu = np.einsum("tnk,k->tn", Z, delta)
+        g = d.lag(_per_period_solve(spec.solver(r), mu))
+        if has_lam:
+            g = g - lam * d.lag(g)
+        gf = g.ravel()
+        Info[pos, pos] = Teff * (tr["GdtGd"] + tr["GG"]) + float(gf @ gf) / s2
+        Info[:p, pos] = Info[pos, :p] = Zff.T @ gf / s2
+        Info[pos, isg] = Info[isg, pos] = Teff * tr["G"] / s2
+        ir = pos
+        pos += 1
+    if has_lam:
+        Info[pos, pos] = Teff * (tr["HtH"] + tr["HH"])
+        Info[pos, isg] = Info[isg, pos] = Teff * tr["H"] / s2
+        if has_rho:
+            Info[ir, pos] = Info[pos, ir] = Teff * (tr["HtGd"] + tr["HGd"])
+    return Info, tr
 
 
 def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> dict[str, Any]:

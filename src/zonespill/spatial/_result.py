@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from zonespill.spatial._impacts import ImpactEstimate, compute_impact
 from zonespill.spatial._spectrum import Spectrum
 
 LAG_MODELS = ("sar", "sdm", "sac")
@@ -33,6 +34,13 @@ class SpatialResult:
         Jacobian included) at the optimum.
     nobs
         Number of observations used (``n * T``); ``info['N_eff']`` is the effective count.
+    se_type
+        ``"ml"`` (inverse information), ``"qml"`` (Lee 2004 sandwich) or ``"cluster"``
+        (cluster-robust sandwich; ``info['n_clusters']``). ``info['se_note']`` describes it.
+    dynamic
+        Dynamic spatial panel (``y_lag``, ``W_y_lag`` terms). ``info['bias_correction']`` names the
+        correction (``none``, ``ydl``, ``iterated``); ``info['params_uncorrected']`` and
+        ``info['bias_estimate']`` hold the QML estimate and the estimated bias.
     """
 
     model: str
@@ -50,6 +58,8 @@ class SpatialResult:
     durbin: tuple[str, ...]
     info: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _spec: Spectrum | None = field(default=None, repr=False, compare=False)
+    se_type: str = "ml"
+    dynamic: bool = False
 
     # ------------------------------------------------------------------ basic
     @property
@@ -74,13 +84,73 @@ class SpatialResult:
     def summary(self) -> str:
         """Plain-text summary."""
         head = (
-            f"Spatial {self.model.upper()} model, effects={self.effects}, lee_yu={self.lee_yu}\n"
+            f"Spatial {'dynamic ' if self.dynamic else ''}{self.model.upper()} model, "
+            f"effects={self.effects}, "
+            f"lee_yu={self.lee_yu}, se_type={self.se_type}"
+            + (f", bias_correction={self.info.get('bias_correction')}" if self.dynamic else "")
+            + "\n"
             f"n={self.n_units}, T={self.n_periods}, nobs={self.nobs}, sigma2={self.sigma2:.6g}, "
             f"loglik={self.loglik:.6f}, AIC={self.aic:.4f}\n"
         )
         return head + self.to_frame().to_string(float_format=lambda v: f"{v: .6g}")
 
     # ------------------------------------------------------------------ impacts
+    def impact(
+        self,
+        term: str,
+        kind: str = "total",
+        *,
+        horizon: str = "short",
+        method: str = "simulation",
+        n_sim: int = 1000,
+        seed: int | None = 20240607,
+        level: float = 0.95,
+    ) -> ImpactEstimate:
+        """One impact of one regressor with SE, interval and (simulation) draws.
+
+        Parameters
+        ----------
+        term
+            Regressor name (``y_lag`` in the dynamic model is allowed for the short run).
+        kind
+            ``direct``, ``indirect`` or ``total``.
+        horizon
+            ``short`` (``(I - rho W)^-1 (beta I + theta W)``) or, for the dynamic model, ``long``
+            (``((1 - gamma) I - (rho + delta) W)^-1 (beta I + theta W)``).
+        method
+            ``simulation`` (LeSage-Pace draws from ``N(params, vcov)``, percentile interval; draws
+            with rho outside its interval or, for the long run, non-stationary dynamics are dropped,
+            ``n_draws_used`` says how many remain) or ``delta`` (delta method, normal interval).
+        n_sim, seed, level
+            Number of draws, their seed and the interval's coverage.
+
+        The covariance used is this result's ``vcov`` (so ``se_type`` carries over).
+        """
+        return compute_impact(
+            self, term, kind, horizon=horizon, method=method, n_sim=n_sim, seed=seed, level=level
+        )
+
+    def impacts_table(
+        self,
+        *,
+        horizon: str = "short",
+        method: str = "simulation",
+        n_sim: int = 1000,
+        seed: int | None = 20240607,
+        level: float = 0.95,
+        terms: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Direct, indirect and total impacts of every regressor (rows ``term x kind``), with SE and CI."""
+        names = list(self.x_names) if terms is None else list(terms)
+        if horizon == "long":
+            names = [t for t in names if t != "y_lag"]
+        rows = [
+            self.impact(t, k, horizon=horizon, method=method, n_sim=n_sim, seed=seed, level=level).as_dict()
+            for t in names
+            for k in ("direct", "indirect", "total")
+        ]
+        return pd.DataFrame(rows).set_index(["term", "kind"])
+
     def impacts(self, n_sim: int = 1000, seed: int | None = 20240607) -> pd.DataFrame:
         """Direct, indirect and total impacts with standard errors (see :meth:`_impacts`)."""
         return self._impacts(n_sim=n_sim, seed=seed)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,51 @@ S3_TITLE = "Direct, indirect and total impacts of the spatial Durbin growth mode
 S4_TITLE = "Spatial growth models compared (two-way FE, ML)"
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What every spatial step reads first (options, panel, sample or why not, weights, notes)."""
+
+    opts: dict[str, Any]
+    ry: pd.DataFrame
+    sample: GrowthSample | None
+    reason: str | None
+    W: Any
+    key: str
+    vintage: str
+    wtext: str
+
+
+def _prepare(
+    options: Mapping[str, Any], region_year: Path, weights: Path, weights_meta: Path, provenance: Path
+) -> _Setup:
+    opts = spatial_options(options)
+    ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
+    return _Setup(
+        opts,
+        ry,
+        sample,
+        reason,
+        W,
+        read_provenance_hash(provenance),
+        _vintage(ry, sample),
+        weights_note(W, weights_meta),
+    )
+
+
+def _skipped(setup: _Setup, tables: Mapping[str, str], outdir: Path, formats: tuple[str, ...]) -> list[Path]:
+    """The growth sample could not be built: one 'not estimated' table per id, reason recorded."""
+    from zonespill.study import status
+    from zonespill.tables import write_table
+
+    assert setup.reason is not None
+    status.skip(setup.reason)
+    paths: list[Path] = []
+    for table_id, title in tables.items():
+        table = _not_estimated_table(table_id, title, setup.reason, (setup.vintage, setup.wtext))
+        paths += write_table(table, outdir, provenance_hash=setup.key, formats=formats)
+    return paths
+
+
 # --------------------------------------------------------------------------- S1 + S3
 def sdm_step(
     options: Mapping[str, Any],
@@ -180,19 +226,11 @@ def sdm_step(
     """S1 (SDM without / with Lee–Yu, SAR) and S3 (impacts of the SDM columns)."""
     from zonespill.tables import RegressionTable, write_table
 
-    opts = spatial_options(options)
-    ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = read_provenance_hash(provenance)
+    setup = _prepare(options, region_year, weights, weights_meta, provenance)
+    opts, sample, key, vintage, wtext = setup.opts, setup.sample, setup.key, setup.vintage, setup.wtext
     seed = impacts_seed(opts["master_seed"])
-    vintage = _vintage(ry, sample)
-    wtext = weights_note(W, weights_meta)
     if sample is None:
-        assert reason is not None
-        empty1 = _not_estimated_table("S1", S1_TITLE, reason, (vintage, wtext))
-        empty3 = _not_estimated_table("S3", S3_TITLE, reason, (vintage, wtext))
-        return write_table(empty1, outdir, provenance_hash=key, formats=formats) + write_table(
-            empty3, outdir, provenance_hash=key, formats=formats
-        )
+        return _skipped(setup, {"S1": S1_TITLE, "S3": S3_TITLE}, outdir, formats)
 
     d1 = designs.sdm_design(
         sample,
@@ -202,9 +240,9 @@ def sdm_step(
         n_sim=int(opts["n_sim"]),
         seed=seed,
     )
-    price = price_note(ry)
+    price = price_note(setup.ry)
     speed = _speed_text(opts, seed)
-    jk = _jackknife_text(ry, d1.fits, opts)
+    jk = _jackknife_text(setup.ry, d1.fits, opts)
     notes1 = (
         _sample_text(sample),
         price,
@@ -328,20 +366,16 @@ def lm_step(
     """S2: LM lag / error and robust variants on the non-spatial two-way FE growth model."""
     from zonespill.tables import PlainTable, write_table
 
-    opts = spatial_options(options)
-    ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = read_provenance_hash(provenance)
-    vintage = _vintage(ry, sample)
-    wtext = weights_note(W, weights_meta)
+    setup = _prepare(options, region_year, weights, weights_meta, provenance)
+    sample, key, vintage, wtext = setup.sample, setup.key, setup.vintage, setup.wtext
     if sample is None:
-        assert reason is not None
-        table: Any = _not_estimated_table("S2", S2_TITLE, reason, (vintage, wtext))
-        return write_table(table, outdir, provenance_hash=key, formats=formats)
+        return _skipped(setup, {"S2": S2_TITLE}, outdir, formats)
+    table: Any
     frame, why = designs.lm_design(sample)
     notes = (
         _sample_text(sample) + " Model tested: the same equation without spatial terms (two-way FE, direct "
         "demeaning, OLS).",
-        price_note(ry),
+        price_note(setup.ry),
         vintage,
         wtext,
         "LM tests of Anselin et al. (1996) for the fixed-effects panel (Elhorst 2014; Debarsy and Ertur "
@@ -378,19 +412,15 @@ def comparison_step(
     """S4: SAR, SEM, SDM, SDEM, SLX (and the non-spatial FE model) by log-likelihood and AIC."""
     from zonespill.tables import PlainTable, write_table
 
-    opts = spatial_options(options)
-    ry, sample, reason, W = _load(region_year, weights, weights_meta, opts)
-    key = read_provenance_hash(provenance)
-    vintage = _vintage(ry, sample)
-    wtext = weights_note(W, weights_meta)
+    setup = _prepare(options, region_year, weights, weights_meta, provenance)
+    sample, key, vintage, wtext = setup.sample, setup.key, setup.vintage, setup.wtext
     if sample is None:
-        assert reason is not None
-        table: Any = _not_estimated_table("S4", S4_TITLE, reason, (vintage, wtext))
-        return write_table(table, outdir, provenance_hash=key, formats=formats)
+        return _skipped(setup, {"S4": S4_TITLE}, outdir, formats)
+    table: Any
     frame, extra, _ = designs.comparison_design(sample)
     notes = (
         _sample_text(sample),
-        price_note(ry),
+        price_note(setup.ry),
         vintage,
         wtext,
         "All models: two-way FE removed by direct demeaning (N = nT), ML (zonespill.spatial.fit_panel); "

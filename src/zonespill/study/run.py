@@ -117,6 +117,23 @@ def _relabel(table: Any, lab: Labels) -> Any:
     return table
 
 
+def _cite(table: Any, note: str) -> Any:
+    """The table with a note naming the references of its methods (zonespill.citations)."""
+    if not note or note in table.notes:
+        return table
+    out = copy.copy(table)
+    object.__setattr__(out, "notes", (*table.notes, note))
+    return out
+
+
+def citation_note_of(table: Mapping[str, Any]) -> str:
+    """'References: …' for a declared table: its design, column estimators and options."""
+    from zonespill.citations import citation_note
+    from zonespill.paper import items_from_study
+
+    return citation_note(items_from_study([table])[0].reference_keys())
+
+
 def _retarget(table: Any, table_id: str) -> Any:
     if table.table_id == table_id:
         return table
@@ -163,6 +180,13 @@ def _build(
             **common,
         )
         return
+    if design == "few_clusters":
+        from zonespill.simulation.montecarlo import few_clusters_step
+
+        few_clusters_step(
+            opts, provenance=prov, master_seed=seed, table_id=str(table["id"]), title=title, **common
+        )
+        return
     ry = inputs.need("region_year")
     if design == "summary":
         from zonespill.steps import table_descriptives_step
@@ -199,6 +223,9 @@ def _build(
             outcome=str(table["outcome"]),
             columns=table["columns"],
             fixed_effects=table["fixed_effects"],
+            regressors=table.get("regressors") or (),
+            covariates=table.get("covariates") or (),
+            sample=table.get("sample"),
             cluster=table["cluster"],
             labels=lab,
             table_id=table["id"],
@@ -363,8 +390,10 @@ def table_step(
     writes = BUILDER_TABLE_ID.get(str(table["design"]), tid)
     title = lab.text(str(table.get("title") or ""))
 
+    cite = citation_note_of(table)
+
     def transform(t: Any) -> Any:
-        return _relabel(_retarget(t, tid), lab)
+        return _cite(_relabel(_retarget(t, tid), lab), cite)
 
     with (
         tempfile.TemporaryDirectory(prefix="zonespill-scratch-") as scratch,

@@ -28,7 +28,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "did": ("staggered", "pairs", "spillover", "bacon"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_members", "club_ties"),
-    "montecarlo": ("m1",),
+    "montecarlo": ("m1", "few_clusters"),
 }
 
 #: Pipeline files each design reads (names of the step's path arguments).
@@ -51,6 +51,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "club_members": ("region_year", "regions", "collaborations"),
     "club_ties": ("region_year", "regions", "collaborations"),
     "m1": (),
+    "few_clusters": (),
 }
 
 #: The config section holding a family's options (a table's ``options`` override it).
@@ -168,6 +169,68 @@ def _read_declaration(value: Any, base_dir: Path | None) -> tuple[list[Any], str
     return _read_declaration(loaded, base_dir)[0], str(path)
 
 
+_COMMON_KEYS = {"id", "title", "family", "design", "notes", "figures"}
+#: Keys each design reads (a declared key the design would ignore is an error, not a silent no-op).
+DESIGN_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    # design: (table keys, column keys)
+    "summary": ({"variables"}, set()),
+    "dispersion": ({"outcome"}, set()),
+    "panel_ols": (
+        {"outcome", "regressors", "covariates", "fixed_effects", "sample", "cluster", "columns"},
+        {
+            "name",
+            "outcome",
+            "regressors",
+            "covariates",
+            "fixed_effects",
+            "sample",
+            "cluster",
+            "bias_correction",
+        },
+    ),
+    "staggered": (
+        {
+            "outcome",
+            "treatments",
+            "covariates",
+            "sample",
+            "cluster",
+            "inference",
+            "event_study",
+            "figure_prefix",
+            "options",
+            "columns",
+        },
+        {"name", "outcome", "covariates", "sample", "estimator", "cluster", "inference", "options"},
+    ),
+}
+_FIXED_KEYS: tuple[set[str], set[str]] = ({"options"}, set())  # pairs, spillover, bacon, sdm, … m1
+
+
+def _check_given_keys(raw: Mapping[str, Any], key: str, source: str) -> None:
+    design = str(raw.get("design"))
+    table_keys, column_keys = DESIGN_KEYS.get(design, _FIXED_KEYS)
+    # a key left at its schema default was not given (Snakemake's validation may have inserted it)
+    defaults = fill_defaults({"id": "x", "family": "did", "design": "staggered"}, "definitions/table")
+    for k in raw:
+        if k in defaults and k not in ("id", "family", "design") and raw[k] == defaults[k]:
+            continue
+        if k not in _COMMON_KEYS | table_keys:
+            raise ConfigError(
+                f"a {design} table does not use '{k}' (it uses: {sorted(table_keys)})",
+                source=source,
+                column=f"{key}.{k}",
+            )
+    for i, col in enumerate(raw.get("columns") or ()):
+        for k in col if isinstance(col, Mapping) else ():
+            if k not in column_keys:
+                raise ConfigError(
+                    f"a {design} column does not use '{k}' (it uses: {sorted(column_keys)})",
+                    source=source,
+                    column=f"{key}.columns.{i}.{k}",
+                )
+
+
 def resolve_table(raw: Any, *, position: int, source: str = "config") -> dict[str, Any]:
     """One table declaration validated, with every default filled (errors name the key)."""
     tid = raw.get("id") if isinstance(raw, Mapping) else None
@@ -180,6 +243,7 @@ def resolve_table(raw: Any, *, position: int, source: str = "config") -> dict[st
             source=source,
             column=f"{key}.design",
         )
+    _check_given_keys(raw, key, source)
     for i, col in enumerate(table["columns"]):
         fill_defaults(col, "definitions/column", key=f"{key}.columns.{i}", source=source)
     if table["event_study"] and design == "staggered":
@@ -247,8 +311,11 @@ def load_study(config: Mapping[str, Any], *, base_dir: Path | None = None) -> St
         )
     for tid in section["notes"]:
         if tid not in {t["id"] for t in tables}:
-            raise ConfigError(f"notes for table {tid!r}, which is not declared", source="config",
-                              column=f"study.notes.{tid}")
+            raise ConfigError(
+                f"notes for table {tid!r}, which is not declared",
+                source="config",
+                column=f"study.notes.{tid}",
+            )
     for t in tables:
         t["notes"] = [*t["notes"], *section["notes"].get(t["id"], [])]
     kept = tuple(t for t in tables if t["id"] not in set(section["exclude"]))
