@@ -116,3 +116,21 @@ def test_c3_sdm_speed_uses_impacts_at_the_corrected_estimates() -> None:
     assert st4["Speed (per year)"].startswith(f"{-math.log(1 + tot):.4f} ")
     b4 = float(des.coefs[(des.coefs["model"] == "(4) SDM") & (des.coefs["term"] == LAG)]["estimate"].iloc[0])
     assert b4 == pytest.approx(float(fit.params[LAG]), rel=1e-9)
+
+
+def test_c3_dynamic_column_and_qml_standard_errors() -> None:
+    ry = synthetic_region_year()
+    W = _ring(sorted(ry["region_id"].unique()))
+    des = designs.panel_design(ry, W=W, spatial_se_type="qml", dynamic=True, seed=1)
+    covs = [c for c in des.coefs.loc[des.coefs["model"] == "(2)", "term"] if c != LAG]
+    fit = designs.dynamic_fit(des.data, covs, W, se_type="qml")
+    got = des.coefs[des.coefs["model"] == "(8) SDM, dynamic"].set_index("term")
+    assert got.loc[LAG, "estimate"] == pytest.approx(float(fit.params["y_lag"]) - 1, rel=1e-10)
+    assert got.loc[f"W_{LAG}", "estimate"] == pytest.approx(
+        float(fit.params["W_y_lag"] + fit.params["rho"]), rel=1e-10
+    )
+    sdm = designs.panel_spatial_fit(des.data, [], W, "sdm", se_type="qml")
+    g4 = des.coefs[des.coefs["model"] == "(4) SDM"].set_index("term")
+    assert g4.loc[LAG, "se"] == pytest.approx(float(sdm.bse[LAG]), rel=1e-10)
+    assert _stats(des, "(4) SDM")["SE type"] == "QML sandwich (Lee 2004)"
+    assert _stats(des, "(8) SDM, dynamic")["Bias correction"] == "Yu–de Jong–Lee (2008)"

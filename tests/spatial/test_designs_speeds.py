@@ -78,3 +78,45 @@ def test_jackknife_leaves_out_regressors_without_variation_in_a_half(W: SpatialW
     f = next(x for x in d.fits if x.jackknife)
     assert f.ok and f.result is not None and "active_two_way" not in f.result.x_names
     assert any("SDM, jackknife: left out" in n and "two-way" in n for n in d.notes)
+
+
+def test_dynamic_column_is_the_bias_corrected_dynamic_panel_in_growth_terms(
+    sample: designs.GrowthSample,
+) -> None:
+    d = designs.sdm_design(sample, lee_yu=(False,), dynamic=True, se_type="qml", seed=2)
+    f = next(x for x in d.fits if x.dynamic)
+    assert f.ok and f.label == "SDM, dynamic" and f.result is not None
+    xs = [r for r in sample.regressors if r != designs.LAG]
+    level = sample.data.assign(lv=sample.data[designs.LAG] + sample.data["growth"])
+    ref = fit_panel(level, sample.W, y="lv", x=xs, unit="region_id", time="year", model="sdm",
+                    effects="twoways", durbin=[r for r in sample.durbin if r in xs], dynamic=True,
+                    bias_correction=True, se_type="qml")
+    got = d.coefs[d.coefs["model"] == "SDM, dynamic"].set_index("term")
+    assert got.loc[designs.LAG, "estimate"] == pytest.approx(float(ref.params["y_lag"]) - 1, rel=1e-10)
+    assert got.loc[designs.LAG, "se"] == pytest.approx(float(ref.bse["y_lag"]), rel=1e-10)
+    theta = float(ref.params["W_y_lag"] + ref.params["rho"])
+    V = ref.vcov.loc[["W_y_lag", "rho"], ["W_y_lag", "rho"]].to_numpy()
+    assert got.loc[f"W_{designs.LAG}", "estimate"] == pytest.approx(theta, rel=1e-10)
+    assert got.loc[f"W_{designs.LAG}", "se"] == pytest.approx(math.sqrt(V.sum()), rel=1e-10)
+    st = _stats(d, "SDM, dynamic")
+    assert st["Bias correction"].startswith("Yu–de Jong–Lee")
+    imp = ref.impact("y_lag", "total", horizon="short", n_sim=1000, seed=2)
+    assert st["Speed (per year)"].startswith(f"{-math.log(imp.estimate):.4f} ")
+    # S3: short-run impacts of the lag shifted by one, long-run impacts of the other regressors
+    d3 = designs.impacts_design(d.fits, n_sim=1000, seed=2)
+    rows = d3.coefs[d3.coefs["model"] == "SDM, dynamic"].set_index("term")["estimate"]
+    assert rows[f"{designs.LAG}:total"] == pytest.approx(imp.estimate - 1, rel=1e-10)
+    long = ref.impact(xs[0], "total", horizon="long", n_sim=1000, seed=2)
+    assert rows[f"{xs[0]}:total:long"] == pytest.approx(long.estimate, rel=1e-10)
+
+
+@pytest.mark.parametrize("se_type", ["ml", "qml", "cluster"])
+def test_se_type_reaches_the_spatial_columns(sample: designs.GrowthSample, se_type: str) -> None:
+    d = designs.sdm_design(sample, lee_yu=(False,), se_type=se_type)
+    ref = fit_panel(sample.data, sample.W, y="growth", x=list(sample.regressors), unit="region_id",
+                    time="year", model="sdm", effects="twoways", durbin=list(sample.durbin),
+                    se_type=se_type, cluster="region_id" if se_type == "cluster" else None)
+    got = d.coefs[d.coefs["model"] == "SDM"].set_index("term")["se"]
+    for t in got.index:
+        assert got[t] == pytest.approx(float(ref.bse[t]), rel=1e-10)
+    assert _stats(d, "SDM")["SE"].startswith(designs.SE_TYPES[se_type])

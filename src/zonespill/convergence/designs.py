@@ -663,19 +663,112 @@ def panel_labels() -> dict[str, str]:
     return labels
 
 
-def panel_spatial_fit(data: pd.DataFrame, covs: Sequence[str], w: Any, model: str = "sdm") -> Any:
-    """The :class:`~zonespill.spatial.SpatialResult` behind a spatial :func:`panel_beta` column
-    (same frame, same call), for its impacts."""
+def _spatial_frame(data: pd.DataFrame, covs: Sequence[str]) -> pd.DataFrame:
     from zonespill.convergence.beta import _panel_frame
-    from zonespill.spatial import fit_panel
 
     panel = _panel_frame(
         data, value="gdp_pc", unit=UNIT, time=TIME, covs=list(covs), extra_cols=[], source="panel_beta"
     )
-    frame = panel[[UNIT, TIME, "growth", LAG, *covs]].reset_index(drop=True)
+    return panel[[UNIT, TIME, "growth", LAG, *covs]].reset_index(drop=True)
+
+
+def _se_kwargs(se_type: str) -> dict[str, Any]:
+    return {"se_type": se_type, "cluster": UNIT if se_type == "cluster" else None}
+
+
+def panel_spatial_fit(
+    data: pd.DataFrame, covs: Sequence[str], w: Any, model: str = "sdm", *, se_type: str = "ml"
+) -> Any:
+    """The :class:`~zonespill.spatial.SpatialResult` of a spatial :func:`panel_beta` column (same
+    frame, same model; ``se_type`` ``"ml"``, ``"qml"`` or ``"cluster"`` by unit)."""
+    from zonespill.spatial import fit_panel
+
+    frame = _spatial_frame(data, covs)
     return fit_panel(
-        frame, w, y="growth", x=[LAG, *covs], unit=UNIT, time=TIME, model=model,  # type: ignore[arg-type]
+        frame,
+        w,
+        y="growth",
+        x=[LAG, *covs],
+        unit=UNIT,
+        time=TIME,
+        model=model,  # type: ignore[arg-type]
         effects="twoways",
+        **_se_kwargs(se_type),
+    )
+
+
+SPATIAL_SE: dict[str, str] = {
+    "ml": "ML (inverse information; iid errors)",
+    "qml": "QML sandwich (Lee 2004)",
+    "cluster": "cluster-robust sandwich by province",
+}
+
+
+def _beta_of(params: pd.Series, bse: pd.Series, nobs: int, model: str, cov_type: str) -> BetaResult:
+    from scipy import stats as sps
+
+    z = params / bse
+    pv = pd.Series(2 * sps.norm.sf(np.abs(z.to_numpy(dtype=float))), index=params.index)
+    return BetaResult(
+        params=params.astype(float),
+        bse=bse.astype(float),
+        pvalues=pv,
+        term=LAG,
+        horizon=1.0,
+        nobs=nobs,
+        model=model,
+        cov_type=cov_type,
+    )
+
+
+def spatial_jackknife_fit(data: pd.DataFrame, covs: Sequence[str], w: Any, *, se_type: str = "ml") -> Any:
+    """Half-panel jackknife of the SDM growth panel: the full fit with every parameter corrected
+    (Dhaene–Jochmans), keeping the full fit's covariance (``se_type``)."""
+    import dataclasses
+
+    from zonespill.convergence.jackknife import split_panel_jackknife
+    from zonespill.spatial import fit_panel
+
+    frame = _spatial_frame(data, covs)
+
+    def est(f: pd.DataFrame) -> Any:
+        return fit_panel(
+            f,
+            w,
+            y="growth",
+            x=[LAG, *covs],
+            unit=UNIT,
+            time=TIME,
+            model="sdm",
+            effects="twoways",
+            **_se_kwargs(se_type),
+        )
+
+    full = est(frame)
+    jk = split_panel_jackknife(frame, est, time=TIME, se="full")
+    return dataclasses.replace(full, params=jk.params.reindex(full.params.index).astype(float))
+
+
+def dynamic_fit(data: pd.DataFrame, covs: Sequence[str], w: Any, *, se_type: str = "qml") -> Any:
+    """The dynamic spatial panel of the log level (Yu, de Jong and Lee 2008; QML, bias-corrected)
+    with ``covs`` and their spatial lags: the growth SDM with γ = 1 + b, δ = θ − ρ."""
+    from zonespill.spatial import fit_panel
+
+    d = data.dropna(subset=["gdp_pc"])
+    frame = d[[UNIT, TIME, *covs]].assign(_log_level=np.log(d["gdp_pc"].astype(float)))
+    return fit_panel(
+        frame,
+        w,
+        y="_log_level",
+        x=list(covs),
+        unit=UNIT,
+        time=TIME,
+        model="sdm",
+        effects="twoways",
+        durbin=list(covs),
+        dynamic=True,
+        bias_correction=True,
+        **_se_kwargs(se_type),
     )
 
 
@@ -712,6 +805,8 @@ def panel_design(
     n_sim: int = 1000,
     seed: int = 0,
     names: Mapping[str, str] | None = None,
+    spatial_se_type: str = "ml",
+    dynamic: bool = False,
 ) -> RegressionDesign:
     r"""C3: panel beta convergence, two-way FE, SEs clustered by province.
 
@@ -723,7 +818,10 @@ def panel_design(
     Nickell bias of order 1/T). A spatial column that fails to estimate is skipped with the
     reason in the notes. SDM speeds come from the ``speed_effect`` impact of the lagged level
     (jackknife SDM: impacts at the corrected estimates). The reference group of (3)/(5) follows
-    :func:`reference_policy`.
+    :func:`reference_policy`. Spatial columns use ``spatial_se_type`` standard errors
+    (``"ml"``, ``"qml"`` sandwich, ``"cluster"`` by province); with ``dynamic`` and ``W``,
+    (8) is the dynamic spatial panel of spec (2) (:func:`dynamic_fit`, Yu–de Jong–Lee corrected),
+    shown as b = γ − 1 and θ = δ + ρ.
     """
     labels = panel_labels()
     d = panel_frame(ry)
@@ -810,14 +908,13 @@ def panel_design(
                 continue
             try:
                 w, wnote = _weights_for(W, ids)
-                res = panel_beta(
-                    data,
-                    value="gdp_pc",
-                    unit=UNIT,
-                    time=TIME,
-                    effects="twoways",
-                    covariates=specs[base][0],
-                    spatial=("sdm", w),
+                fits[base] = panel_spatial_fit(data, specs[base][0], w, "sdm", se_type=spatial_se_type)
+                res = _beta_of(
+                    fits[base].params,
+                    fits[base].bse,
+                    int(fits[base].nobs),
+                    "sdm",
+                    SPATIAL_SE[spatial_se_type],
                 )
             except OPTIONAL_ERRORS as exc:
                 log.warning("C3 %s failed: %s", name, exc)
@@ -829,7 +926,7 @@ def panel_design(
                 ("Estimator", f"SDM (ML), two-way FE, spec. {base}"),
                 ("Provinces", str(n_units)),
                 ("Fixed effects", "province, year"),
-                ("SE type", "ML (inverse information)"),
+                ("SE type", SPATIAL_SE[spatial_se_type]),
                 ("Bias correction", "none"),
             ]
             sp, src = _panel_impact_speed(
@@ -850,7 +947,35 @@ def panel_design(
             results[name] = res
     if jackknife:
         _jackknife_columns(
-            data, results, speeds, coefs, stats, notes, w, n_units, speed_effect, n_sim, seed, fits
+            data,
+            results,
+            speeds,
+            coefs,
+            stats,
+            notes,
+            w,
+            n_units,
+            speed_effect,
+            n_sim,
+            seed,
+            fits,
+            spatial_se_type,
+        )
+    if dynamic and w is not None and "(2)" in results:
+        _dynamic_column(
+            data,
+            specs["(2)"][0],
+            w,
+            results,
+            speeds,
+            coefs,
+            stats,
+            notes,
+            n_units,
+            speed_effect,
+            n_sim,
+            seed,
+            spatial_se_type,
         )
     return RegressionDesign(
         pd.concat(coefs, ignore_index=True),
@@ -956,6 +1081,63 @@ def nickell_text(
     return text
 
 
+def _dynamic_column(
+    data: pd.DataFrame,
+    covs: Sequence[str],
+    w: Any,
+    results: dict[str, BetaResult],
+    speeds: dict[str, SpeedResult | None],
+    coefs: list[pd.DataFrame],
+    stats: list[dict[str, str]],
+    notes: list[str],
+    n_units: int,
+    speed_effect: str,
+    n_sim: int,
+    seed: int,
+    spatial_se_type: str,
+) -> None:
+    """C3 (8): the dynamic spatial panel of spec (2), bias-corrected (Yu, de Jong and Lee 2008)."""
+    from zonespill.spatial import designs as sdesigns
+
+    name = "(8) SDM, dynamic"
+    if not covs:
+        notes.append(f"Column {name} not estimated: the dynamic model needs a regressor besides the lag.")
+        return
+    try:
+        fit = dynamic_fit(data, covs, w, se_type=spatial_se_type)
+        tab = sdesigns.growth_parametrisation(fit).rename(
+            index={sdesigns.LAG: LAG, f"W_{sdesigns.LAG}": f"W_{LAG}"}
+        )
+        imp = fit.impact("y_lag", speed_effect, horizon="short", n_sim=n_sim, seed=seed)
+        sp: SpeedResult | None = _safe_convergence_speed(imp.estimate - 1.0, imp.se)
+    except OPTIONAL_ERRORS as exc:
+        log.warning("C3 %s failed: %s", name, exc)
+        notes.append(f"Column {name} (dynamic spatial panel of (2)) not estimated: {exc}")
+        return
+    res = _beta_of(tab["estimate"], tab["se"], int(fit.nobs), "sdm", SPATIAL_SE[spatial_se_type])
+    rows = [
+        ("Estimator", "dynamic SDM (QML), two-way FE, spec. (2)"),
+        ("Provinces", str(n_units)),
+        ("Fixed effects", "province, year"),
+        ("SE type", f"{SPATIAL_SE[spatial_se_type]}, through the bias correction"),
+        ("Bias correction", "Yu–de Jong–Lee (2008)"),
+    ]
+    speeds[name] = sp
+    _append(
+        coefs, stats, name, res, rows, speed=sp, source=f"{speed_effect} short-run impact of the lag (− 1)"
+    )
+    results[name] = res
+
+
+def _safe_convergence_speed(b: float, se: float) -> SpeedResult | None:
+    from zonespill.convergence.speed import convergence_speed
+
+    try:
+        return convergence_speed(b, se)
+    except ZonespillError:
+        return None
+
+
 def _panel_impact_speed(
     data: pd.DataFrame,
     covs: Sequence[str],
@@ -970,7 +1152,7 @@ def _panel_impact_speed(
 ) -> tuple[SpeedResult | None, str]:
     try:
         if key not in fits:
-            fits[key] = panel_spatial_fit(data, covs, w, "sdm")
+            fits[key] = panel_spatial_fit(data, covs, w, "sdm", se_type="ml")
         return spatial_speed(fits[key], params, term=LAG, effect=effect, n_sim=n_sim, seed=seed)
     except OPTIONAL_ERRORS as exc:
         return None, f"{effect} impact (not computed: {exc})"
@@ -989,6 +1171,7 @@ def _jackknife_columns(
     n_sim: int,
     seed: int,
     fits: dict[str, Any],
+    spatial_se_type: str = "ml",
 ) -> None:
     """C3 (6): half-panel jackknife of (1); (7): of the SDM (4)."""
     todo = [("(6) FE, jackknife", "(1)", None), ("(7) SDM, jackknife", "(4) SDM", w)]
@@ -996,15 +1179,19 @@ def _jackknife_columns(
         if base not in results:
             continue
         try:
-            res = panel_beta(
-                data,
-                value="gdp_pc",
-                unit=UNIT,
-                time=TIME,
-                effects="twoways",
-                spatial=None if wj is None else ("sdm", wj),
-                bias_correction=JACKKNIFE,
-            )
+            if wj is None:
+                res = panel_beta(
+                    data, value="gdp_pc", unit=UNIT, time=TIME, effects="twoways", bias_correction=JACKKNIFE
+                )
+            else:
+                fits["(7)"] = spatial_jackknife_fit(data, [], wj, se_type=spatial_se_type)
+                res = _beta_of(
+                    fits["(7)"].params,
+                    fits["(7)"].bse,
+                    int(fits["(7)"].nobs),
+                    "sdm",
+                    f"{SPATIAL_SE[spatial_se_type]} of the full fit, half-panel jackknife",
+                )
         except OPTIONAL_ERRORS as exc:
             log.warning("C3 %s failed: %s", name, exc)
             notes.append(f"Column {name} (half-panel jackknife of {base}) not estimated: {exc}")
@@ -1013,9 +1200,9 @@ def _jackknife_columns(
             se = f"clustered by province (CRV1 of the jackknife combination, {n_units} clusters)"
             sp, src = _safe_speed(res), "b (coefficient, bias-corrected)"
         else:
-            se = "ML (inverse information of the full fit)"
+            se = f"{SPATIAL_SE[spatial_se_type]} of the full fit"
             sp, src = _panel_impact_speed(
-                data, [], wj, res.params, effect=speed_effect, n_sim=n_sim, seed=seed, fits=fits, key="(1)"
+                data, [], wj, None, effect=speed_effect, n_sim=n_sim, seed=seed, fits=fits, key="(7)"
             )
             src += " at the corrected estimates"
         rows = [

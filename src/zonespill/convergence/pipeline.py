@@ -63,6 +63,7 @@ def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         ("speed_effect", ("total", "direct")),
         ("small_reference", ("refuse", "sample_mean")),
         ("core", ("abs_t", "t")),
+        ("spatial_se_type", ("ml", "qml", "cluster")),
     ):
         if out[key] not in allowed:
             raise ConfigError(
@@ -280,6 +281,8 @@ def panel_step(
         jackknife=bool(opts["jackknife"]),
         n_sim=int(opts["n_sim"]),
         seed=seed,
+        spatial_se_type=str(opts["spatial_se_type"]),
+        dynamic=bool(opts["dynamic"]),
     )
     n = ry[designs.UNIT].nunique()
     notes = (
@@ -294,8 +297,9 @@ def panel_step(
         f"OLS columns: pyfixest within estimator, SEs clustered by province (CRV1; only {n} clusters — "
         "p-values are approximate). " + designs.speed_note() + " Here T = 1 (annual growth).",
         "SDM columns: spatial Durbin panel, two-way FE, ML (zonespill.spatial.fit_panel) with "
-        f"{_w_text(W, weights_meta)}; W· rows are spatial lags of the regressors; SEs from the inverse "
-        "information matrix (iid errors assumed). The coefficient b of the SDM is not a marginal effect: "
+        f"{_w_text(W, weights_meta)}; W· rows are spatial lags of the regressors; SEs: "
+        f"{designs.SPATIAL_SE[str(opts['spatial_se_type'])]} (convergence.spatial_se_type). The coefficient "
+        "b of the SDM is not a marginal effect: "
         f"speeds use the {opts['speed_effect']} impact of the lagged level (impact draws: "
         f"{int(opts['n_sim'])}, seed {seed} = derive_seed(master_seed, 'convergence', 'impacts')).",
         *(
@@ -305,6 +309,20 @@ def panel_step(
                 f"With province effects b carries Nickell bias of order 1/T (T = {last - first}); "
                 "no bias-corrected column (convergence.jackknife = false).",
             )
+        ),
+        *(
+            (
+                "Column (8) SDM, dynamic: spec. (2) written as a dynamic spatial panel of the log level, "
+                "ln y_t = ρW ln y_t + γ ln y_{t−1} + δW ln y_{t−1} + Xβ + WXθ + μ + α_t "
+                "(γ = 1 + b, δ = θ − ρ), "
+                "QML with the Yu, de Jong and Lee (2008) bias correction (fit_panel(dynamic=True, "
+                "bias_correction=True)); the first year only supplies the lag. Rows show b = γ − 1 and "
+                "W·log level = δ + ρ (SE from the covariance of δ and ρ); the speed uses the short-run "
+                "impact "
+                "of ln y_{t−1} on ln y_t minus 1. Long-run impacts of the tie indicators: Table S3.",
+            )
+            if "(8) SDM, dynamic" in design.results
+            else ()
         ),
         SMALL_SAMPLE.format(n=n),
         *design.notes,

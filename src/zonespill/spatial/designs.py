@@ -352,9 +352,13 @@ class Fit:
     #: half-panel jackknife (Dhaene–Jochmans): ``result`` holds the corrected estimates with the
     #: full fit's covariance, log-likelihood and σ²
     jackknife: bool = False
+    #: dynamic spatial panel of the log level (Yu, de Jong and Lee 2008), bias-corrected QML
+    dynamic: bool = False
 
     @property
     def label(self) -> str:
+        if self.dynamic:
+            return column_label(self.model, False) + ", dynamic"
         return column_label(self.model, self.lee_yu) + (", jackknife" if self.jackknife else "")
 
     @property
@@ -362,7 +366,20 @@ class Fit:
         return self.result is not None
 
 
-def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
+#: Standard-error types of the spatial tables (``spatial.se_type``), as the tables name them.
+SE_TYPES: dict[str, str] = {
+    "ml": "ML (inverse information; iid normal errors)",
+    "qml": "QML sandwich (Lee 2004)",
+    "cluster": "cluster-robust sandwich by province",
+}
+
+
+def se_kwargs(se_type: str) -> dict[str, Any]:
+    """``fit_panel`` keywords of an SE type (clusters = units for ``"cluster"``)."""
+    return {"se_type": se_type, "cluster": UNIT if se_type == "cluster" else None}
+
+
+def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False, se_type: str = "ml") -> Fit:
     """Fit one two-way FE spatial model; failures become ``Fit(result=None, reason=...)``."""
     try:
         res = fit_panel(
@@ -376,6 +393,7 @@ def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
             effects="twoways",
             lee_yu=lee_yu,
             durbin=list(sample.durbin) if model in ("sdm", "sdem", "slx") else None,
+            **se_kwargs(se_type),
         )
     except SOFT_ERRORS as exc:
         reason = getattr(exc, "reason", None) or str(exc)
@@ -389,7 +407,7 @@ def fit_model(sample: GrowthSample, model: str, *, lee_yu: bool = False) -> Fit:
     return Fit(model, lee_yu, res)
 
 
-def fit_jackknife(sample: GrowthSample, model: str = "sdm") -> Fit:
+def fit_jackknife(sample: GrowthSample, model: str = "sdm", *, se_type: str = "ml") -> Fit:
     """Half-panel jackknife (Dhaene and Jochmans 2015) of a two-way FE spatial model (direct
     demeaning): every parameter corrected, standard errors of the full fit (the same first-order
     asymptotic variance). Failures (e.g. a regressor without variation in a half panel) become
@@ -430,6 +448,7 @@ def fit_jackknife(sample: GrowthSample, model: str = "sdm") -> Fit:
             model=model,  # type: ignore[arg-type]
             effects="twoways",
             durbin=durbin,
+            **se_kwargs(se_type),
         )
 
     try:
@@ -450,13 +469,80 @@ def fit_jackknife(sample: GrowthSample, model: str = "sdm") -> Fit:
     return Fit(model, False, res, note, jackknife=True)
 
 
-def speed_of(
-    f: Fit, *, effect: str = "total", n_sim: int = 1000, seed: int = 0
-) -> tuple[Any, str]:
+LEVEL_COL = "_log_level"
+
+
+def fit_dynamic(sample: GrowthSample, *, se_type: str = "qml") -> Fit:
+    r"""The growth SDM as a dynamic spatial panel of the log level, bias-corrected.
+
+    With :math:`g_t = \ln y_t - \ln y_{t-1}`, the growth SDM
+    :math:`g_t = \rho W g_t + b \ln y_{t-1} + \theta W \ln y_{t-1} + X\beta + WX\theta_X + \dots`
+    is the dynamic spatial panel :math:`\ln y_t = \rho W \ln y_t + \gamma \ln y_{t-1} +
+    \delta W \ln y_{t-1} + \dots` with :math:`\gamma = 1 + b`, :math:`\delta = \theta - \rho`,
+    whose QML estimator has the Nickell-type bias that Yu, de Jong and Lee (2008) correct
+    (``fit_panel(..., dynamic=True, bias_correction=True)``). The first sample year only
+    supplies the lag. Needs at least one regressor besides the lagged level."""
+    xs = [r for r in sample.regressors if r != LAG]
+    if LAG not in sample.regressors:
+        return Fit("sdm", False, None, "no lagged level in the sample", dynamic=True)
+    if not xs:
+        return Fit("sdm", False, None, "the dynamic model needs a regressor besides the lag", dynamic=True)
+    data = sample.data.assign(**{LEVEL_COL: sample.data[LAG] + sample.data[DEPVAR]})
+    try:
+        res = fit_panel(
+            data,
+            sample.W,
+            y=LEVEL_COL,
+            x=xs,
+            unit=UNIT,
+            time=TIME,
+            model="sdm",
+            effects="twoways",
+            durbin=[r for r in sample.durbin if r in xs],
+            dynamic=True,
+            bias_correction=True,
+            **se_kwargs(se_type),
+        )
+    except SOFT_ERRORS as exc:
+        reason = _one_line(getattr(exc, "reason", None) or str(exc))
+        log.warning("dynamic SDM not estimated: %s", reason)
+        return Fit("sdm", False, None, reason, dynamic=True)
+    if not (np.isfinite(res.params.to_numpy()).all() and np.isfinite(res.bse.to_numpy()).all()):
+        return Fit("sdm", False, None, "non-finite estimates or standard errors", dynamic=True)
+    return Fit("sdm", False, res, dynamic=True)
+
+
+def growth_parametrisation(res: SpatialResult) -> pd.DataFrame:
+    """Coefficients of a dynamic fit (:func:`fit_dynamic`) in the growth SDM's terms:
+    ``b = γ − 1`` (row ``lag_log_gdp_pc``), ``θ = δ + ρ`` (row ``W_lag_log_gdp_pc``, SE from the
+    covariance of δ and ρ); every other term as estimated. Columns ``estimate, se, pvalue``."""
+    p, V = res.params, res.vcov
+    est = p.rename(index={"y_lag": LAG, "W_y_lag": f"W_{LAG}"}).astype(float)
+    se = res.bse.rename(index={"y_lag": LAG, "W_y_lag": f"W_{LAG}"}).astype(float)
+    est[LAG] = float(p["y_lag"]) - 1.0
+    if "W_y_lag" in p.index:
+        est[f"W_{LAG}"] = float(p["W_y_lag"]) + float(p["rho"])
+        Vm = V.loc[["W_y_lag", "rho"], ["W_y_lag", "rho"]].to_numpy(dtype=float)
+        var = float(Vm.sum())  # var(δ) + var(ρ) + 2 cov(δ, ρ)
+        se[f"W_{LAG}"] = math.sqrt(max(var, 0.0))
+    z = est / se
+    return pd.DataFrame({"estimate": est, "se": se, "pvalue": 2 * sps.norm.sf(np.abs(z))})
+
+
+def speed_of(f: Fit, *, effect: str = "total", n_sim: int = 1000, seed: int = 0) -> tuple[Any, str]:
     """Convergence speed of a fitted growth model from the ``effect`` impact of the lagged level
     (SpeedResult or None, and where it comes from)."""
     from zonespill.convergence.designs import spatial_speed
+    from zonespill.convergence.speed import convergence_speed
 
+    if f.result is not None and f.dynamic:
+        # short-run impact of y_{t-1} on y_t = 1 + the growth model's impact of the lagged level
+        try:
+            imp = f.result.impact("y_lag", effect, horizon="short", n_sim=n_sim, seed=seed)
+            sp = convergence_speed(imp.estimate - 1.0, imp.se)
+        except (ZonespillError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+            return None, f"{effect} impact (not computed: {_one_line(str(exc))})"
+        return sp, f"{effect} short-run impact of the lagged level (− 1)"
     if f.result is None or LAG not in f.result.params.index:
         return None, "n/a (no lagged level)"
     try:
@@ -495,9 +581,29 @@ def _stat_rows(label: str, items: Sequence[tuple[str, str]]) -> list[dict[str, s
     return [{"model": label, "stat": k, "value": v} for k, v in items]
 
 
+def _se_label(r: SpatialResult) -> str:
+    label = SE_TYPES.get(str(getattr(r, "se_type", "ml")), str(getattr(r, "se_type", "ml")))
+    if getattr(r, "se_type", "ml") == "cluster" and "n_clusters" in r.info:
+        label += f" ({r.info['n_clusters']} clusters)"
+    return label
+
+
 def _fit_stats(f: Fit, sample: GrowthSample) -> list[tuple[str, str]]:
     r = f.result
     assert r is not None
+    if f.dynamic:
+        return [
+            ("N (province-years)", str(r.nobs)),
+            ("Provinces × years", f"{r.n_units} × {r.n_periods}"),
+            ("Effective N", f"{float(r.info.get('N_eff', r.nobs)):.0f}"),
+            ("Fixed effects", "province, year"),
+            ("FE removal", "dynamic QML, Lee–Yu transformations (Yu, de Jong and Lee 2008)"),
+            ("Log-likelihood", f"{r.loglik:.3f} (log level)"),
+            ("σ²", f"{r.sigma2:.3g}"),
+            ("SE", _se_label(r) + ", through the bias correction"),
+            ("Bias correction", "Yu–de Jong–Lee (2008)"),
+            ("GDP vintage", sample.vintage),
+        ]
     return [
         ("N (province-years)", str(r.nobs)),
         ("Provinces × years", f"{r.n_units} × {r.n_periods}"),
@@ -506,7 +612,7 @@ def _fit_stats(f: Fit, sample: GrowthSample) -> list[tuple[str, str]]:
         ("FE removal", "Lee–Yu transformation" if r.lee_yu else "direct demeaning"),
         ("Log-likelihood", f"{r.loglik:.3f}" + (" (full fit)" if f.jackknife else "")),
         ("σ²", f"{r.sigma2:.3g}" + (" (full fit)" if f.jackknife else "")),
-        ("SE", "analytic information matrix" + (" of the full fit" if f.jackknife else "")),
+        ("SE", _se_label(r) + (" of the full fit" if f.jackknife else "")),
         ("Bias correction", "half-panel jackknife" if f.jackknife else "none"),
         ("GDP vintage", sample.vintage),
     ]
@@ -517,9 +623,11 @@ def sdm_design(
     *,
     lee_yu: Sequence[bool] = (False, True),
     jackknife: bool = False,
+    dynamic: bool = False,
     speed_effect: str = "total",
     n_sim: int = 1000,
     seed: int = 0,
+    se_type: str = "ml",
 ) -> RegressionDesign:
     """S1: SDM without / with the Lee–Yu correction (as listed in ``lee_yu``), with ``jackknife``
     the half-panel jackknife SDM (:func:`fit_jackknife`), and SAR. Each column carries the
@@ -527,17 +635,22 @@ def sdm_design(
     ``seed``; rows of :func:`zonespill.convergence.designs.speed_stat_rows`)."""
     from zonespill.convergence.designs import speed_stat_rows
 
-    fits = [fit_model(sample, "sdm", lee_yu=bool(v)) for v in dict.fromkeys(bool(v) for v in lee_yu)]
+    fits = [
+        fit_model(sample, "sdm", lee_yu=bool(v), se_type=se_type)
+        for v in dict.fromkeys(bool(v) for v in lee_yu)
+    ]
     if jackknife:
-        fits.append(fit_jackknife(sample, "sdm"))
-    fits.append(fit_model(sample, "sar", lee_yu=False))
+        fits.append(fit_jackknife(sample, "sdm", se_type=se_type))
+    if dynamic:
+        fits.append(fit_dynamic(sample, se_type=se_type))
+    fits.append(fit_model(sample, "sar", lee_yu=False, se_type=se_type))
     coefs: list[dict[str, Any]] = []
     stats_rows: list[dict[str, str]] = []
     for f in fits:
         if not f.ok:
             continue
         assert f.result is not None
-        tab = f.result.to_frame()
+        tab = growth_parametrisation(f.result) if f.dynamic else f.result.to_frame()
         for term, row in tab.iterrows():
             coefs.append(
                 {
@@ -622,6 +735,9 @@ def impacts_design(
             notes.append(f"{f.label}: no impacts (model not estimated: {f.reason}).")
             continue
         assert f.result is not None
+        if f.dynamic:
+            _dynamic_impacts(f, coefs, stats_rows, notes, n_sim=n_sim, seed=seed, speed_effect=speed_effect)
+            continue
         try:
             imp = f.result.impacts(n_sim=int(n_sim), seed=int(seed))
         except SOFT_ERRORS as exc:
@@ -670,13 +786,72 @@ def impacts_design(
     )
 
 
+def _dynamic_impacts(
+    f: Fit,
+    coefs: list[dict[str, Any]],
+    stats_rows: list[dict[str, str]],
+    notes: list[str],
+    *,
+    n_sim: int,
+    seed: int,
+    speed_effect: str,
+) -> None:
+    """S3 rows of the dynamic SDM: short-run impacts (the lagged level's in the growth model's
+    terms: the impact of y_{t−1} on y_t minus 1 for direct and total) and long-run impacts
+    (``((1 − γ)I − (ρ + δ)W)⁻¹(βI + θW)``) of the other regressors."""
+    from zonespill.convergence.designs import speed_stat_rows
+
+    r = f.result
+    assert r is not None
+    xs = [t for t in r.x_names if t != "y_lag"]
+    try:
+        for term, name in [("y_lag", LAG), *[(t, t) for t in xs]]:
+            for e in EFFECT_NAMES:
+                imp = r.impact(term, e, horizon="short", n_sim=int(n_sim), seed=int(seed))
+                shift = 1.0 if term == "y_lag" and e != "indirect" else 0.0
+                coefs.append(
+                    {"model": f.label, "term": f"{name}:{e}", "estimate": imp.estimate - shift, "se": imp.se}
+                )
+        used = []
+        for t in xs:
+            for e in EFFECT_NAMES:
+                imp = r.impact(t, e, horizon="long", n_sim=int(n_sim), seed=int(seed))
+                used.append(imp.n_draws_used)
+                coefs.append(
+                    {"model": f.label, "term": f"{t}:{e}:long", "estimate": imp.estimate, "se": imp.se}
+                )
+    except (ZonespillError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        notes.append(f"{f.label}: impacts not computed: {_one_line(str(exc))}.")
+        return
+    sp, src = speed_of(f, effect=speed_effect, n_sim=n_sim, seed=seed)
+    stats_rows += _stat_rows(
+        f.label,
+        [
+            ("N (province-years)", str(r.nobs)),
+            ("ρ", f"{float(r.params['rho']):.3f}"),
+            ("Bias correction", "Yu–de Jong–Lee (2008)"),
+            (
+                "Draws (used / drawn)",
+                f"{min(used, default=int(n_sim))} / {int(n_sim)} (long run: stationary draws)",
+            ),
+            ("Seed", str(int(seed))),
+            *speed_stat_rows(sp, src),
+        ],
+    )
+
+
 def impact_labels(regressors: Sequence[str]) -> dict[str, str]:
-    return {f"{r}:{e}": f"{BASE_LABELS.get(r, r)}: {e}" for r in regressors for e in EFFECT_NAMES}
+    out = {f"{r}:{e}": f"{BASE_LABELS.get(r, r)}: {e}" for r in regressors for e in EFFECT_NAMES}
+    out |= {
+        f"{r}:{e}:long": f"{BASE_LABELS.get(r, r)}: {e}, long run" for r in regressors for e in EFFECT_NAMES
+    }
+    return out
 
 
 def impact_term_order(coefs: pd.DataFrame, regressors: Sequence[str]) -> list[str]:
     present = set(coefs["term"].astype(str))
-    return [f"{r}:{e}" for r in regressors for e in EFFECT_NAMES if f"{r}:{e}" in present]
+    short = [f"{r}:{e}" for r in regressors for e in EFFECT_NAMES if f"{r}:{e}" in present]
+    return short + [f"{r}:{e}:long" for r in regressors for e in EFFECT_NAMES if f"{r}:{e}:long" in present]
 
 
 # --------------------------------------------------------------------------- S4
@@ -703,13 +878,15 @@ NESTED_IN_SDM: dict[str, str] = {
 }
 
 
-def comparison_design(sample: GrowthSample) -> tuple[pd.DataFrame, tuple[str, ...], tuple[Fit, ...]]:
+def comparison_design(
+    sample: GrowthSample, *, se_type: str = "ml"
+) -> tuple[pd.DataFrame, tuple[str, ...], tuple[Fit, ...]]:
     """S4: log-likelihood, AIC, number of parameters and ρ / λ of SAR, SEM, SDM, SDEM, SLX.
 
     All models by direct demeaning (N = nT); the non-spatial two-way FE model is the first row.
     LR statistics against the SDM for the models nested in it (χ², df = number of restrictions).
     """
-    fits = tuple(fit_model(sample, m, lee_yu=False) for m in COMPARISON)
+    fits = tuple(fit_model(sample, m, lee_yu=False, se_type=se_type) for m in COMPARISON)
     by = {f.model: f for f in fits}
     rows: list[dict[str, Any]] = []
     ll0, k0 = _ols_loglik(sample)

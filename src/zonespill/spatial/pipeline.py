@@ -47,6 +47,24 @@ SE_NOTE = (
 )
 
 
+def se_note(se_type: str) -> str:
+    """The note naming the standard errors of a spatial table (``spatial.se_type``)."""
+    if se_type == "ml":
+        return SE_NOTE.replace("Standard errors", "Standard errors (spatial.se_type = ml)", 1) + (
+            " They assume iid normal errors."
+        )
+    what = {
+        "qml": "QML sandwich (Lee 2004): inverse information × outer product of the martingale-difference "
+        "scores × inverse information, robust to non-normal and heteroskedastic errors",
+        "cluster": "cluster-robust sandwich by province (score sums by province, G/(G−1) scaling), robust "
+        "to any dependence within a province over time",
+    }[se_type]
+    return (
+        f"Standard errors (spatial.se_type = {se_type}): {what}; p-values and stars from the normal "
+        "distribution. Impact SEs draw from the same covariance."
+    )
+
+
 def spatial_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``spatial`` section merged over :data:`DEFAULTS`, plus ``master_seed`` (default 0)."""
     opts = dict(options or {})
@@ -74,6 +92,12 @@ def spatial_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             column="spatial.lee_yu",
         )
     out["lee_yu"] = list(dict.fromkeys(ly))
+    if out["se_type"] not in ("ml", "qml", "cluster"):
+        raise ConfigError(
+            f"spatial.se_type must be ml, qml or cluster, got {out['se_type']!r}",
+            source="config",
+            column="spatial.se_type",
+        )
     if out["speed_effect"] not in ("total", "direct"):
         raise ConfigError(
             f"spatial.speed_effect must be 'total' or 'direct', got {out['speed_effect']!r}",
@@ -236,11 +260,14 @@ def sdm_step(
         sample,
         lee_yu=opts["lee_yu"],
         jackknife=bool(opts["jackknife"]),
+        dynamic=bool(opts["dynamic"]),
         speed_effect=str(opts["speed_effect"]),
         n_sim=int(opts["n_sim"]),
         seed=seed,
+        se_type=str(opts["se_type"]),
     )
     price = price_note(setup.ry)
+    dyn = _dynamic_text(d1.fits, opts)
     speed = _speed_text(opts, seed)
     jk = _jackknife_text(setup.ry, d1.fits, opts)
     notes1 = (
@@ -258,7 +285,8 @@ def sdm_step(
         "Table S3.",
         speed,
         *jk,
-        SE_NOTE,
+        *dyn,
+        se_note(str(opts["se_type"])),
         _small_sample(sample),
         *sample.notes,
         *d1.notes,
@@ -295,9 +323,11 @@ def sdm_step(
         "same draws for every column. Stars from normal p-values of estimate / SE.",
         speed,
         *jk,
+        *dyn,
+        se_note(str(opts["se_type"])),
         _small_sample(sample),
         *sample.notes,
-        *(n for n in d1.notes if n.startswith("SDM, jackknife")),
+        *(n for n in d1.notes if n.startswith(("SDM, jackknife", "SDM, dynamic"))),
         *d3.notes,
     )
     if d3.coefs.empty:
@@ -323,6 +353,25 @@ def _speed_text(opts: Mapping[str, Any], seed: int) -> str:
         speed_note()
         + f" Here T = 1 (annual growth); every column's speed uses the {opts['speed_effect']} impact of the "
         f"lagged level (spatial.speed_effect), {int(opts['n_sim'])} draws, seed {seed} (as in Table S3)."
+    )
+
+
+def _dynamic_text(fits: Any, opts: Mapping[str, Any]) -> tuple[str, ...]:
+    if not opts["dynamic"]:
+        return ()
+    f = next((f for f in fits if f.dynamic), None)
+    if f is None or f.result is None:
+        return ()
+    periods = f"{f.result.n_periods} periods" if f.result.n_periods else ""
+    return (
+        "'SDM, dynamic': the same growth SDM written as a dynamic spatial panel of the log level, "
+        "ln y_t = ρW ln y_t + γ ln y_{t−1} + δ W ln y_{t−1} + Xβ + WXθ + μ + α_t (γ = 1 + b, δ = θ − ρ), "
+        "estimated by QML with the Yu, de Jong and Lee (2008) bias correction (zonespill.spatial.fit_panel, "
+        f"dynamic=True, bias_correction=True; {periods}, the first sample year only supplies the lag). Rows "
+        "show b = γ − 1 and θ = δ + ρ (SE from the covariance of δ and ρ) to match the other columns; its "
+        "speed uses the short-run impact of ln y_{t−1} on ln y_t minus 1. In Table S3 its long-run impacts "
+        "((1 − γ)I − (ρ + δ)W)⁻¹(βI + θW) are listed separately (draws with non-stationary dynamics "
+        "dropped).",
     )
 
 
@@ -417,7 +466,7 @@ def comparison_step(
     if sample is None:
         return _skipped(setup, {"S4": S4_TITLE}, outdir, formats)
     table: Any
-    frame, extra, _ = designs.comparison_design(sample)
+    frame, extra, _ = designs.comparison_design(sample, se_type=str(setup.opts["se_type"]))
     notes = (
         _sample_text(sample),
         price_note(setup.ry),
@@ -427,7 +476,7 @@ def comparison_step(
         "SAR: ρ W × growth; SEM: λ W × error; SDM: SAR + W × regressors; SDEM: SEM + W × regressors; SLX: "
         "W × regressors only. Log-likelihood: full Gaussian (constants and Jacobian), so AIC and BIC "
         "compare the models; parameters include σ² (not the fixed effects).",
-        "se(ρ), se(λ): inverse analytic information matrix.",
+        f"se(ρ), se(λ): {designs.SE_TYPES[str(setup.opts['se_type'])]} (spatial.se_type).",
         *extra,
         _small_sample(sample),
         *sample.notes,
