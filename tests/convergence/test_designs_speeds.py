@@ -134,3 +134,16 @@ def test_c3_dynamic_column_and_qml_standard_errors() -> None:
     assert g4.loc[LAG, "se"] == pytest.approx(float(sdm.bse[LAG]), rel=1e-10)
     assert _stats(des, "(4) SDM")["SE type"] == "QML sandwich (Lee 2004)"
     assert _stats(des, "(8) SDM, dynamic")["Bias correction"] == "Yu–de Jong–Lee (2008)"
+
+
+def test_c2_spatial_columns_use_the_declared_se_type() -> None:
+    ry = synthetic_region_year()
+    W = _ring(sorted(ry["region_id"].unique()))
+    ever = designs.ever_ties(ry, end_year=2022)
+    des = designs.beta_design(ry, ever, start=2003, end=2022, W=W, spatial_se_type="qml")
+    assert des.data is not None
+    ref = fit_cross_section(des.data.reset_index()[["region_id", "growth", INITIAL]], W, y="growth",
+                            x=[INITIAL], unit="region_id", model="sem", se_type="qml")
+    got = des.coefs[des.coefs["model"] == "(4) SEM"].set_index("term")["se"]
+    assert got[INITIAL] == pytest.approx(float(ref.bse[INITIAL]), rel=1e-10)
+    assert _stats(des, "(4) SEM")["SE type"] == "QML sandwich (Lee 2004)"

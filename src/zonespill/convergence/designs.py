@@ -427,12 +427,20 @@ def reference_policy(
     )
 
 
-def _cs_spatial_fit(cs: pd.DataFrame, covs: Sequence[str], w: Any, model: str) -> Any:
-    """The cross-sectional spatial fit behind a SAR/SEM column (for its impacts)."""
+def _cs_spatial_fit(cs: pd.DataFrame, covs: Sequence[str], w: Any, model: str, se_type: str = "ml") -> Any:
+    """The cross-sectional spatial fit of a SAR/SEM column (``se_type``: ``ml`` or ``qml``)."""
     from zonespill.spatial import fit_cross_section
 
     frame = cs.reset_index()[[UNIT, "growth", INITIAL, *covs]]
-    return fit_cross_section(frame, w, y="growth", x=[INITIAL, *covs], unit=UNIT, model=model)  # type: ignore[arg-type]
+    return fit_cross_section(
+        frame,
+        w,
+        y="growth",
+        x=[INITIAL, *covs],
+        unit=UNIT,
+        model=model,  # type: ignore[arg-type]
+        se_type=se_type,
+    )
 
 
 def beta_labels() -> dict[str, str]:
@@ -463,6 +471,7 @@ def beta_design(
     n_sim: int = 1000,
     seed: int = 0,
     names: Mapping[str, str] | None = None,
+    spatial_se_type: str = "ml",
 ) -> RegressionDesign:
     r"""C2: cross-sectional beta convergence with tie dummies and interactions.
 
@@ -565,15 +574,17 @@ def beta_design(
                     )
                     continue
                 try:
-                    res = beta(
-                        long,
-                        value="gdp_pc",
-                        unit=UNIT,
-                        time=TIME,
-                        start=start,
-                        end=end,
-                        covariates=covs,
-                        spatial=(model, w),
+                    # one row per unit: clustering by unit is the heteroskedasticity-robust sandwich
+                    cs_se = "qml" if spatial_se_type == "cluster" else spatial_se_type
+                    fit = _cs_spatial_fit(cs, covs, w, model, se_type=cs_se)
+                    res = _beta_of(
+                        fit.params,
+                        fit.bse,
+                        int(fit.nobs),
+                        model,
+                        SPATIAL_SE[cs_se],
+                        term=INITIAL,
+                        horizon=end - start,
                     )
                 except OPTIONAL_ERRORS as exc:
                     log.warning("C2 %s failed: %s", name, exc)
@@ -581,13 +592,12 @@ def beta_design(
                     continue
                 rows = [
                     ("Estimator", f"{model.upper()} (ML), spec. {base}"),
-                    ("SE type", "ML (inverse information)"),
+                    ("SE type", SPATIAL_SE[cs_se]),
                 ]
                 sp: SpeedResult | None = None
                 src = "b (= impact; no spatial lag of y)"
                 if model == "sar":
                     try:
-                        fit = _cs_spatial_fit(cs, covs, w, model)
                         sp, src = impact_speed(
                             fit,
                             term=INITIAL,
@@ -704,7 +714,16 @@ SPATIAL_SE: dict[str, str] = {
 }
 
 
-def _beta_of(params: pd.Series, bse: pd.Series, nobs: int, model: str, cov_type: str) -> BetaResult:
+def _beta_of(
+    params: pd.Series,
+    bse: pd.Series,
+    nobs: int,
+    model: str,
+    cov_type: str,
+    *,
+    term: str = LAG,
+    horizon: float = 1.0,
+) -> BetaResult:
     from scipy import stats as sps
 
     z = params / bse
@@ -713,8 +732,8 @@ def _beta_of(params: pd.Series, bse: pd.Series, nobs: int, model: str, cov_type:
         params=params.astype(float),
         bse=bse.astype(float),
         pvalues=pv,
-        term=LAG,
-        horizon=1.0,
+        term=term,
+        horizon=horizon,
         nobs=nobs,
         model=model,
         cov_type=cov_type,

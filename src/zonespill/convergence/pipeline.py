@@ -202,6 +202,7 @@ def beta_step(
         small_reference=str(opts["small_reference"]),
         n_sim=int(opts["n_sim"]),
         seed=seed,
+        spatial_se_type=str(opts["spatial_se_type"]),
     )
     n = len(design.data) if design.data is not None else 0
     notes = (
@@ -215,8 +216,8 @@ def beta_step(
         designs.speed_note() + f" Here T = {last - first}. Impact draws: {int(opts['n_sim'])}, seed {seed} "
         "= derive_seed(master_seed, 'convergence', 'impacts').",
         f"OLS columns: {opts['cov_type']} standard errors. SEM/SAR (Rey–Montouri 1999): ML with "
-        f"{_w_text(W, weights_meta)}, SEs "
-        "from the inverse information matrix (iid errors assumed). In the SEM the coefficient b is the "
+        f"{_w_text(W, weights_meta)}, SEs: {designs.SPATIAL_SE[str(opts['spatial_se_type'])]} "
+        "(convergence.spatial_se_type). In the SEM the coefficient b is the "
         "impact of the initial level; in the SAR it is not (the impacts include the spatial multiplier), "
         f"so SAR speeds use the {opts['speed_effect']} impact.",
         SMALL_SAMPLE.format(n=n),
