@@ -183,6 +183,8 @@ def test_items_from_study_collect_methods_from_design_columns_and_options() -> N
     items = paper.items_from_study(tables, bundled_data=True)
     assert [(i.id, i.kind) for i in items] == [("D1", "table"), ("FD1_any", "figure"), ("C3", "table")]
     assert items[0].methods == ("cs", "wild", "sa")
-    assert items[2].methods == ("panel_beta", "sdm", "half_panel_jackknife", "dynamic_spatial")
+    assert items[2].methods == (
+        "panel_beta", "sdm", "impacts", "half_panel_jackknife", "dynamic_spatial", "qml_sandwich"
+    )
     keys = items[2].reference_keys()
     assert {"dhaene2015", "yu2008", "nickell1981", "nbs_provincial", "dong2022census"} <= set(keys)
