@@ -320,7 +320,9 @@ def panel_step(
                 "bias_correction=True)); the first year only supplies the lag. Rows show b = γ − 1 and "
                 "W·log level = δ + ρ (SE from the covariance of δ and ρ); the speed uses the short-run "
                 "impact "
-                "of ln y_{t−1} on ln y_t minus 1. Long-run impacts of the tie indicators: Table S3.",
+                "of ln y_{t−1} on ln y_t minus 1. Table S3 lists the long-run impacts of the tie "
+                "indicators for the same model on the spatial sample (whose first growth year only "
+                "supplies the lag there).",
             )
             if "(8) SDM, dynamic" in design.results
             else ()
