@@ -22,8 +22,8 @@ from zonespill.errors import ConfigError as _ConfigError
 from zonespill.study.spec import load_study
 
 try:
+    load_study(config)  # declared tables first: their keys are named by table id (study.tables.D1...)
     _check_config(config, workflow.overwrite_configfiles or ["config/config.yaml"])
-    load_study(config)
     validate_config(config)
 except _ConfigError as _err:
     _sys.exit(f"zonespill: config error: {_err}")

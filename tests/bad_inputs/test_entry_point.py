@@ -50,7 +50,7 @@ CONFIG_CASES = [
     ("did.n_boot", 10**9, "must be at most"),
     ("inputs.zones.header_row", 10**9, "must be at most"),
     ("montecarlo.replications", 10**9, "must be at most"),
-    ("analysis.level", "county", "must be one of"),
+    ("analysis.level", "district", "must be one of"),
     ("weights.kindd", "queen", "unknown config key"),
     ("output_dir", "../outside", "invalid value"),
 ]
