@@ -366,26 +366,56 @@ def estimates_frames(
 # ----------------------------------------------------------------------------------------------
 # pair-level (dyadic) design
 # ----------------------------------------------------------------------------------------------
-def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFrame:
-    """Earliest start year per unordered province pair (a < b), by direction and pooled.
+def pair_endpoints(pair_year: pd.DataFrame) -> pd.DataFrame:
+    """One row per analysis-level tie with its endpoints: ``tie_id, source, target, direction,
+    start_year, between``.
 
-    Uses the province endpoints of ``pair_year`` (one row per collaboration is enough); ties within
-    one province and ties with a province outside ``provinces`` are ignored. Columns ``prov_a, prov_b,
-    first_forward, first_reverse, first_two_way, first_pooled`` (0 = never in that direction).
+    Reads the analysis-level endpoints of ``pair_year`` (``source_unit``/``target_unit``, key
+    ``tie_id``; ``between`` = 1 when ``in_analysis`` = 1, i.e. both ends are analysis units and
+    differ). Older tables without them fall back to ``source_province``/``target_province``,
+    ``collab_id`` and ``same_province`` (province-level analysis).
+    """
+    native = {"source_unit", "target_unit"} <= set(pair_year.columns)
+    key = "tie_id" if "tie_id" in pair_year.columns else "collab_id"
+    c = pair_year.drop_duplicates(key)
+    src, tgt = ("source_unit", "target_unit") if native else ("source_province", "target_province")
+    s = c[src].astype("string").fillna("").astype(str)
+    t = c[tgt].astype("string").fillna("").astype(str)
+    between = (s != t) & (s != "") & (t != "")
+    if native and "in_analysis" in c.columns:
+        between &= c["in_analysis"].fillna(0).astype(int) == 1
+    elif "same_province" in c.columns:
+        between &= c["same_province"].fillna(0).astype(int) == 0
+    return pd.DataFrame(
+        {
+            "tie_id": c[key].astype(str).to_numpy(),
+            "source": s.to_numpy(),
+            "target": t.to_numpy(),
+            "direction": c["direction"].astype(str).to_numpy(),
+            "start_year": pd.to_numeric(c["start_year"], errors="coerce").to_numpy(),
+            "between": between.astype(int).to_numpy(),
+        }
+    )
+
+
+def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFrame:
+    """Earliest start year per unordered pair of analysis units (a < b), by direction and pooled.
+
+    Uses the analysis-level endpoints of ``pair_year`` (:func:`pair_endpoints`; one row per tie is
+    enough); ties inside one unit and ties with an end outside ``provinces`` (the analysis units,
+    at any level) are ignored. Columns ``prov_a, prov_b, first_forward, first_reverse,
+    first_two_way, first_pooled`` (0 = never in that direction).
     """
     keep = set(map(str, provinces))
-    c = pair_year.drop_duplicates("collab_id")
-    s = c["source_province"].astype(str)
-    t = c["target_province"].astype(str)
-    ok = (s != t) & s.isin(keep) & t.isin(keep)
-    if "same_province" in c.columns:
-        ok &= c["same_province"].fillna(0).astype(int).to_numpy() == 0
+    e = pair_endpoints(pair_year)
+    s, t = e["source"], e["target"]
+    ok = (e["between"] == 1) & s.isin(keep) & t.isin(keep)
     c = pd.DataFrame(
         {
             "prov_a": np.minimum(s, t)[ok],
             "prov_b": np.maximum(s, t)[ok],
-            "direction": c["direction"].astype(str)[ok],
-            "start": pd.to_numeric(c["start_year"], errors="coerce")[ok],
+            "direction": e["direction"][ok],
+            "start": e["start_year"][ok],
         }
     ).dropna(subset=["start"])
     c["start"] = c["start"].astype(int)

@@ -275,6 +275,7 @@ def _build(
                 collaborations=inputs.need("collaborations"),
                 provenance=prov,
                 figure_stem=stem,
+                pair_year=inputs.pair_year if design == "club_ties" else None,
                 **common,
             )
     else:

@@ -48,7 +48,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "beta": ("region_year", "weights", "weights_meta"),
     "panel": ("region_year", "weights", "weights_meta"),
     "clubs": ("region_year", "regions", "collaborations"),
-    "club_ties": ("region_year", "regions", "collaborations"),
+    "club_ties": ("region_year", "regions", "collaborations", "pair_year"),
     "m1": (),
 }
 
