@@ -426,63 +426,293 @@ def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFr
     return out[["prov_a", "prov_b", *[f"first_{d}" for d in PAIR_DIRECTIONS]]]
 
 
+#: Peak memory of the D3 step per pair-year row of the dyadic panel (build, samples and fits),
+#: used for the estimate checked against ``did.pair_max_memory_gib`` before anything is built.
+#: Measured with ``benchmarks/bench_dyadic_memory.py`` (see docs/decisions/scale.md); rounded up.
+PAIR_BYTES_PER_ROW = 600
+#: Bytes per unordered pair of the pair-level arrays of the candidate selection (indices, flags,
+#: distances and initial gaps of all N(N−1)/2 pairs).
+PAIR_BYTES_PER_PAIR = 48
+PAIR_CONTROLS = ("auto", "all", "sample")
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """The unordered pairs of analysis units the dyadic panel is built on.
+
+    ``units`` are the sorted analysis units; pair ``k`` joins ``units[ia[k]]`` and
+    ``units[ib[k]]`` (ia < ib) and has the integer id ``ia[k] * len(units) + ib[k]``. ``tied``
+    marks pairs with a tie in some direction (always kept); the others are control pairs.
+    ``notes`` describe the selection (bands, sampling with its seed, memory estimate).
+    """
+
+    units: tuple[str, ...]
+    ia: np.ndarray
+    ib: np.ndarray
+    tied: np.ndarray
+    n_years: int
+    n_all_pairs: int
+    n_tied: int
+    n_band: int
+    controls: str
+    seed: int | None = None
+    notes: tuple[str, ...] = ()
+    distance_km: np.ndarray | None = field(default=None, repr=False)
+    initial_gap: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.ia.astype(np.int64) * len(self.units) + self.ib.astype(np.int64)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.ia)
+
+    @property
+    def rows(self) -> int:
+        """Upper bound of the panel's rows (pairs × years)."""
+        return self.n_pairs * self.n_years
+
+    @property
+    def memory_gib(self) -> float:
+        """Estimated peak memory of the D3 step on these pairs (GiB)."""
+        return self.rows * PAIR_BYTES_PER_ROW / 2**30
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB"
+
+
+def _income_wide(region_year: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted units, years and the years × units matrix of log GDP per capita (NaN = missing)."""
+    ry = region_year[["region_id", "year", "log_gdp_pc"]].copy()
+    ry["region_id"] = ry["region_id"].astype(str)
+    ry = ry.dropna(subset=["log_gdp_pc"])
+    units = sorted(ry["region_id"].unique())
+    wide = ry.pivot(index="year", columns="region_id", values="log_gdp_pc").reindex(columns=units)
+    return units, wide.index.to_numpy().astype(np.int64), wide.to_numpy(dtype=float)
+
+
+def _first_finite_gap(
+    vals: np.ndarray, ia: np.ndarray, ib: np.ndarray, *, chunk: int = 250_000
+) -> np.ndarray:
+    """|ln y_a − ln y_b| in the first year both incomes are observed, per pair (chunked: O(T·chunk))."""
+    out = np.full(len(ia), np.nan)
+    for lo in range(0, len(ia), chunk):
+        g = np.abs(vals[:, ia[lo : lo + chunk]] - vals[:, ib[lo : lo + chunk]])
+        ok = np.isfinite(g)
+        first = ok.argmax(axis=0)
+        got = g[first, np.arange(g.shape[1])]
+        out[lo : lo + chunk] = np.where(ok.any(axis=0), got, np.nan)
+    return out
+
+
+def candidate_pairs(
+    region_year: pd.DataFrame,
+    pair_year: pd.DataFrame,
+    *,
+    distance_matrix: np.ndarray | None = None,
+    max_distance_km: float | None = None,
+    max_initial_gap: float | None = None,
+    controls: str = "auto",
+    controls_per_tie: int = 20,
+    seed: int | None = None,
+    max_memory_gib: float = 4.0,
+    key: str = "did",
+) -> CandidatePairs:
+    """Select the pairs of the dyadic panel before it is built.
+
+    Tied pairs (a tie in any direction between two analysis units, :func:`pair_cohorts`) are
+    always kept. Control pairs (never tied) are those within ``max_distance_km`` (needs
+    ``distance_matrix``, units × units in sorted unit order) and with an initial absolute log
+    income gap ≤ ``max_initial_gap`` (first year both incomes are observed); then ``controls``:
+    ``all`` keeps every such pair, ``sample`` draws ``controls_per_tie`` × (tied pairs) of them
+    without replacement with ``numpy.random.default_rng(seed)``, and ``auto`` keeps all when the
+    estimated memory is within ``max_memory_gib`` and samples otherwise. The estimate (pairs ×
+    years × :data:`PAIR_BYTES_PER_ROW`) is checked against ``max_memory_gib`` before anything of
+    size pairs × years exists: above it a :class:`ConfigError` names the keys to change.
+    """
+    if controls not in PAIR_CONTROLS:
+        raise ConfigError(f"must be one of {list(PAIR_CONTROLS)}, got {controls!r}", source="config",
+                          column=f"{key}.pair_controls")
+    if controls == "sample" and seed is None:
+        raise InputError("sampling control pairs needs an explicit seed", source="candidate_pairs(seed=...)")
+    units, years, vals = _income_wide(region_year)
+    n = len(units)
+    n_all = n * (n - 1) // 2
+    limit = float(max_memory_gib) * 2**30
+    if n_all * PAIR_BYTES_PER_PAIR > limit:
+        raise ConfigError(
+            f"the candidate selection alone needs ≈ {_gib(n_all * PAIR_BYTES_PER_PAIR)} for the "
+            f"{n_all:,} pairs of {n} units (limit {max_memory_gib:g} GiB); raise the limit",
+            source="config",
+            column=f"{key}.pair_max_memory_gib",
+        )
+    ia, ib = np.triu_indices(n, k=1)
+    pos = {u: i for i, u in enumerate(units)}
+    coh = pair_cohorts(pair_year, units)
+    tied = np.zeros(n_all, dtype=bool)
+    if len(coh):
+        a = coh["prov_a"].map(pos).to_numpy(dtype=np.int64)
+        b = coh["prov_b"].map(pos).to_numpy(dtype=np.int64)
+        # index of pair (a, b), a < b, in np.triu_indices order
+        tied[a * n - a * (a + 1) // 2 + (b - a - 1)] = True
+    band = ~tied
+    notes: list[str] = []
+    dist = None
+    if max_distance_km is not None:
+        if distance_matrix is None:
+            raise InputError(
+                "pair_max_distance_km needs pair distances", source="options", column="pair_max_distance_km"
+            )
+        dist = np.asarray(distance_matrix, dtype=float)[ia, ib]
+        band &= dist <= float(max_distance_km)
+    gap0 = None
+    if max_initial_gap is not None:
+        gap0 = _first_finite_gap(vals, ia, ib)
+        band &= gap0 <= float(max_initial_gap)
+    n_tied, n_band = int(tied.sum()), int(band.sum())
+    n_t = len(years)
+    restr = []
+    if max_distance_km is not None:
+        restr.append(f"centroid distance ≤ {float(max_distance_km):g} km")
+    if max_initial_gap is not None:
+        restr.append(f"initial |log gap| ≤ {float(max_initial_gap):g}")
+    all_rows = (n_tied + n_band) * n_t
+    mode = controls
+    if controls == "auto":
+        mode = "all" if all_rows * PAIR_BYTES_PER_ROW <= limit else "sample"
+        if mode == "sample" and seed is None:
+            raise InputError(
+                "sampling control pairs needs an explicit seed", source="candidate_pairs(seed=...)"
+            )
+    keep = tied | band
+    if mode == "sample":
+        k = min(int(controls_per_tie) * max(n_tied, 1), n_band)
+        eligible = np.flatnonzero(band)
+        rng = np.random.default_rng(seed)
+        drawn = np.sort(rng.choice(eligible, size=k, replace=False)) if k < n_band else eligible
+        keep = tied.copy()
+        keep[drawn] = True
+        why = (
+            f" (pair_controls: auto; all {n_tied + n_band:,} pairs would need ≈ "
+            f"{_gib(all_rows * PAIR_BYTES_PER_ROW)} > {max_memory_gib:g} GiB)"
+            if controls == "auto"
+            else ""
+        )
+        notes.append(
+            f"Control pairs: a random sample of {len(drawn):,} of the {n_band:,} never-tied pairs"
+            + (f" within {' and '.join(restr)}" if restr else "")
+            + f" ({int(controls_per_tie)} per tied pair, without replacement, numpy default_rng seed "
+            f"{seed}){why}; the {n_tied:,} tied pairs are all kept."
+        )
+    elif restr:
+        notes.append(
+            f"Control pairs: the {n_band:,} never-tied pairs within {' and '.join(restr)} "
+            f"(of {n_all - n_tied:,} never-tied pairs); the {n_tied:,} tied pairs are all kept."
+        )
+    sel = np.flatnonzero(keep)
+    rows = len(sel) * n_t
+    if rows * PAIR_BYTES_PER_ROW > limit:
+        raise ConfigError(
+            f"the pair panel would have {len(sel):,} pairs × {n_t} years = {rows:,} rows, estimated "
+            f"≈ {_gib(rows * PAIR_BYTES_PER_ROW)} (limit {max_memory_gib:g} GiB); restrict the control "
+            f"pairs ({key}.pair_controls: sample with {key}.pair_controls_per_tie, "
+            f"{key}.pair_max_distance_km, {key}.pair_max_initial_gap) or raise the limit",
+            source="config",
+            column=f"{key}.pair_max_memory_gib",
+        )
+    if mode != "all" or restr or controls != "auto":
+        notes.append(
+            f"Pair panel: {len(sel):,} of {n_all:,} pairs × {n_t} years (estimated peak memory "
+            f"{_gib(rows * PAIR_BYTES_PER_ROW)}, limit {max_memory_gib:g} GiB)."
+        )
+    return CandidatePairs(
+        units=tuple(units),
+        ia=ia[sel].astype(np.int64),
+        ib=ib[sel].astype(np.int64),
+        tied=tied[sel],
+        n_years=n_t,
+        n_all_pairs=n_all,
+        n_tied=n_tied,
+        n_band=n_band,
+        controls=mode,
+        seed=seed if mode == "sample" else None,
+        notes=tuple(notes),
+        distance_km=dist[sel] if dist is not None else None,
+        initial_gap=gap0[sel] if gap0 is not None else None,
+    )
+
+
 def dyadic_panel(
     region_year: pd.DataFrame,
     pair_year: pd.DataFrame,
     *,
     distances: pd.DataFrame | None = None,
+    candidates: CandidatePairs | None = None,
 ) -> pd.DataFrame:
-    """All unordered province pairs × years with y = |ln y_a − ln y_b| and the pairs' cohorts.
+    """Unordered pairs of analysis units × years with y = |ln y_a − ln y_b| and the pairs' cohorts.
 
-    Columns ``pair, prov_a, prov_b, year, abs_gap, initial_gap`` (abs_gap in the first year with both
-    incomes), ``first_<direction>`` for forward, reverse, two_way, pooled, and ``distance_km`` when
-    ``distances`` (columns prov_a, prov_b, distance_km) is given. Years with a missing income of either
-    partner are absent.
+    All N(N−1)/2 pairs, or only ``candidates`` (:func:`candidate_pairs`). Columns ``pair``
+    (integer id ``ia * N + ib`` over the sorted units), ``prov_a, prov_b`` (categorical unit
+    ids, a < b), ``year, abs_gap, initial_gap`` (abs_gap in the first year with both incomes),
+    ``first_<direction>`` for forward, reverse, two_way, pooled, and ``distance_km`` when
+    ``distances`` (columns prov_a, prov_b, distance_km) is given or the candidates carry
+    distances. Years with a missing income of either partner are absent. Rows are sorted by
+    pair and year; built from arrays without merges (memory: see :data:`PAIR_BYTES_PER_ROW`).
     """
-    ry = region_year[["region_id", "year", "log_gdp_pc"]].copy()
-    ry["region_id"] = ry["region_id"].astype(str)
-    ry = ry.dropna(subset=["log_gdp_pc"])
-    provs = sorted(ry["region_id"].unique())
-    ia, ib = np.triu_indices(len(provs), k=1)
-    pairs = pd.DataFrame(
-        {"prov_a": np.array(provs, dtype=object)[ia], "prov_b": np.array(provs, dtype=object)[ib]}
-    )
-    wide = ry.pivot(index="year", columns="region_id", values="log_gdp_pc").reindex(columns=provs)
-    years = wide.index.to_numpy()
-    vals = wide.to_numpy()
-    gap = np.abs(vals[:, ia] - vals[:, ib])  # years × pairs
+    units, years, vals = _income_wide(region_year)
+    n = len(units)
+    if candidates is not None:
+        if list(candidates.units) != units:
+            raise InputError(
+                "the candidate pairs were selected on other units than region_year's",
+                source="dyadic_panel(candidates=...)",
+            )
+        ia, ib = candidates.ia, candidates.ib
+    else:
+        ia, ib = (x.astype(np.int64) for x in np.triu_indices(n, k=1))
+    pid = ia * n + ib
+    coh = pair_cohorts(pair_year, units)
+    cid = coh["prov_a"].map({u: i for i, u in enumerate(units)}).to_numpy(dtype=np.int64) * n + coh[
+        "prov_b"
+    ].map({u: i for i, u in enumerate(units)}).to_numpy(dtype=np.int64)
+    where = pd.Index(cid).get_indexer(pid)  # -1: never tied
+    firsts = {}
+    for d in PAIR_DIRECTIONS:
+        col = np.append(coh[f"first_{d}"].to_numpy(dtype=np.int64), 0)
+        firsts[f"first_{d}"] = col[where]  # where = -1 picks the appended 0
+    gap = np.abs(vals[:, ia] - vals[:, ib]).T  # pairs × years
+    ok = np.isfinite(gap)
+    first = ok.argmax(axis=1)
+    init = np.where(ok.any(axis=1), gap[np.arange(len(pid)), first], np.nan)
+    n_t = len(years)
+    rows_pair = np.repeat(np.arange(len(pid)), n_t)[ok.reshape(-1)]
+    cat = pd.CategoricalDtype(units)
     panel = pd.DataFrame(
         {
-            "prov_a": np.tile(pairs["prov_a"].to_numpy(), len(years)),
-            "prov_b": np.tile(pairs["prov_b"].to_numpy(), len(years)),
-            "year": np.repeat(years.astype(int), len(pairs)),
-            "abs_gap": gap.reshape(-1),
+            "pair": pid[rows_pair],
+            "prov_a": pd.Categorical.from_codes(ia[rows_pair], dtype=cat),
+            "prov_b": pd.Categorical.from_codes(ib[rows_pair], dtype=cat),
+            "year": np.tile(years, len(pid))[ok.reshape(-1)],
+            "abs_gap": gap.reshape(-1)[ok.reshape(-1)],
+            "initial_gap": init[rows_pair],
+            **{k: v[rows_pair] for k, v in firsts.items()},
         }
-    ).dropna(subset=["abs_gap"])
-    panel["pair"] = panel["prov_a"] + "-" + panel["prov_b"]
-    first_year = panel.groupby("pair")["year"].transform("min")
-    init = panel.loc[panel["year"] == first_year, ["pair", "abs_gap"]].rename(
-        columns={"abs_gap": "initial_gap"}
     )
-    panel = panel.merge(init, on="pair", how="left")
-    coh = pair_cohorts(pair_year, provs)
-    panel = panel.merge(coh, on=["prov_a", "prov_b"], how="left")
-    for d in PAIR_DIRECTIONS:
-        panel[f"first_{d}"] = panel[f"first_{d}"].fillna(0).astype(int)
+    del gap, ok
     if distances is not None:
-        panel = panel.merge(
-            distances[["prov_a", "prov_b", "distance_km"]], on=["prov_a", "prov_b"], how="left"
+        dist = distances.assign(
+            prov_a=distances["prov_a"].astype(str), prov_b=distances["prov_b"].astype(str)
         )
-    cols = [
-        "pair",
-        "prov_a",
-        "prov_b",
-        "year",
-        "abs_gap",
-        "initial_gap",
-        *[f"first_{d}" for d in PAIR_DIRECTIONS],
-    ] + (["distance_km"] if distances is not None else [])
-    return panel[cols].sort_values(["pair", "year"], kind="mergesort").reset_index(drop=True)
+        did = dist["prov_a"].map({u: i for i, u in enumerate(units)}) * n + dist["prov_b"].map(
+            {u: i for i, u in enumerate(units)}
+        )
+        lookup = pd.Series(dist["distance_km"].to_numpy(dtype=float), index=did.to_numpy())
+        panel["distance_km"] = lookup.reindex(pid).to_numpy()[rows_pair]
+    elif candidates is not None and candidates.distance_km is not None:
+        panel["distance_km"] = candidates.distance_km[rows_pair]
+    return panel
 
 
 def pair_sample(
@@ -533,8 +763,8 @@ def pair_sample(
             TIME: d["year"].astype(int).to_numpy(),
             Y: d["abs_gap"].astype(float).to_numpy(),
             G: coh[keep].astype(int),
-            "prov_a": d["prov_a"].to_numpy(),
-            "prov_b": d["prov_b"].to_numpy(),
+            "prov_a": d["prov_a"].astype(str).to_numpy(),
+            "prov_b": d["prov_b"].astype(str).to_numpy(),
         }
     )
     return Sample(

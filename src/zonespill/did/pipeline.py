@@ -552,18 +552,29 @@ def region_step(
 # --------------------------------------------------------------------------- D3
 def pair_distances(regions: Path, provinces: Sequence[str]) -> pd.DataFrame:
     """Great-circle distance between province centroids for all unordered pairs (prov_a < prov_b)."""
+    ids = sorted(map(str, provinces))
+    dist = _unit_distances(regions, ids)
+    ia, ib = np.triu_indices(len(ids), k=1)
+    arr = np.array(ids, dtype=object)
+    return pd.DataFrame({"prov_a": arr[ia], "prov_b": arr[ib], "distance_km": dist[ia, ib]})
+
+
+def _unit_distances(regions: Path, ids: Sequence[str]) -> np.ndarray:
+    """Great-circle distances between the centroids of ``ids`` (in that order)."""
     from zonespill.geography import centroids, distance_matrix_km
     from zonespill.ingest import read_canonical
 
     reg = read_canonical(regions, "regions")
-    ids = sorted(map(str, provinces))
-    sub = reg[reg["region_id"].astype(str).isin(ids)].copy()
+    sub = reg[reg["region_id"].astype(str).isin(set(ids))].copy()
     sub["region_id"] = sub["region_id"].astype(str)
-    sub = sub.drop_duplicates("region_id").set_index("region_id").reindex(ids).reset_index()
-    dist = distance_matrix_km(centroids(sub))
-    ia, ib = np.triu_indices(len(ids), k=1)
-    arr = np.array(ids, dtype=object)
-    return pd.DataFrame({"prov_a": arr[ia], "prov_b": arr[ib], "distance_km": dist[ia, ib]})
+    sub = sub.drop_duplicates("region_id").set_index("region_id").reindex(list(ids)).reset_index()
+    return np.asarray(distance_matrix_km(centroids(sub)))
+
+
+def _distance_matrix(regions: Path, ry: pd.DataFrame) -> np.ndarray:
+    """Distances between the analysis units in the sorted order of the dyadic panel."""
+    ids = sorted(ry.dropna(subset=["log_gdp_pc"])["region_id"].astype(str).unique())
+    return _unit_distances(regions, ids)
 
 
 def pairs_step(
@@ -575,8 +586,15 @@ def pairs_step(
     provenance: Path,
     outdir: Path,
     formats: tuple[str, ...],
+    master_seed: int = 0,
 ) -> list[Path]:
-    """D3: pair-level convergence DiD, y = |ln y_a − ln y_b|, by direction and pooled."""
+    """D3: pair-level convergence DiD, y = |ln y_a − ln y_b|, by direction and pooled.
+
+    The dyadic panel holds the candidate pairs of :func:`zonespill.did.designs.candidate_pairs`
+    (options ``pair_controls``, ``pair_controls_per_tie``, ``pair_max_distance_km``,
+    ``pair_max_initial_gap``, ``pair_max_memory_gib``); sampling seeds derive from ``master_seed``.
+    """
+    from zonespill.provenance import derive_seed
     from zonespill.study.notes import small_sample_note
     from zonespill.tables import write_table
 
@@ -585,21 +603,33 @@ def pairs_step(
     settings = _settings(options)
     max_d = options.get("pair_max_distance_km")
     max_g = options.get("pair_max_initial_gap")
-    dist = (
-        pair_distances(regions, sorted(ry["region_id"].astype(str).unique())) if max_d is not None else None
+    seed = derive_seed(int(master_seed), "did", "D3", "control-pairs")
+    cand = D.candidate_pairs(
+        ry,
+        py,
+        distance_matrix=_distance_matrix(regions, ry) if max_d is not None else None,
+        max_distance_km=max_d,
+        max_initial_gap=max_g,
+        controls=str(_opt(options, "pair_controls")),
+        controls_per_tie=int(_opt(options, "pair_controls_per_tie")),
+        seed=seed,
+        max_memory_gib=float(_opt(options, "pair_max_memory_gib")),
     )
-    panel = D.dyadic_panel(ry, py, distances=dist)
+    log.info(
+        "D3: %d of %d pairs × %d years (controls: %s), estimated %.2f GiB",
+        cand.n_pairs,
+        cand.n_all_pairs,
+        cand.n_years,
+        cand.controls,
+        cand.memory_gib,
+    )
+    panel = D.dyadic_panel(ry, py, candidates=cand)
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
     terms = []
     for direction in D.PAIR_DIRECTIONS:
-        sample = D.pair_sample(
-            panel,
-            direction=direction,
-            anticipation=settings.anticipation,
-            max_distance_km=max_d,
-            max_initial_gap=max_g,
-        )
+        # the distance / initial-gap bands were applied when the candidate pairs were chosen
+        sample = D.pair_sample(panel, direction=direction, anticipation=settings.anticipation)
         terms.append(sample.name)
         sample_notes.append(sample.describe())
         for est in PAIR_ESTIMATORS:
@@ -607,14 +637,18 @@ def pairs_step(
             results.append(r)
             log.info("D3 %s %s: att=%s se=%s %s", direction, est, r.att, r.se, r.reason or "")
     n_pairs = panel["pair"].nunique()
+    del panel
     restr = []
     if max_d is not None:
         restr.append(f"centroid distance ≤ {float(max_d):g} km")
     if max_g is not None:
         restr.append(f"initial |log gap| ≤ {float(max_g):g}")
+    if cand.controls == "sample":
+        restr.append("a seeded random sample (below)")
     notes = [
-        f"Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for all {n_pairs} unordered "
-        "province pairs × years; a negative ATT means collaboration narrows the income gap.",
+        "Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for "
+        + (f"all {n_pairs}" if n_pairs == cand.n_all_pairs else f"{n_pairs} of the {cand.n_all_pairs}")
+        + " unordered province pairs × years; a negative ATT means collaboration narrows the income gap.",
         "Treated pairs: province pairs with a collaboration (from pair_year; within-province ties excluded), "
         "cohort = earliest start year of a tie in the row's direction (pooled: any direction). Controls: "
         "never-collaborating pairs"
@@ -631,6 +665,7 @@ def pairs_step(
         "CRV1 with the same two-way clustering. Two-way clustering by partner position is not full "
         "dyadic-robust clustering (pairs sharing a province in different positions are treated as "
         "independent).",
+        *cand.notes,
         *sample_notes,
     ]
     stats = _stats(

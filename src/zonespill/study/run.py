@@ -226,6 +226,7 @@ def _build(
                 pair_year=inputs.need("pair_year"),
                 regions=inputs.need("regions"),
                 provenance=prov,
+                master_seed=seed,
                 **common,
             )
         elif design == "spillover":
