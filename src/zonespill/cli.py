@@ -264,6 +264,7 @@ _STUDY_PATHS = (
     "pair_year",
     "regions",
     "collaborations",
+    "panel",
 )
 
 

@@ -307,3 +307,28 @@ def test_bacon_weights_sum_to_one_per_sample() -> None:
     assert len(sums) == 2 and np.allclose(sums, 1.0)
     assert (rows["control"] == "always").any()
     assert len(notes) == 2
+
+
+# ---------------------------------------------------------------------------------------------- panics
+class PanicException(BaseException):
+    """Stands in for pyo3_runtime.PanicException (a Rust panic; derives from BaseException)."""
+
+
+def test_estimator_panic_becomes_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = D.region_sample(_region_year(FIRST), tie="any", outcome="log_gdp_pc")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(D, "twfe", boom)
+    r = D.estimate(sample, D.TWFE, D.EstimatorSettings())
+    assert not r.ok and r.reason is not None
+    assert "panicked" in r.reason and "Option::unwrap()" in r.reason
+    assert D.estimate(sample, D.BJS, D.EstimatorSettings()).ok  # the other columns still run
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(D, "twfe", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        D.estimate(sample, D.TWFE, D.EstimatorSettings())

@@ -225,3 +225,27 @@ def test_a_failed_table_still_delivers_its_declared_figures(spine: dict[str, Pat
     assert (spine["out"] / "figures/FD1_policy.png").stat().st_size > 1000
     assert (spine["out"] / "figures/FD1_policy.pdf").read_bytes().startswith(b"%PDF")
     assert any("figure FD1_policy not drawn" in f for f in result.failures)
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3_runtime.PanicException (a Rust panic; derives from BaseException)."""
+
+
+def test_an_estimator_panic_is_a_per_table_failure(spine: dict[str, Path], monkeypatch) -> None:
+    from zonespill.did import pipeline
+
+    def panics(*args: object, **kwargs: object) -> None:
+        raise PanicException("attempt to divide by zero")
+
+    monkeypatch.setattr(pipeline, "staggered_step", panics)
+    result = _run(yaml.safe_load(USER_TABLE), "U1", spine)
+    assert result.status == "skipped" and "PanicException: attempt to divide by zero" in result.reason
+    assert "not estimated" in (spine["out"] / "tables/U1.md").read_text(encoding="utf-8")
+    assert json.loads((spine["out"] / "study/U1.json").read_text(encoding="utf-8"))["status"] == "skipped"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "staggered_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(yaml.safe_load(USER_TABLE), "U1", spine)

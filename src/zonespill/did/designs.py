@@ -226,6 +226,25 @@ def region_sample(
 _FAIL = (EstimationError, np.linalg.LinAlgError, ValueError)
 
 
+def is_panic(exc: BaseException) -> bool:
+    """A Rust panic surfaced by a compiled extension (pyo3 ``PanicException``, e.g. pyfixest's
+    demeaning). It derives from ``BaseException``, so ``except Exception`` does not see it."""
+    return any(c.__name__ == "PanicException" for c in type(exc).__mro__)
+
+
+def estimator_failure(exc: BaseException) -> str | None:
+    """The reason to report for an estimator failure, or None when ``exc`` must propagate
+    (caller bugs: :class:`InputError`; interrupts and anything else unexpected)."""
+    if isinstance(exc, InputError):
+        return None
+    if is_panic(exc):
+        text = " ".join(str(exc).split()) or "no message"
+        return f"the estimator panicked in compiled code ({type(exc).__name__}: {text[:300]})"
+    if isinstance(exc, _FAIL):
+        return _short(exc)
+    return None
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(getattr(exc, "reason", None) or exc).split())
     if not isinstance(exc, EstimationError) and "collinear" in text:
@@ -272,10 +291,11 @@ def estimate(
             return _estimate(
                 sample, estimator, settings, kw, base, seed=seed, event_study=event_study, bootstrap=bootstrap
             )
-    except _FAIL as exc:
-        if isinstance(exc, InputError):
+    except BaseException as exc:  # a Rust panic is a BaseException (see is_panic)
+        reason = estimator_failure(exc)
+        if reason is None:
             raise
-        return Estimate(**base, reason=_short(exc))
+        return Estimate(**base, reason=reason)
 
 
 def _estimate(
@@ -898,8 +918,11 @@ def bacon_table(
     ):
         try:
             r = bacon_decomposition(data, outcome=Y, unit=UNIT, time=TIME, cohort=G)
-        except _FAIL as exc:
-            notes.append(f"not estimable: {label}: {_short(exc)}.")
+        except BaseException as exc:  # including Rust panics (is_panic)
+            reason = _short(exc) if isinstance(exc, _FAIL) else estimator_failure(exc)
+            if reason is None:
+                raise
+            notes.append(f"not estimable: {label}: {reason}.")
             continue
         tab = r.table.assign(sample=label)
         frames.append(tab[["sample", "type", "treated", "control", "estimate", "weight"]])

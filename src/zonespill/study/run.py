@@ -58,6 +58,7 @@ class StepInputs:
     collaborations: Path | None = None
     chunks: tuple[Path, ...] = ()
     summary_out: Path | None = None
+    panel: Path | None = None
 
     def need(self, name: str) -> Path:
         value = getattr(self, name)
@@ -239,6 +240,23 @@ def _build(
                 master_seed=seed,
                 **common,
             )
+        elif design == "recode":
+            did.recode_step(
+                opts,
+                region_year=ry,
+                panel=inputs.need("panel"),
+                regions=inputs.need("regions"),
+                collaborations=inputs.need("collaborations"),
+                weights=inputs.need("weights"),
+                weights_meta=inputs.need("weights_meta"),
+                provenance=prov,
+                master_seed=seed,
+                table=table,
+                recode=payload.get("recode"),
+                analysis=payload.get("analysis"),
+                labels=lab,
+                **common,
+            )
         else:
             did.bacon_step(opts, region_year=ry, provenance=prov, **common)
     elif table["family"] == "spatial":
@@ -283,6 +301,12 @@ def _build(
         raise InputError(
             f"no builder for design {design!r} of family {table['family']!r}", source="study-table"
         )
+
+
+def _is_panic(exc: BaseException) -> bool:
+    from zonespill.did.designs import is_panic
+
+    return is_panic(exc)
 
 
 def _placeholder(
@@ -338,6 +362,7 @@ def table_step(
     collaborations: Path | None = None,
     chunks: tuple[Path, ...] | list[Path] = (),
     summary_out: Path | None = None,
+    panel: Path | None = None,
 ) -> status.TableStatus:
     """Build one declared table and record its status.
 
@@ -359,6 +384,7 @@ def table_step(
         collaborations,
         tuple(chunks),
         summary_out,
+        panel,
     )
     writes = BUILDER_TABLE_ID.get(str(table["design"]), tid)
     title = lab.text(str(table.get("title") or ""))
@@ -383,9 +409,10 @@ def table_step(
             )
         except InputError:
             raise
-        except (
-            Exception
-        ) as exc:  # an estimator failed outright: report it for this table, never crash the run
+        except BaseException as exc:  # an estimator failed outright: report it for this table
+            # a Rust panic (pyo3 PanicException) derives from BaseException: caught too; interrupts are not
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
             # the traceback goes to the step's log file (for a bug report), the reason to the summary
             log.error("table %s not estimated: %s", tid, reason, exc_info=True)
