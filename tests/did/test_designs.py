@@ -260,15 +260,24 @@ def test_memory_estimate_is_checked_before_building() -> None:
 
     ry, collab = _many_units(60)
     n_rows = 60 * 59 // 2 * len(YEARS)
-    limit = 0.5 * n_rows * D.PAIR_BYTES_PER_ROW / 2**30
+    per_row = D.pair_bytes_per_row(len(YEARS))
+    assert per_row == D.PAIR_BYTES_FIXED + D.PAIR_BYTES_PER_EVENT_TIME * (2 * len(YEARS) - 2)
+    limit = 0.5 * n_rows * per_row / 2**30
     with pytest.raises(ConfigError, match="pair_max_memory_gib") as err:
         D.candidate_pairs(ry, collab, controls="all", max_memory_gib=limit)
     assert f"{n_rows:,} rows" in str(err.value) and "pair_controls" in str(err.value)
     # auto: all pairs when they fit, a sample (recorded) when they do not
     assert D.candidate_pairs(ry, collab, max_memory_gib=10.0, seed=1).n_pairs == 60 * 59 // 2
     auto = D.candidate_pairs(ry, collab, max_memory_gib=limit, seed=1, controls_per_tie=3)
-    assert auto.controls == "sample" and auto.n_pairs < 60 * 59 // 2
+    assert auto.controls == "sample" and auto.n_pairs == auto.n_tied * 4
     assert any("pair_controls: auto" in n for n in auto.notes)
+    # auto shrinks the sample to fit the limit (and says so); explicit sampling does not
+    tight = (auto.n_tied * 3) * len(YEARS) * per_row / 2**30
+    fit = D.candidate_pairs(ry, collab, max_memory_gib=tight, seed=1, controls_per_tie=3)
+    assert fit.n_pairs == fit.n_tied * 3 and fit.memory_gib <= tight
+    assert any("2 instead of pair_controls_per_tie = 3" in n for n in fit.notes)
+    with pytest.raises(ConfigError, match="pair_max_memory_gib"):
+        D.candidate_pairs(ry, collab, controls="sample", max_memory_gib=tight, seed=1, controls_per_tie=3)
 
 
 # ---------------------------------------------------------------------------------------------- exposure

@@ -446,10 +446,12 @@ def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFr
     return out[["prov_a", "prov_b", *[f"first_{d}" for d in PAIR_DIRECTIONS]]]
 
 
-#: Peak memory of the D3 step per pair-year row of the dyadic panel (build, samples and fits),
-#: used for the estimate checked against ``did.pair_max_memory_gib`` before anything is built.
-#: Measured with ``benchmarks/bench_dyadic_memory.py`` (see docs/decisions/scale.md); rounded up.
-PAIR_BYTES_PER_ROW = 600
+#: Peak memory of the D3 step per pair-year row: a fixed part (panel build ≈ 160 B, samples, CS,
+#: BJS) plus a part per event time of the TWFE event study that every TWFE fit runs for its
+#: pre-trend test (dense dummies, copied by the regression). Measured on the county benchmark
+#: (docs/decisions/scale.md: 3.8 KiB per row at T = 25, i.e. 48 event times); rounded up.
+PAIR_BYTES_FIXED = 400
+PAIR_BYTES_PER_EVENT_TIME = 80
 #: Bytes per unordered pair of the pair-level arrays of the candidate selection (indices, flags,
 #: distances and initial gaps of all N(N−1)/2 pairs).
 PAIR_BYTES_PER_PAIR = 48
@@ -496,7 +498,12 @@ class CandidatePairs:
     @property
     def memory_gib(self) -> float:
         """Estimated peak memory of the D3 step on these pairs (GiB)."""
-        return self.rows * PAIR_BYTES_PER_ROW / 2**30
+        return self.rows * pair_bytes_per_row(self.n_years) / 2**30
+
+
+def pair_bytes_per_row(n_years: int) -> int:
+    """Estimated peak bytes of the D3 step per pair-year row with ``n_years`` years."""
+    return PAIR_BYTES_FIXED + PAIR_BYTES_PER_EVENT_TIME * max(2 * int(n_years) - 2, 0)
 
 
 def _gib(n_bytes: float) -> str:
@@ -548,9 +555,11 @@ def candidate_pairs(
     income gap ≤ ``max_initial_gap`` (first year both incomes are observed); then ``controls``:
     ``all`` keeps every such pair, ``sample`` draws ``controls_per_tie`` × (tied pairs) of them
     without replacement with ``numpy.random.default_rng(seed)``, and ``auto`` keeps all when the
-    estimated memory is within ``max_memory_gib`` and samples otherwise. The estimate (pairs ×
-    years × :data:`PAIR_BYTES_PER_ROW`) is checked against ``max_memory_gib`` before anything of
-    size pairs × years exists: above it a :class:`ConfigError` names the keys to change.
+    estimated memory is within ``max_memory_gib`` and otherwise samples, with fewer than
+    ``controls_per_tie`` per tied pair when that is needed to stay within the limit (said in the
+    notes). The estimate (pairs × years × :func:`pair_bytes_per_row`) is checked against
+    ``max_memory_gib`` before anything of size pairs × years exists: above it a
+    :class:`ConfigError` names the keys to change.
     """
     if controls not in PAIR_CONTROLS:
         raise ConfigError(f"must be one of {list(PAIR_CONTROLS)}, got {controls!r}", source="config",
@@ -593,6 +602,7 @@ def candidate_pairs(
         band &= gap0 <= float(max_initial_gap)
     n_tied, n_band = int(tied.sum()), int(band.sum())
     n_t = len(years)
+    bpr = pair_bytes_per_row(n_t)
     restr = []
     if max_distance_km is not None:
         restr.append(f"centroid distance ≤ {float(max_distance_km):g} km")
@@ -601,14 +611,19 @@ def candidate_pairs(
     all_rows = (n_tied + n_band) * n_t
     mode = controls
     if controls == "auto":
-        mode = "all" if all_rows * PAIR_BYTES_PER_ROW <= limit else "sample"
+        mode = "all" if all_rows * bpr <= limit else "sample"
         if mode == "sample" and seed is None:
             raise InputError(
                 "sampling control pairs needs an explicit seed", source="candidate_pairs(seed=...)"
             )
     keep = tied | band
+    per_tie = int(controls_per_tie)
+    if mode == "sample" and controls == "auto":
+        # as many controls per tied pair as fit the memory limit (at most controls_per_tie)
+        fit = int(limit // (n_t * bpr)) - n_tied
+        per_tie = max(min(per_tie, fit // max(n_tied, 1)), 1)
     if mode == "sample":
-        k = min(int(controls_per_tie) * max(n_tied, 1), n_band)
+        k = min(per_tie * max(n_tied, 1), n_band)
         eligible = np.flatnonzero(band)
         rng = np.random.default_rng(seed)
         drawn = np.sort(rng.choice(eligible, size=k, replace=False)) if k < n_band else eligible
@@ -616,14 +631,21 @@ def candidate_pairs(
         keep[drawn] = True
         why = (
             f" (pair_controls: auto; all {n_tied + n_band:,} pairs would need ≈ "
-            f"{_gib(all_rows * PAIR_BYTES_PER_ROW)} > {max_memory_gib:g} GiB)"
+            f"{_gib(all_rows * bpr)} > {max_memory_gib:g} GiB"
+            + (
+                f"; {per_tie} instead of pair_controls_per_tie = {int(controls_per_tie)} per tied pair "
+                "to stay within the limit"
+                if per_tie < int(controls_per_tie)
+                else ""
+            )
+            + ")"
             if controls == "auto"
             else ""
         )
         notes.append(
             f"Control pairs: a random sample of {len(drawn):,} of the {n_band:,} never-tied pairs"
             + (f" within {' and '.join(restr)}" if restr else "")
-            + f" ({int(controls_per_tie)} per tied pair, without replacement, numpy default_rng seed "
+            + f" ({per_tie} per tied pair, without replacement, numpy default_rng seed "
             f"{seed}){why}; the {n_tied:,} tied pairs are all kept."
         )
     elif restr:
@@ -633,10 +655,10 @@ def candidate_pairs(
         )
     sel = np.flatnonzero(keep)
     rows = len(sel) * n_t
-    if rows * PAIR_BYTES_PER_ROW > limit:
+    if rows * bpr > limit:
         raise ConfigError(
             f"the pair panel would have {len(sel):,} pairs × {n_t} years = {rows:,} rows, estimated "
-            f"≈ {_gib(rows * PAIR_BYTES_PER_ROW)} (limit {max_memory_gib:g} GiB); restrict the control "
+            f"≈ {_gib(rows * bpr)} (limit {max_memory_gib:g} GiB); restrict the control "
             f"pairs ({key}.pair_controls: sample with {key}.pair_controls_per_tie, "
             f"{key}.pair_max_distance_km, {key}.pair_max_initial_gap) or raise the limit",
             source="config",
@@ -645,7 +667,7 @@ def candidate_pairs(
     if mode != "all" or restr or controls != "auto":
         notes.append(
             f"Pair panel: {len(sel):,} of {n_all:,} pairs × {n_t} years (estimated peak memory "
-            f"{_gib(rows * PAIR_BYTES_PER_ROW)}, limit {max_memory_gib:g} GiB)."
+            f"{_gib(rows * bpr)}, limit {max_memory_gib:g} GiB)."
         )
     return CandidatePairs(
         units=tuple(units),
@@ -679,7 +701,7 @@ def dyadic_panel(
     ``first_<direction>`` for forward, reverse, two_way, pooled, and ``distance_km`` when
     ``distances`` (columns prov_a, prov_b, distance_km) is given or the candidates carry
     distances. Years with a missing income of either partner are absent. Rows are sorted by
-    pair and year; built from arrays without merges (memory: see :data:`PAIR_BYTES_PER_ROW`).
+    pair and year; built from arrays without merges (≈ 160 B per row at peak).
     """
     units, years, vals = _income_wide(region_year)
     n = len(units)
