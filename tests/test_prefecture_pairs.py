@@ -138,3 +138,33 @@ def test_f2_draws_every_prefecture_tie(
     assert len(arcs) == n_pairs > 0
     title = fig.legends[0].get_title().get_text()
     assert "not drawn" not in title and "no ties" not in title
+
+
+@pytest.mark.parametrize("tid", ["D3", "C5"])
+def test_declared_pair_tables_are_estimated_at_prefecture_level(
+    pref: dict[str, Path], tmp_path: Path, tid: str
+) -> None:
+    """Through the study layer (the rule's inputs come from DESIGN_INPUTS), as the CI run does."""
+    import json
+
+    from zonespill.study.run import table_step
+    from zonespill.study.spec import DESIGN_INPUTS, load_study, step_payload
+
+    config = yaml.safe_load((PREF / "config.yaml").read_text(encoding="utf-8"))
+    config["did"] = {"n_boot": 0}
+    config["convergence"] = {"min_club_periods": 5}
+    study = load_study(config)
+    payload = json.loads(json.dumps(step_payload(config, study, tid)))
+    names = {"region_year", "provenance", *DESIGN_INPUTS[payload["table"]["design"]]}
+    assert "pair_year" in names
+    result = table_step(
+        payload,
+        outdir=tmp_path / "tables",
+        figure_dir=tmp_path / "figures",
+        status_out=tmp_path / f"{tid}.json",
+        formats=("csv", "md"),
+        **{n: pref[n] for n in names},
+    )
+    assert result.status == "estimated", result.reason
+    text = (tmp_path / "tables" / f"{tid}.md").read_text(encoding="utf-8")
+    assert "prefecture" in text and "province pairs" not in text

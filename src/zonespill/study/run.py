@@ -95,7 +95,7 @@ def _relabel(table: Any, lab: Labels) -> Any:
         return relabel_text(x, lab) if isinstance(x, str) else x
 
     if isinstance(table, PlainTable):
-        frame = table.frame.rename(columns=lambda c: sub(str(c)))
+        frame = table.frame.rename(columns=lambda c: sub(str(c)), index=sub)  # row labels too
         frame = frame.apply(lambda col: col.map(sub) if col.dtype == object else col)
         return PlainTable(
             frame,
