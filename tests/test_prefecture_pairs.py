@@ -140,7 +140,7 @@ def test_f2_draws_every_prefecture_tie(
     assert "not drawn" not in title and "no ties" not in title
 
 
-@pytest.mark.parametrize("tid", ["D3", "C5"])
+@pytest.mark.parametrize("tid", ["D3", "C5", "D7"])
 def test_declared_pair_tables_are_estimated_at_prefecture_level(
     pref: dict[str, Path], tmp_path: Path, tid: str
 ) -> None:
@@ -156,7 +156,7 @@ def test_declared_pair_tables_are_estimated_at_prefecture_level(
     study = load_study(config)
     payload = json.loads(json.dumps(step_payload(config, study, tid)))
     names = {"region_year", "provenance", *DESIGN_INPUTS[payload["table"]["design"]]}
-    assert "pair_year" in names
+    assert ("pair_year" in names) == (tid != "D7")
     result = table_step(
         payload,
         outdir=tmp_path / "tables",
