@@ -262,7 +262,7 @@ def test_memory_estimate_is_checked_before_building() -> None:
     n_rows = 60 * 59 // 2 * len(YEARS)
     per_row = D.pair_bytes_per_row(len(YEARS))
     assert per_row == D.PAIR_BYTES_FIXED + D.PAIR_BYTES_PER_EVENT_TIME * (2 * len(YEARS) - 2)
-    limit = 0.5 * n_rows * per_row / 2**30
+    limit = D.PAIR_BASE_GIB + 0.5 * n_rows * per_row / 2**30
     with pytest.raises(ConfigError, match="pair_max_memory_gib") as err:
         D.candidate_pairs(ry, collab, controls="all", max_memory_gib=limit)
     assert f"{n_rows:,} rows" in str(err.value) and "pair_controls" in str(err.value)
@@ -272,7 +272,7 @@ def test_memory_estimate_is_checked_before_building() -> None:
     assert auto.controls == "sample" and auto.n_pairs == auto.n_tied * 4
     assert any("pair_controls: auto" in n for n in auto.notes)
     # auto shrinks the sample to fit the limit (and says so); explicit sampling does not
-    tight = (auto.n_tied * 3) * len(YEARS) * per_row / 2**30
+    tight = D.PAIR_BASE_GIB + (auto.n_tied * 3) * len(YEARS) * per_row / 2**30
     fit = D.candidate_pairs(ry, collab, max_memory_gib=tight, seed=1, controls_per_tie=3)
     assert fit.n_pairs == fit.n_tied * 3 and fit.memory_gib <= tight
     assert any("2 instead of pair_controls_per_tie = 3" in n for n in fit.notes)

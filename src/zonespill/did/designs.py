@@ -452,6 +452,8 @@ def pair_cohorts(pair_year: pd.DataFrame, provinces: Sequence[str]) -> pd.DataFr
 #: (docs/decisions/scale.md: 3.8 KiB per row at T = 25, i.e. 48 event times); rounded up.
 PAIR_BYTES_FIXED = 400
 PAIR_BYTES_PER_EVENT_TIME = 80
+#: The step's memory before the pair panel (interpreter, libraries, region_year and pair_year).
+PAIR_BASE_GIB = 0.5
 #: Bytes per unordered pair of the pair-level arrays of the candidate selection (indices, flags,
 #: distances and initial gaps of all N(N−1)/2 pairs).
 PAIR_BYTES_PER_PAIR = 48
@@ -498,7 +500,7 @@ class CandidatePairs:
     @property
     def memory_gib(self) -> float:
         """Estimated peak memory of the D3 step on these pairs (GiB)."""
-        return self.rows * pair_bytes_per_row(self.n_years) / 2**30
+        return PAIR_BASE_GIB + self.rows * pair_bytes_per_row(self.n_years) / 2**30
 
 
 def pair_bytes_per_row(n_years: int) -> int:
@@ -507,7 +509,8 @@ def pair_bytes_per_row(n_years: int) -> int:
 
 
 def _gib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:.2f} GiB"
+    """An estimate of the step's peak memory: the base plus ``n_bytes``."""
+    return f"{PAIR_BASE_GIB + n_bytes / 2**30:.2f} GiB"
 
 
 def _income_wide(region_year: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -569,7 +572,14 @@ def candidate_pairs(
     units, years, vals = _income_wide(region_year)
     n = len(units)
     n_all = n * (n - 1) // 2
-    limit = float(max_memory_gib) * 2**30
+    # bytes available to the pair panel and the fits (the base is there whatever is built)
+    limit = (float(max_memory_gib) - PAIR_BASE_GIB) * 2**30
+    if limit <= 0:
+        raise ConfigError(
+            f"must exceed the step's base memory of {PAIR_BASE_GIB:g} GiB, got {max_memory_gib:g}",
+            source="config",
+            column=f"{key}.pair_max_memory_gib",
+        )
     if n_all * PAIR_BYTES_PER_PAIR > limit:
         raise ConfigError(
             f"the candidate selection alone needs ≈ {_gib(n_all * PAIR_BYTES_PER_PAIR)} for the "
