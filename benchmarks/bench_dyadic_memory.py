@@ -1,4 +1,5 @@
-"""Peak memory and time of the D3 all-pairs panel (``zonespill.did.designs.dyadic_panel``) against N.
+"""Peak memory and time of the D3 all-pairs panel (``zonespill.did.designs.dyadic_panel`` on
+``candidate_pairs(controls="all")``) against N.
 
 Usage: ``python benchmarks/bench_dyadic_memory.py [--sizes 250,500,1000]
 [--region-year results/bench_county/indicators/region_year.parquet]
@@ -22,7 +23,7 @@ import time
 def one(n: int, region_year: str, pair_year: str) -> None:
     import pandas as pd
 
-    from zonespill.did.designs import dyadic_panel
+    from zonespill.did.designs import candidate_pairs, dyadic_panel
     from zonespill.io import read_parquet
 
     ry = read_parquet(region_year)
@@ -31,7 +32,9 @@ def one(n: int, region_year: str, pair_year: str) -> None:
     py = read_parquet(pair_year)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t0 = time.perf_counter()
-    panel = dyadic_panel(ry, py)
+    # every pair (no sampling), the memory check switched off: the measurement is of the build
+    cand = candidate_pairs(ry, py, controls="all", max_memory_gib=1e6)
+    panel = dyadic_panel(ry, py, candidates=cand)
     dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     rows = len(panel)

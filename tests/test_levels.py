@@ -206,6 +206,7 @@ def test_panel_at_another_level_is_named(tiny: tuple[Path, dict[str, Any]]) -> N
 
     tmp, cfg = tiny
     cfg["analysis"]["level"] = "prefecture"  # the tiny panel is province-level
-    with pytest.raises(ConfigError, match=r"0 region\(s\) at level 'prefecture'.*'province': 7.*set analysis.level"):
+    expected = r"0 region\(s\) at level 'prefecture'.*'province': 7.*set analysis.level"
+    with pytest.raises(ConfigError, match=expected):
         run_spine(cfg, tmp / "results")
     shutil.rmtree(tmp / "results", ignore_errors=True)

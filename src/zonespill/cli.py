@@ -281,6 +281,7 @@ _STUDY_PATHS = (
     "pair_year",
     "regions",
     "collaborations",
+    "panel",
 )
 
 

@@ -129,8 +129,10 @@ def tie_arcs(
                 column=col,
             )
     frame = ties
-    if "collab_id" in frame.columns:
-        frame = frame.drop_duplicates("collab_id")
+    # one arc per analysis-level tie (a pairing expanded to several ties keeps them all)
+    key = "tie_id" if "tie_id" in frame.columns else "collab_id"
+    if key in frame.columns:
+        frame = frame.drop_duplicates(key)
     a = frame[source_col].astype(str).to_numpy()
     b = frame[target_col].astype(str).to_numpy()
     d = frame[direction_col].astype(str).to_numpy()
@@ -259,7 +261,8 @@ def plot_tie_map(
     ``fill_col`` / ``fill_label``
         Column of ``region_year`` whose unit mean fills the polygons, and its colour-bar label.
     ``exclude_same_unit``
-        Drop rows with ``same_province == 1`` when that column exists (ties inside one unit).
+        Drop ties inside one unit (``same_unit == 1`` with the analysis-level endpoints
+        ``source_unit``/``target_unit``, else ``same_province == 1``) when that column exists.
     ``panels``
         ``"single"`` (one map) or ``"direction"``: one small map per direction present (for
         thousands of ties, where one map would overplot).
@@ -304,8 +307,9 @@ def plot_tie_map(
         str(k): (float(x), float(y)) for k, x, y in zip(cent.index, cent["lon"], cent["lat"], strict=True)
     }
     ties = pair_year
-    if exclude_same_unit and "same_province" in ties.columns:
-        ties = ties[ties["same_province"] == 0]
+    same = "same_unit" if source_col == "source_unit" and "same_unit" in ties.columns else "same_province"
+    if exclude_same_unit and same in ties.columns:
+        ties = ties[ties[same] == 0]
     arcs = tie_arcs(ties, source_col=source_col, target_col=target_col, aggregate=aggregate)
     if aggregate is not None:
         members: dict[str, list[tuple[float, float]]] = {}
@@ -396,12 +400,16 @@ def tie_map_step(*, regions: Path, region_year: Path, pair_year: Path, path_stem
     ry = read_parquet(region_year)
     py = read_parquet(pair_year)
     first, last = int(ry["year"].min()), int(ry["year"].max())
+    # the analysis-level endpoints (any level); older pair tables only have province endpoints
+    native = {"source_unit", "target_unit"} <= set(py.columns)
     return plot_tie_map(
         reg,
         ry,
         py,
         path_stem=path_stem,
         title=f"Growth {first}–{last} and collaboration ties by direction",
+        source_col="source_unit" if native else "source_province",
+        target_col="target_unit" if native else "target_province",
     )
 
 

@@ -384,6 +384,39 @@ def read_weights(edges: Path, meta: Path | None = None) -> SpatialWeights:
 
 
 # --------------------------------------------------------------------------- indicators
+def map_ties(
+    collaborations: pd.DataFrame,
+    regions: pd.DataFrame,
+    panel: pd.DataFrame,
+    analysis_options: Mapping[str, Any],
+    *,
+    source: str = "collaborations",
+) -> tuple[indicators.AnalysisTies, list[str], range]:
+    """The collaborations mapped to the analysis level (``analysis`` config section), the analysis
+    unit ids and the analysis years: the one mapping behind the indicators (and any recoded
+    tie coding of a robustness table)."""
+    level = str(analysis_options.get("level", "province"))
+    units = _analysis_regions(regions, panel, level)
+    first = int(analysis_options.get("first_year", int(panel["year"].min())))
+    last = int(analysis_options.get("last_year", int(panel["year"].max())))
+    if first > last:
+        raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
+    _check_years_in_data(panel, first, last)
+    ids = units["region_id"].astype(str).tolist()
+    pairing_rules = analysis_options.get("pairings") or {}
+    capitals = pairing_rules.get("capitals", "lowest_code")
+    ties = indicators.analysis_ties(
+        collaborations,
+        regions,
+        level=level,
+        analysis_ids=ids,
+        above=str(pairing_rules.get("above", "capital")),
+        capitals=capitals if isinstance(capitals, Mapping) else None,
+        source=source,
+    )
+    return ties, ids, range(first, last + 1)
+
+
 def indicators_step(
     analysis_options: Mapping[str, Any],
     *,
@@ -411,25 +444,10 @@ def indicators_step(
     col = read_canonical(collaborations, "collaborations")
     w = read_weights(weights, weights_meta)
     level = str(analysis_options.get("level", "province"))
-    units = _analysis_regions(reg, pan, level)
-    first = int(analysis_options.get("first_year", int(pan["year"].min())))
-    last = int(analysis_options.get("last_year", int(pan["year"].max())))
-    if first > last:
-        raise ConfigError("first_year is after last_year", source="config", column="analysis.first_year")
-    _check_years_in_data(pan, first, last)
-    years = range(first, last + 1)
-    ids = units["region_id"].astype(str).tolist()
+    ties, ids, years = map_ties(col, reg, pan, analysis_options, source=str(collaborations))
+    first, last = years[0], years[-1]
     pairing_rules = analysis_options.get("pairings") or {}
     capitals = pairing_rules.get("capitals", "lowest_code")
-    ties = indicators.analysis_ties(
-        col,
-        reg,
-        level=level,
-        analysis_ids=ids,
-        above=str(pairing_rules.get("above", "capital")),
-        capitals=capitals if isinstance(capitals, Mapping) else None,
-        source=str(collaborations),
-    )
     record_path = Path(ties_record_out) if ties_record_out else Path(summary_out).parent / "ties_record.csv"
     write_csv(record_path, ties.record)
     counts = ties.counts()

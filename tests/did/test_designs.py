@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from zonespill.did import designs as D
+from zonespill.errors import InputError
 from zonespill.weights import SpatialWeights
 
 YEARS = list(range(2003, 2013))
@@ -144,39 +145,139 @@ def test_pair_cohorts_by_hand() -> None:
     assert c.loc[("12", "14"), "first_forward"] == 2010
 
 
+def _pid(a: str, b: str, units: tuple[str, ...] = ("11", "12", "13", "14")) -> int:
+    return units.index(a) * len(units) + units.index(b)
+
+
 def test_dyadic_panel_by_hand() -> None:
     ry, collab = _pair_inputs()
     p = D.dyadic_panel(ry, collab)
+    assert p["pair"].dtype == np.int64  # integer pair ids, not strings
     assert p["pair"].nunique() == 6 and len(p) == 6 * len(YEARS)
-    row = p[(p["pair"] == "11-12") & (p["year"] == 2003)].iloc[0]
+    assert (p["pair"] == p["prov_a"].cat.codes.astype(int) * 4 + p["prov_b"].cat.codes.astype(int)).all()
+    row = p[(p["pair"] == _pid("11", "12")) & (p["year"] == 2003)].iloc[0]
     assert row["abs_gap"] == pytest.approx(1.0) and row["initial_gap"] == pytest.approx(1.0)
-    assert p[(p["pair"] == "11-12") & (p["year"] == 2008)]["abs_gap"].iloc[0] == pytest.approx(1.5)
-    assert p[(p["pair"] == "11-14") & (p["year"] == 2010)]["abs_gap"].iloc[0] == pytest.approx(7.0)
-    never = p.drop_duplicates("pair").set_index("pair")["first_pooled"]
-    assert never.to_dict() == {
-        "11-12": 2005,
-        "11-13": 0,
-        "11-14": 0,
-        "12-13": 0,
-        "12-14": 2010,
-        "13-14": 1996,
+    assert p[(p["pair"] == _pid("11", "12")) & (p["year"] == 2008)]["abs_gap"].iloc[0] == pytest.approx(1.5)
+    assert p[(p["pair"] == _pid("11", "14")) & (p["year"] == 2010)]["abs_gap"].iloc[0] == pytest.approx(7.0)
+    never = p.drop_duplicates("pair").set_index(["prov_a", "prov_b"])["first_pooled"]
+    assert {(str(a), str(b)): v for (a, b), v in never.items()} == {
+        ("11", "12"): 2005,
+        ("11", "13"): 0,
+        ("11", "14"): 0,
+        ("12", "13"): 0,
+        ("12", "14"): 2010,
+        ("13", "14"): 1996,
     }
+    assert p.equals(p.sort_values(["pair", "year"]))
 
 
 def test_pair_sample_exclusions_and_clusters() -> None:
     ry, collab = _pair_inputs()
     p = D.dyadic_panel(ry, collab)
     fwd = D.pair_sample(p, direction="forward")
-    assert set(fwd.data["unit"]) == {"11-12", "12-14", "11-13", "11-14", "12-13"}
+    assert set(fwd.data["unit"]) == {
+        _pid(*x) for x in (("11", "12"), ("12", "14"), ("11", "13"), ("11", "14"), ("12", "13"))
+    }
     assert fwd.cohort_sizes() == {2007: 1, 2010: 1}
     rev = D.pair_sample(p, direction="reverse")  # 13-14 tied in 1996: before the sample
     assert rev.dropped[0][0] == 1 and rev.cohort_sizes() == {}
     assert fwd.cluster == ("prov_a", "prov_b")
+    assert set(fwd.data["prov_a"]) <= {"11", "12", "13"}
     restricted = D.pair_sample(p, direction="pooled", max_initial_gap=2.0)
-    assert "11-14" not in set(restricted.data["unit"])  # never-tied control with initial gap 7
+    assert _pid("11", "14") not in set(restricted.data["unit"])  # never-tied control with initial gap 7
     r = D.estimate(fwd, D.TWFE, D.EstimatorSettings())
     # both cohorts are singletons: thin cells are not estimated by default (issue 11 part 3)
     assert not r.ok and r.reason is not None and "thin" in r.reason
+
+
+def test_candidate_bands_equal_the_sample_restriction() -> None:
+    ry, collab = _pair_inputs()
+    full = D.dyadic_panel(ry, collab)
+    cand = D.candidate_pairs(ry, collab, max_initial_gap=2.0, controls="all")
+    # tied pairs (11-12, 12-14, 13-14) always kept; never-tied 11-13 (gap 3), 11-14 (7), 12-13 (2)
+    assert sorted(cand.ids.tolist()) == sorted(
+        _pid(*x) for x in (("11", "12"), ("12", "13"), ("12", "14"), ("13", "14"))
+    )
+    assert cand.n_tied == 3 and cand.n_band == 1 and cand.rows == 4 * len(YEARS)
+    small = D.dyadic_panel(ry, collab, candidates=cand)
+    for direction in D.PAIR_DIRECTIONS:
+        a = D.pair_sample(full, direction=direction, max_initial_gap=2.0).data
+        b = D.pair_sample(small, direction=direction).data
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    dist = np.array([[0, 100, 900, 50], [100, 0, 80, 700], [900, 80, 0, 60], [50, 700, 60, 0]], dtype=float)
+    near = D.candidate_pairs(ry, collab, distance_matrix=dist, max_distance_km=90, controls="all")
+    assert _pid("11", "14") in near.ids and _pid("12", "13") in near.ids and _pid("11", "13") not in near.ids
+    panel = D.dyadic_panel(ry, collab, candidates=near)
+    assert panel.loc[panel["pair"] == _pid("11", "14"), "distance_km"].eq(50).all()
+
+
+def _many_units(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = [f"{100 + i}" for i in range(n)]
+    ry = pd.DataFrame(
+        [
+            {"region_id": r, "year": t, "log_gdp_pc": float(v) + 0.01 * (t - 2003)}
+            for r, v in zip(ids, rng.normal(size=n), strict=True)
+            for t in YEARS
+        ]
+    )
+    src = rng.choice(n, size=12)
+    tgt = (src + 1 + rng.choice(n - 1, size=12)) % n
+    collab = pd.DataFrame(
+        {
+            "tie_id": [f"t{k}" for k in range(12)],
+            "source_unit": [ids[i] for i in src],
+            "target_unit": [ids[j] for j in tgt],
+            "in_analysis": 1,
+            "same_unit": 0,
+            "direction": "forward",
+            "start_year": 2008,
+        }
+    )
+    return ry, collab
+
+
+def test_sampled_control_pairs_are_seeded_and_keep_every_tie() -> None:
+    ry, collab = _many_units(60)
+    tied = D.pair_cohorts(collab, sorted(ry["region_id"].unique()))
+    a = D.candidate_pairs(ry, collab, controls="sample", controls_per_tie=5, seed=7)
+    b = D.candidate_pairs(ry, collab, controls="sample", controls_per_tie=5, seed=7)
+    c = D.candidate_pairs(ry, collab, controls="sample", controls_per_tie=5, seed=8)
+    assert np.array_equal(a.ids, b.ids) and not np.array_equal(a.ids, c.ids)
+    assert a.n_tied == len(tied) and int(a.tied.sum()) == len(tied)
+    assert a.n_pairs == len(tied) * 6 and a.n_all_pairs == 60 * 59 // 2
+    assert a.seed == 7 and any("seed 7" in n and "5 per tied pair" in n for n in a.notes)
+    panel = D.dyadic_panel(ry, collab, candidates=a)
+    assert panel["pair"].nunique() == a.n_pairs and (
+        panel.groupby("pair")["first_pooled"].max() > 0
+    ).sum() == len(tied)
+    with pytest.raises(InputError, match="seed"):
+        D.candidate_pairs(ry, collab, controls="sample")
+
+
+def test_memory_estimate_is_checked_before_building() -> None:
+    from zonespill.errors import ConfigError
+
+    ry, collab = _many_units(60)
+    n_rows = 60 * 59 // 2 * len(YEARS)
+    per_row = D.pair_bytes_per_row(len(YEARS))
+    assert per_row == D.PAIR_BYTES_FIXED + D.PAIR_BYTES_PER_EVENT_TIME * (2 * len(YEARS) - 2)
+    limit = D.PAIR_BASE_GIB + 0.5 * n_rows * per_row / 2**30
+    with pytest.raises(ConfigError, match="pair_max_memory_gib") as err:
+        D.candidate_pairs(ry, collab, controls="all", max_memory_gib=limit)
+    assert f"{n_rows:,} rows" in str(err.value) and "pair_controls" in str(err.value)
+    # auto: all pairs when they fit, a sample (recorded) when they do not
+    assert D.candidate_pairs(ry, collab, max_memory_gib=10.0, seed=1).n_pairs == 60 * 59 // 2
+    auto = D.candidate_pairs(ry, collab, max_memory_gib=limit, seed=1, controls_per_tie=3)
+    assert auto.controls == "sample" and auto.n_pairs == auto.n_tied * 4
+    assert any("pair_controls: auto" in n for n in auto.notes)
+    # auto shrinks the sample to fit the limit (and says so); explicit sampling does not
+    tight = D.PAIR_BASE_GIB + (auto.n_tied * 3) * len(YEARS) * per_row / 2**30
+    fit = D.candidate_pairs(ry, collab, max_memory_gib=tight, seed=1, controls_per_tie=3)
+    assert fit.n_pairs == fit.n_tied * 3 and fit.memory_gib <= tight
+    assert any("2 instead of pair_controls_per_tie = 3" in n for n in fit.notes)
+    with pytest.raises(ConfigError, match="pair_max_memory_gib"):
+        D.candidate_pairs(ry, collab, controls="sample", max_memory_gib=tight, seed=1, controls_per_tie=3)
 
 
 # ---------------------------------------------------------------------------------------------- exposure
@@ -215,3 +316,28 @@ def test_bacon_weights_sum_to_one_per_sample() -> None:
     assert len(sums) == 2 and np.allclose(sums, 1.0)
     assert (rows["control"] == "always").any()
     assert len(notes) == 2
+
+
+# ---------------------------------------------------------------------------------------------- panics
+class PanicException(BaseException):
+    """Stands in for pyo3_runtime.PanicException (a Rust panic; derives from BaseException)."""
+
+
+def test_estimator_panic_becomes_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = D.region_sample(_region_year(FIRST), tie="any", outcome="log_gdp_pc")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(D, "twfe", boom)
+    r = D.estimate(sample, D.TWFE, D.EstimatorSettings())
+    assert not r.ok and r.reason is not None
+    assert "panicked" in r.reason and "Option::unwrap()" in r.reason
+    assert D.estimate(sample, D.BJS, D.EstimatorSettings()).ok  # the other columns still run
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(D, "twfe", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        D.estimate(sample, D.TWFE, D.EstimatorSettings())

@@ -236,3 +236,25 @@ def test_citation_note_of_a_declared_table_names_its_methods() -> None:
     assert note.startswith("References: Callaway and Sant'Anna (2021)")
     assert "Sun and Abraham (2021)" in note and "Cameron, Gelbach and Miller (2008)" in note
     assert citation_note_of({"id": "T1", "family": "descriptives", "design": "summary"}) == ""
+class PanicException(BaseException):
+    """Stands in for pyo3_runtime.PanicException (a Rust panic; derives from BaseException)."""
+
+
+def test_an_estimator_panic_is_a_per_table_failure(spine: dict[str, Path], monkeypatch) -> None:
+    from zonespill.did import pipeline
+
+    def panics(*args: object, **kwargs: object) -> None:
+        raise PanicException("attempt to divide by zero")
+
+    monkeypatch.setattr(pipeline, "staggered_step", panics)
+    result = _run(yaml.safe_load(USER_TABLE), "U1", spine)
+    assert result.status == "skipped" and "PanicException: attempt to divide by zero" in result.reason
+    assert "not estimated" in (spine["out"] / "tables/U1.md").read_text(encoding="utf-8")
+    assert json.loads((spine["out"] / "study/U1.json").read_text(encoding="utf-8"))["status"] == "skipped"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "staggered_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(yaml.safe_load(USER_TABLE), "U1", spine)

@@ -12,6 +12,7 @@ STUDY_INPUT_PATHS = {
     "pair_year": f"{OUT}/indicators/pair_year.parquet",
     "regions": f"{OUT}/canonical/regions.parquet",
     "collaborations": f"{OUT}/canonical/collaborations.parquet",
+    "panel": f"{OUT}/canonical/panel.parquet",
 }
 
 for _tid, _table in STUDY_TABLES.items():

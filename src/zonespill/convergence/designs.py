@@ -1439,10 +1439,16 @@ def province_pairs(
 
     Returns columns ``a, b`` (a < b), ``two_way`` and ``one_way`` (0/1: the pair has a two-way,
     resp. a forward or reverse, collaboration). Ties within one province and ties with
-    provinces outside ``ids`` are left out.
+    provinces outside ``ids`` are left out. With the pair_year table (``source_unit``,
+    ``target_unit``, ``in_analysis``) the pairs are of analysis units at any level.
     """
     c = collaborations.copy()
-    if "source_province" in c.columns and "target_province" in c.columns:
+    if "source_unit" in c.columns and "target_unit" in c.columns:
+        # pair_year: analysis-level endpoints (any level); ends outside the analysis are left out
+        if "in_analysis" in c.columns:
+            c = c[c["in_analysis"].fillna(0).astype(int) == 1]
+        sp, tp = c["source_unit"].astype(str), c["target_unit"].astype(str)
+    elif "source_province" in c.columns and "target_province" in c.columns:
         sp, tp = c["source_province"].astype(str), c["target_province"].astype(str)
     else:
         sp = c["source_id"].astype(str).map(lambda r: province_of.get(r, r))

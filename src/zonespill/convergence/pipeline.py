@@ -353,8 +353,12 @@ def clubs_step(
     outdir: Path,
     figure_stem: Path,
     formats: tuple[str, ...],
+    pair_year: Path | None = None,
 ) -> list[Path]:
-    """C4 (Phillips–Sul clubs), C5 (clubs × tie direction, partner pairs) and FC3 (transition paths)."""
+    """C4 (Phillips–Sul clubs), C5 (clubs × tie direction, partner pairs) and FC3 (transition paths).
+
+    C5's partner pairs come from ``pair_year`` (analysis-level endpoints, any level) when given,
+    else from the collaborations mapped to provinces (province-level analysis only)."""
     from zonespill import figures
     from zonespill.convergence import transition_paths
     from zonespill.convergence.plots import plot_message, plot_transition_paths
@@ -458,8 +462,13 @@ def clubs_step(
     )
     paths += write_table(t4m, outdir, provenance_hash=hpkey, formats=formats)
 
-    col = read_parquet(collaborations)
-    pmap = province_of(reg)
+    if pair_year is not None:
+        py = read_parquet(pair_year)
+        col = py.drop_duplicates("tie_id" if "tie_id" in py.columns else "collab_id")
+        pmap: dict[str, str] = {}
+    else:
+        col = read_parquet(collaborations)
+        pmap = province_of(reg)
     pairs = designs.province_pairs(col, pmap, list(ever.index), first_year=first, last_year=last)
     if design.result is None:
         frame = pd.DataFrame([{"group": "not estimated", "reason": design.reason or ""}])

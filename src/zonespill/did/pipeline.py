@@ -552,18 +552,29 @@ def region_step(
 # --------------------------------------------------------------------------- D3
 def pair_distances(regions: Path, provinces: Sequence[str]) -> pd.DataFrame:
     """Great-circle distance between province centroids for all unordered pairs (prov_a < prov_b)."""
+    ids = sorted(map(str, provinces))
+    dist = _unit_distances(regions, ids)
+    ia, ib = np.triu_indices(len(ids), k=1)
+    arr = np.array(ids, dtype=object)
+    return pd.DataFrame({"prov_a": arr[ia], "prov_b": arr[ib], "distance_km": dist[ia, ib]})
+
+
+def _unit_distances(regions: Path, ids: Sequence[str]) -> np.ndarray:
+    """Great-circle distances between the centroids of ``ids`` (in that order)."""
     from zonespill.geography import centroids, distance_matrix_km
     from zonespill.ingest import read_canonical
 
     reg = read_canonical(regions, "regions")
-    ids = sorted(map(str, provinces))
-    sub = reg[reg["region_id"].astype(str).isin(ids)].copy()
+    sub = reg[reg["region_id"].astype(str).isin(set(ids))].copy()
     sub["region_id"] = sub["region_id"].astype(str)
-    sub = sub.drop_duplicates("region_id").set_index("region_id").reindex(ids).reset_index()
-    dist = distance_matrix_km(centroids(sub))
-    ia, ib = np.triu_indices(len(ids), k=1)
-    arr = np.array(ids, dtype=object)
-    return pd.DataFrame({"prov_a": arr[ia], "prov_b": arr[ib], "distance_km": dist[ia, ib]})
+    sub = sub.drop_duplicates("region_id").set_index("region_id").reindex(list(ids)).reset_index()
+    return np.asarray(distance_matrix_km(centroids(sub)))
+
+
+def _distance_matrix(regions: Path, ry: pd.DataFrame) -> np.ndarray:
+    """Distances between the analysis units in the sorted order of the dyadic panel."""
+    ids = sorted(ry.dropna(subset=["log_gdp_pc"])["region_id"].astype(str).unique())
+    return _unit_distances(regions, ids)
 
 
 def pairs_step(
@@ -575,8 +586,15 @@ def pairs_step(
     provenance: Path,
     outdir: Path,
     formats: tuple[str, ...],
+    master_seed: int = 0,
 ) -> list[Path]:
-    """D3: pair-level convergence DiD, y = |ln y_a − ln y_b|, by direction and pooled."""
+    """D3: pair-level convergence DiD, y = |ln y_a − ln y_b|, by direction and pooled.
+
+    The dyadic panel holds the candidate pairs of :func:`zonespill.did.designs.candidate_pairs`
+    (options ``pair_controls``, ``pair_controls_per_tie``, ``pair_max_distance_km``,
+    ``pair_max_initial_gap``, ``pair_max_memory_gib``); sampling seeds derive from ``master_seed``.
+    """
+    from zonespill.provenance import derive_seed
     from zonespill.study.notes import small_sample_note
     from zonespill.tables import write_table
 
@@ -585,21 +603,33 @@ def pairs_step(
     settings = _settings(options)
     max_d = options.get("pair_max_distance_km")
     max_g = options.get("pair_max_initial_gap")
-    dist = (
-        pair_distances(regions, sorted(ry["region_id"].astype(str).unique())) if max_d is not None else None
+    seed = derive_seed(int(master_seed), "did", "D3", "control-pairs")
+    cand = D.candidate_pairs(
+        ry,
+        py,
+        distance_matrix=_distance_matrix(regions, ry) if max_d is not None else None,
+        max_distance_km=max_d,
+        max_initial_gap=max_g,
+        controls=str(_opt(options, "pair_controls")),
+        controls_per_tie=int(_opt(options, "pair_controls_per_tie")),
+        seed=seed,
+        max_memory_gib=float(_opt(options, "pair_max_memory_gib")),
     )
-    panel = D.dyadic_panel(ry, py, distances=dist)
+    log.info(
+        "D3: %d of %d pairs × %d years (controls: %s), estimated %.2f GiB",
+        cand.n_pairs,
+        cand.n_all_pairs,
+        cand.n_years,
+        cand.controls,
+        cand.memory_gib,
+    )
+    panel = D.dyadic_panel(ry, py, candidates=cand)
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
     terms = []
     for direction in D.PAIR_DIRECTIONS:
-        sample = D.pair_sample(
-            panel,
-            direction=direction,
-            anticipation=settings.anticipation,
-            max_distance_km=max_d,
-            max_initial_gap=max_g,
-        )
+        # the distance / initial-gap bands were applied when the candidate pairs were chosen
+        sample = D.pair_sample(panel, direction=direction, anticipation=settings.anticipation)
         terms.append(sample.name)
         sample_notes.append(sample.describe())
         for est in PAIR_ESTIMATORS:
@@ -607,14 +637,18 @@ def pairs_step(
             results.append(r)
             log.info("D3 %s %s: att=%s se=%s %s", direction, est, r.att, r.se, r.reason or "")
     n_pairs = panel["pair"].nunique()
+    del panel
     restr = []
     if max_d is not None:
         restr.append(f"centroid distance ≤ {float(max_d):g} km")
     if max_g is not None:
         restr.append(f"initial |log gap| ≤ {float(max_g):g}")
+    if cand.controls == "sample":
+        restr.append("a seeded random sample (below)")
     notes = [
-        f"Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for all {n_pairs} unordered "
-        "province pairs × years; a negative ATT means collaboration narrows the income gap.",
+        "Outcome: |ln GDP p.c. of province a − ln GDP p.c. of province b| for "
+        + (f"all {n_pairs}" if n_pairs == cand.n_all_pairs else f"{n_pairs} of the {cand.n_all_pairs}")
+        + " unordered province pairs × years; a negative ATT means collaboration narrows the income gap.",
         "Treated pairs: province pairs with a collaboration (from pair_year; within-province ties excluded), "
         "cohort = earliest start year of a tie in the row's direction (pooled: any direction). Controls: "
         "never-collaborating pairs"
@@ -631,6 +665,7 @@ def pairs_step(
         "CRV1 with the same two-way clustering. Two-way clustering by partner position is not full "
         "dyadic-robust clustering (pairs sharing a province in different positions are treated as "
         "independent).",
+        *cand.notes,
         *sample_notes,
     ]
     stats = _stats(
@@ -778,3 +813,168 @@ def bacon_step(
         digits={"estimate": 4, "weight": 4},
     )
     return write_table(table, outdir, provenance_hash=phash, formats=formats)
+
+
+# --------------------------------------------------------------------------- tie-coding sensitivity
+def _recode_summary(record: pd.DataFrame, collabs: pd.DataFrame) -> str:
+    """One line per rule: how many collaborations it changed or dropped, and how (from the record)."""
+    if record.empty:
+        return "no collaboration changed"
+    parts = []
+    prog = (
+        collabs.set_index(collabs["collab_id"].astype(str))["programme"] if "programme" in collabs else None
+    )
+    for (rule, column), grp in record.groupby(["rule", "column"], sort=False):
+        ids = list(dict.fromkeys(grp["collab_id"].astype(str)))
+        what = (
+            "dropped"
+            if column == "*"
+            else f"{column} "
+            + ", ".join(f"{o} → {n}" for (o, n), _ in grp.groupby(["old", "new"], sort=True))
+        )
+        progs = sorted({str(prog.get(i)) for i in ids}) if prog is not None else []
+        parts.append(
+            f"{rule}: {len(ids)} collaboration(s) {what}"
+            + (f" (programme {', '.join(progs)})" if progs else "")
+            + f" [{', '.join(ids[:12])}{', …' if len(ids) > 12 else ''}]"
+        )
+    return "; ".join(parts)
+
+
+def recode_step(
+    options: Mapping[str, Any],
+    *,
+    region_year: Path,
+    panel: Path,
+    regions: Path,
+    collaborations: Path,
+    weights: Path,
+    weights_meta: Path,
+    provenance: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+    master_seed: int,
+    table: Mapping[str, Any],
+    recode: Mapping[str, Any] | None,
+    analysis: Mapping[str, Any] | None = None,
+    labels: Any = None,
+) -> list[Path]:
+    """Main DiD estimates under alternative tie codings (a declared ``recode`` table, e.g. D7).
+
+    For the baseline coding and every scenario of ``inputs.collaborations.recode``
+    (:mod:`zonespill.recode`): the scenario's collaborations are mapped to the analysis level and
+    turned into region-year tie indicators by the same functions as the indicators step
+    (:func:`zonespill.steps.map_ties`, :func:`zonespill.indicators.region_year`); then the table's
+    columns (default: CS and TWFE) are estimated on every treatment row as in the staggered table
+    ``main`` (default D1: same outcome, samples and seeds). Rows: treatment × coding.
+    """
+    from zonespill import indicators
+    from zonespill.errors import ConfigError
+    from zonespill.ingest import read_canonical
+    from zonespill.provenance import derive_seed
+    from zonespill.recode import apply_recode, parse_scenarios
+    from zonespill.steps import _labels, map_ties, read_weights, variable_label
+    from zonespill.study import status
+    from zonespill.tables import write_table
+
+    lab = _labels(labels)
+    tid = str(table["id"])
+    _ry, phash = _read_inputs(region_year, provenance)
+    scenarios = parse_scenarios(recode)
+    reg = read_canonical(regions, "regions")
+    pan = read_canonical(panel, "panel")
+    col = read_canonical(collaborations, "collaborations")
+    W = read_weights(weights, weights_meta)
+    settings = _settings(options)
+    outcome = str(table.get("outcome") or "log_gdp_pc")
+    treatments = list(table.get("treatments") or D.REGION_TIES)
+    main = str(table.get("main") or "D1")
+    names = [str(c.get("estimator") or "cs") for c in table.get("columns") or ()] or ["cs", "twfe"]
+    ests = []
+    for j, name in enumerate(names):
+        est = _cs_label(settings) if name == "cs" else COLUMN_ESTIMATORS.get(name)
+        if est is None:
+            raise ConfigError(
+                f"{name!r} is not a DiD estimator ({['cs', *COLUMN_ESTIMATORS]})",
+                source="config",
+                column=f"study.tables.{tid}.columns.{j}.estimator",
+            )
+        ests.append(est)
+    codings: list[tuple[str, pd.DataFrame, pd.DataFrame]] = [("baseline", col, pd.DataFrame())]
+    for name, rules in scenarios.items():
+        recoded, record = apply_recode(col, rules, scenario=name)
+        codings.append((name, recoded, record))
+    results: list[D.Estimate] = []
+    terms: list[str] = []
+    sample_notes: list[str] = []
+    coding_notes: list[str] = []
+    for name, collabs, record in codings:
+        ties, ids, years = map_ties(collabs, reg, pan, analysis or {}, source=f"{collaborations} ({name})")
+        units = pan[pan["region_id"].astype(str).isin(ids)]
+        ry = indicators.region_year(units, ties.active_ties, weights=W, years=years)
+        by_dir = ties.active_ties["direction"].value_counts().sort_index()
+        coding_notes.append(
+            f"{name}: "
+            + ("the coding of the input file" if record.empty else _recode_summary(record, col))
+            + f"; {len(ties.active_ties)} ties ("
+            + ", ".join(f"{k} {int(v)}" for k, v in by_dir.items())
+            + ")."
+        )
+        for tie in treatments:
+            if tie not in D.REGION_TIES:
+                raise ConfigError(
+                    f"treatment {tie!r} is not a tie type ({', '.join(D.REGION_TIES)})",
+                    source="config",
+                    column=f"study.tables.{tid}.treatments",
+                )
+            sample = D.region_sample(
+                ry,
+                tie=tie,
+                outcome=outcome,
+                anticipation=settings.anticipation,
+                name=f"{D.TIE_LABELS.get(tie, tie)} [{name}]",
+            )
+            terms.append(sample.name)
+            sample_notes.append(sample.describe())
+            seed = derive_seed(int(master_seed), "did", main, tie)  # the main table's seeds
+            for est in ests:
+                r = D.estimate(sample, est, settings, seed=seed)
+                results.append(r)
+                log.info("%s %s %s: att=%s se=%s %s", tid, sample.name, est, r.att, r.se, r.reason or "")
+    what = variable_label(lab, outcome)
+    notes = [
+        f"Outcome: {what}. Each row re-estimates the main staggered DiD ({main}) on the tie indicators "
+        "of one tie coding: the scenario's collaborations are mapped to the "
+        f"{lab.singular} level and turned into first-tie years exactly as in the indicators step; "
+        "'baseline' is the coding of the input file.",
+        "Tie codings (inputs.collaborations.recode; every changed collaboration is listed): "
+        + " ".join(coding_notes),
+        *(
+            []
+            if scenarios
+            else ["No alternative coding is declared (inputs.collaborations.recode): only the baseline rows."]
+        ),
+        *_common_notes(ry, settings, units=f"SEs clustered by {lab.singular}", labels=lab),
+        *sample_notes,
+        *[lab.text(n) for n in table.get("notes") or ()],
+    ]
+    controls = {
+        D.CS_NOTYET: "not yet treated",
+        D.CS_NEVER: "never treated",
+        D.BJS: "untreated obs.",
+        D.SA: "never treated",
+        D.TWFE: "all (static)",
+    }
+    stats = _stats({e: {"Controls": controls[e]} for e in ests})
+    tbl = _regression_table(
+        results,
+        table_id=tid,
+        title=lab.text(str(table.get("title") or "")) or "Main estimates under alternative tie codings",
+        notes=notes,
+        model_order=ests,
+        term_order=terms,
+        stats=stats,
+    )
+    if all(not r.ok for r in results):
+        status.skip("no estimator could be estimated under any tie coding")
+    return write_table(tbl, outdir, provenance_hash=phash, formats=formats)

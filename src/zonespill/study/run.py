@@ -59,6 +59,7 @@ class StepInputs:
     collaborations: Path | None = None
     chunks: tuple[Path, ...] = ()
     summary_out: Path | None = None
+    panel: Path | None = None
 
     def need(self, name: str) -> Path:
         value = getattr(self, name)
@@ -95,7 +96,7 @@ def _relabel(table: Any, lab: Labels) -> Any:
         return relabel_text(x, lab) if isinstance(x, str) else x
 
     if isinstance(table, PlainTable):
-        frame = table.frame.rename(columns=lambda c: sub(str(c)))
+        frame = table.frame.rename(columns=lambda c: sub(str(c)), index=sub)  # row labels too
         frame = frame.apply(lambda col: col.map(sub) if col.dtype == object else col)
         return PlainTable(
             frame,
@@ -254,6 +255,7 @@ def _build(
                 pair_year=inputs.need("pair_year"),
                 regions=inputs.need("regions"),
                 provenance=prov,
+                master_seed=seed,
                 **common,
             )
         elif design == "spillover":
@@ -264,6 +266,23 @@ def _build(
                 weights_meta=inputs.need("weights_meta"),
                 provenance=prov,
                 master_seed=seed,
+                **common,
+            )
+        elif design == "recode":
+            did.recode_step(
+                opts,
+                region_year=ry,
+                panel=inputs.need("panel"),
+                regions=inputs.need("regions"),
+                collaborations=inputs.need("collaborations"),
+                weights=inputs.need("weights"),
+                weights_meta=inputs.need("weights_meta"),
+                provenance=prov,
+                master_seed=seed,
+                table=table,
+                recode=payload.get("recode"),
+                analysis=payload.get("analysis"),
+                labels=lab,
                 **common,
             )
         else:
@@ -304,12 +323,19 @@ def _build(
                 collaborations=inputs.need("collaborations"),
                 provenance=prov,
                 figure_stem=stem,
+                pair_year=inputs.pair_year if design == "club_ties" else None,
                 **common,
             )
     else:
         raise InputError(
             f"no builder for design {design!r} of family {table['family']!r}", source="study-table"
         )
+
+
+def _is_panic(exc: BaseException) -> bool:
+    from zonespill.did.designs import is_panic
+
+    return is_panic(exc)
 
 
 def _placeholder(
@@ -365,6 +391,7 @@ def table_step(
     collaborations: Path | None = None,
     chunks: tuple[Path, ...] | list[Path] = (),
     summary_out: Path | None = None,
+    panel: Path | None = None,
 ) -> status.TableStatus:
     """Build one declared table and record its status.
 
@@ -386,6 +413,7 @@ def table_step(
         collaborations,
         tuple(chunks),
         summary_out,
+        panel,
     )
     writes = BUILDER_TABLE_ID.get(str(table["design"]), tid)
     title = lab.text(str(table.get("title") or ""))
@@ -412,9 +440,10 @@ def table_step(
             )
         except InputError:
             raise
-        except (
-            Exception
-        ) as exc:  # an estimator failed outright: report it for this table, never crash the run
+        except BaseException as exc:  # an estimator failed outright: report it for this table
+            # a Rust panic (pyo3 PanicException) derives from BaseException: caught too; interrupts are not
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
             # the traceback goes to the step's log file (for a bug report), the reason to the summary
             log.error("table %s not estimated: %s", tid, reason, exc_info=True)

@@ -25,7 +25,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "descriptives": ("summary",),
     "sigma": ("dispersion",),
     "regression": ("panel_ols",),
-    "did": ("staggered", "pairs", "spillover", "bacon"),
+    "did": ("staggered", "pairs", "spillover", "bacon", "recode"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_members", "club_ties"),
     "montecarlo": ("m1", "few_clusters"),
@@ -38,6 +38,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "panel_ols": ("region_year",),
     "staggered": ("region_year",),
     "bacon": ("region_year",),
+    "recode": ("region_year", "panel", "regions", "collaborations", "weights", "weights_meta"),
     "sigma": ("region_year",),
     "pairs": ("region_year", "pair_year", "regions"),
     "spillover": ("region_year", "weights", "weights_meta"),
@@ -49,7 +50,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "panel": ("region_year", "weights", "weights_meta"),
     "clubs": ("region_year", "regions", "collaborations"),
     "club_members": ("region_year", "regions", "collaborations"),
-    "club_ties": ("region_year", "regions", "collaborations"),
+    "club_ties": ("region_year", "regions", "collaborations", "pair_year"),
     "m1": (),
     "few_clusters": (),
 }
@@ -354,13 +355,18 @@ def _checked(section: str, merged: dict[str, Any], table: Mapping[str, Any]) -> 
 def step_payload(config: Mapping[str, Any], study: Study, table_id: str) -> dict[str, Any]:
     """Everything one table's step needs, as one JSON-able object (the rule's ``--options``)."""
     table = study.table(table_id)
-    return {
+    payload = {
         "table": table,
         "options": table_options(config, table),
         "labels": study.labels.to_json(),
         "master_seed": int(config.get("master_seed", 0)),
         "digits": int((config.get("tables") or {}).get("digits", 3)),
     }
+    if table["design"] == "recode":  # the tie-coding scenarios and the level mapping rules
+        collabs = (config.get("inputs") or {}).get("collaborations") or {}
+        payload["recode"] = dict(collabs.get("recode") or {})
+        payload["analysis"] = dict(config.get("analysis") or {})
+    return payload
 
 
 def table_ids(tables: Sequence[Mapping[str, Any]]) -> list[str]:
