@@ -204,6 +204,8 @@ DESIGN_KEYS: dict[str, tuple[set[str], set[str]]] = {
         },
         {"name", "outcome", "covariates", "sample", "estimator", "cluster", "inference", "options"},
     ),
+    # D7-style robustness: the main staggered table re-estimated under each tie coding
+    "recode": ({"outcome", "treatments", "main", "options", "columns"}, {"estimator"}),
 }
 _FIXED_KEYS: tuple[set[str], set[str]] = ({"options"}, set())  # pairs, spillover, bacon, sdm, … m1
 
