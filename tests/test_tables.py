@@ -659,3 +659,9 @@ def test_tex_cjk_compiles_with_xelatex_without_overfull(tmp_path: Path) -> None:
     log = _compile(tmp_path, render_table(t, "tex", provenance_hash=HASH), "xelatex")
     assert "Overfull \\hbox" not in log
     assert "Missing character" not in log  # the CJK font named in the preamble was used
+
+
+def test_latex_escape_puts_combining_accents_on_their_letter() -> None:
+    from zonespill.tables import latex_escape
+
+    assert latex_escape("2·b\u0302 and x\u0304") == "2$\\cdot$\\^{b} and \\={x}"

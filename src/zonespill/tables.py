@@ -186,7 +186,18 @@ def latex_escape(text: str) -> str:
         become spaces. Everything else, including Chinese characters, passes through unchanged.
     """
     text = " ".join(str(text).splitlines())
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+    out: list[str] = []
+    for ch in text:
+        accent = _LATEX_COMBINING.get(ch)
+        if accent is not None and out:  # a combining accent (b̂, x̄) goes onto the character before it
+            out[-1] = f"{accent}{{{out[-1]}}}"
+        else:
+            out.append(_LATEX_SPECIALS.get(ch, ch))
+    return "".join(out)
+
+
+#: Combining accents (U+0300 block) -> LaTeX text-mode accent commands.
+_LATEX_COMBINING = {"\u0302": "\\^", "\u0304": "\\=", "\u0303": "\\~", "\u0301": "\\'", "\u0300": "\\`"}
 
 
 _MD_SPECIALS = set("\\`*_[]<>|~#")

@@ -125,7 +125,7 @@ RERUN = {
     "panel": {"ingest_panel", "weights", "indicators", "provenance"},
     "zones": {"ingest_zones", "indicators", "provenance"},
     "collaborations": {"ingest_collaborations", "indicators", "provenance"},
-    "flows": {"ingest_flows", "provenance"},
+    "flows": {"ingest_flows", "indicators", "provenance"},  # the indicators read the flows
     "weights": {"weights", "indicators", "provenance"},
 }
 
