@@ -383,7 +383,8 @@ def _jackknife_text(ry: pd.DataFrame, fits: Any, opts: Mapping[str, Any]) -> tup
             "No bias-corrected column (spatial.jackknife = false): with province effects the lagged level "
             "carries Nickell bias of order 1/T.",
         )
-    base = next((f for f in fits if f.model == "sdm" and not f.lee_yu and not f.jackknife), None)
+    plain = [f for f in fits if f.model == "sdm" and not (f.lee_yu or f.jackknife or f.dynamic)]
+    base = plain[0] if plain else None
     corr = next((f for f in fits if f.jackknife), None)
     if corr is None or corr.result is None:
         return ()
