@@ -174,5 +174,12 @@ def test_paper_and_replication_package_from_the_test_run(first_run: Path) -> Non
     assert digest == hashlib.sha256((res / "replication.tar.gz").read_bytes()).hexdigest()
     with tarfile.open(res / "replication.tar.gz") as tar:
         names = set(tar.getnames())
+    engine = tex.splitlines()[0].removeprefix("% !TEX program = ")
+    if shutil.which(engine) and shutil.which("bibtex"):  # compiles with the engine it names
+        for cmd in ([engine, "-interaction=nonstopmode", "-halt-on-error", "main"], ["bibtex", "main"],
+                    [engine, "-interaction=nonstopmode", "-halt-on-error", "main"]):
+            proc = subprocess.run(cmd, cwd=res / "paper", capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, (cmd, proc.stdout[-3000:])
+        assert (res / "paper/main.pdf").stat().st_size > 10_000
     assert {"replication/requirements.lock", "replication/config.yaml", "replication/inputs.sha256",
             "replication/outputs/tables/D1.csv", "replication/outputs/paper/main.tex"} <= names
