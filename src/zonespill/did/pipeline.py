@@ -81,7 +81,7 @@ def _common_notes(
     n = ry["region_id"].nunique()
     boot = (
         f"multiplier bootstrap ({settings.n_boot} Rademacher draws, seed derived from master_seed)"
-        if settings.n_boot
+        if settings.n_boot and settings.small_sample == "analytic"
         else "analytic influence-function SEs"
     )
     lo, hi = n_clusters if isinstance(n_clusters, tuple) else (n_clusters or n, n_clusters or n)
@@ -101,7 +101,13 @@ def _common_notes(
         f"simple aggregation; CS SEs: {boot}.",
         "BJS = Borusyak–Jaravel–Spiess imputation ATT (equal weights on treated observations), conservative "
         "SEs; SA = Sun–Abraham interaction-weighted ATT (never-treated controls); TWFE = static two-way "
-        "fixed effects β (CRV1). Treatment is absorbing from the first treatment year.",
+        "fixed effects β (CRV1). Treatment is absorbing from the first treatment year"
+        + (
+            f"; anticipation δ = {settings.anticipation}: every estimator (CS, BJS, SA, TWFE) dates "
+            f"treatment from G − {settings.anticipation}."
+            if settings.anticipation
+            else "."
+        ),
         *[w for w in warnings if w],
     ]
 
@@ -116,6 +122,7 @@ def _regression_table(
     term_order: Sequence[str],
     stats: pd.DataFrame | None = None,
     labelled: bool = False,
+    term_labels: Mapping[str, str] | None = None,
 ) -> Any:
     from zonespill.tables import RegressionTable
 
@@ -141,6 +148,7 @@ def _regression_table(
         notes=[*notes, *fail_notes],
         model_order=models,
         term_order=list(term_order),
+        term_labels=term_labels,
     )
 
 
@@ -282,7 +290,14 @@ def _estimate_column(
             raise EstimationError(f"covariate(s) missing for unit(s) {bad[:10]}")
         if est == D.TWFE:
             att, se = _twfe_covariates(sample, covariates, settings.alpha)
-            return D.Estimate(**base, att=att, se=se)
+            n_tr = sum(sample.cohort_sizes().values())
+            from scipy import stats as _st
+
+            p = float(2 * _st.norm.sf(abs(att / se))) if se > 0 else float("nan")
+            return D.Estimate(**base, att=att, se=se, pvalue=p, inference="analytic",
+                              inference_label="CRV1 (normal; no wild bootstrap with covariates)",
+                              inference_possible=n_tr >= 2, n_treated=n_tr, n_control=sample.n_never())
+        small = settings.small_sample
         res = callaway_santanna(
             sample.data,
             outcome=D.Y,
@@ -298,11 +313,12 @@ def _estimate_column(
             n_boot=settings.n_boot,
             seed=seed if settings.n_boot else None,
             alpha=settings.alpha,
+            inference=small,  # type: ignore[arg-type]
+            boot_weights=settings.boot_weights,  # type: ignore[arg-type]
+            min_units_per_side=settings.min_units_per_side,
+            include_thin_cells=settings.include_thin_cells,
         )
-        simple = res.aggregate("simple")
-        es = D._cs_event_study(res) if event_study else None
-        p = res.pretrend.pvalue if res.pretrend is not None else None
-        return D.Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+        return D.cs_estimate(res, base, event_study=event_study)
     except D._FAIL as exc:
         if isinstance(exc, InputError):
             raise
@@ -313,11 +329,16 @@ def _column_settings(
     options: Mapping[str, Any], column: Mapping[str, Any], inference: str | None
 ) -> D.EstimatorSettings:
     merged = {**options, **(column.get("options") or {})}
-    inf = column.get("inference") or inference
+    for k in ("n_boot", "boot_weights"):  # column keys over the table's options
+        if column.get(k) is not None:
+            merged[k] = column[k]
+    inf = column.get("inference") or inference or merged.get("inference")
     if inf == "analytic":
         merged["n_boot"] = 0  # 0, not None: None falls back to the schema default
     elif inf == "bootstrap" and not merged.get("n_boot"):
         merged["n_boot"] = 999
+    if inf in ("analytic", "bootstrap", "wild", "ri"):
+        merged["inference"] = inf
     return _settings(merged)
 
 
@@ -332,6 +353,7 @@ def staggered_step(
     master_seed: int,
     table: Mapping[str, Any],
     labels: Any = None,
+    pair_year: Path | None = None,
 ) -> list[Path]:
     """A declared staggered-DiD table: rows = treatments, columns = specifications (estimator,
     outcome, covariates, cluster, sample, options); with ``event_study`` one CS event-study figure
@@ -348,15 +370,20 @@ def staggered_step(
     tid = str(table["id"])
     key = f"study.tables.{tid}"
     ry, phash = _read_inputs(region_year, provenance)
+    ry, base_notes = with_baseline_columns(ry, table)
+    py = read_parquet(pair_year) if pair_year is not None and Path(pair_year).exists() else None
     paths: list[Path] = []
     figures.use_agg()
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
-    pre_notes: list[str] = []
     terms: list[str] = []
     models: list[str] = []
     stats_rows: dict[str, dict[str, str]] = {}
     treated: dict[str, int] = {}
+    never: dict[str, int] = {}
+    programmes: dict[str, pd.DataFrame] = {}
+    row_info: dict[str, dict[str, D.Estimate]] = {}
+    fig_notes: list[str] = []
     clusters: set[int] = set()
     filters: list[str] = []
     drawn: set[str] = set()
@@ -419,26 +446,35 @@ def staggered_step(
                 terms.append(sample.name)
                 sample_notes.append(sample.describe())
                 treated[sample.name] = sum(sample.cohort_sizes().values())
+                never[sample.name] = sample.n_never()
+                if tie in D.REGION_TIES and py is not None:
+                    programmes[sample.name] = cohort_programmes(sample, py, tie)
             clusters.add(
                 sample.n_units if cluster in (None, "unit") else int(sample.data[str(cluster)].nunique())
             )
-            seed = derive_seed(int(master_seed), "did", tid, tie)
+            # one seed per table × column × row (column j: reordering rows keeps each column's draws)
+            seed = derive_seed(int(master_seed), "did", tid, f"column{j}", tie)
             draw = bool(table.get("event_study")) and first_cs
-            r = _estimate_column(sample, est, settings, covariates, seed=seed, event_study=draw)
+            if est == D.CS_NEVER and sample.n_never() < settings.min_units_per_side:
+                r = D.Estimate(
+                    design=sample.name, estimator=est, n_obs=len(sample.data), n_units=sample.n_units,
+                    reason=f"only {lab.count(sample.n_never())} never treated"
+                    f" (fewer than min_units_per_side = {settings.min_units_per_side}): no never-treated "
+                    "comparison",
+                )
+            else:
+                r = _estimate_column(sample, est, settings, covariates, seed=seed, event_study=False)
             results.append(dataclasses_replace_estimator(r, label))
-            if est in (D.CS_NOTYET, D.CS_NEVER) and first_cs and r.ok:
-                pre_notes.append(f"{sample.name} {_p_text(r.pretrend_p)}")
+            row_info.setdefault(sample.name, {})[label] = r
             if draw:
                 fig_id = f"{table.get('figure_prefix', 'FD1')}_{tie}"
-                stem = Path(figure_dir) / fig_id
-                what = variable_label(lab, outcome)
-                title = f"Event study (CS): {what}, {sample.name}"
-                if r.ok and r.event_study is not None and len(r.event_study):
-                    paths += figures.plot_event_study(
-                        r.event_study, title=title, path_stem=stem, ylabel=f"ATT on {what}"
-                    )
-                else:
-                    paths += _not_estimable_figure(title, r.reason or "no event-time effects", stem)
+                paths += _event_study_figure(
+                    sample, est, settings, options, covariates, seed=seed,
+                    stem=Path(figure_dir) / fig_id,
+                    title=f"Event study (CS): {variable_label(lab, outcome)}, {sample.name}",
+                    ylabel=f"ATT on {variable_label(lab, outcome)}",
+                    fig_notes=fig_notes,
+                )
                 drawn.add(fig_id)
             log.info("%s %s %s: att=%s se=%s %s", tid, tie, est, r.att, r.se, r.reason or "")
         cs_like = est in (D.CS_NOTYET, D.CS_NEVER)
@@ -450,17 +486,21 @@ def staggered_step(
             D.TWFE: "all (static)",
         }[est]
         se = (
-            ("bootstrap" if settings.n_boot else "analytic IF")
+            ("bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "analytic IF")
             if cs_like
             else {D.BJS: "BJS conservative"}.get(est, "CRV1")
         )
-        stats_rows[label] = {"Controls": controls, "SE": se}
+        stats_rows[label] = {"Controls": controls, "SE": se, "p-values": _method_short(settings, est,
+                                                                                       covariates)}
         if covariates:
             stats_rows[label]["Covariates"] = ", ".join(covariates)
         if cluster not in (None, "unit"):
             stats_rows[label]["Cluster"] = str(cluster)
     outcome_text = ", ".join(dict.fromkeys(variable_label(lab, o) for o in outcomes))
     first_settings = _column_settings(options, table["columns"][0], table.get("inference"))
+    term_labels = {
+        name: f"{name} [{treated.get(name, 0)} tr. / {never.get(name, 0)} never]" for name in terms
+    }
     cluster_text = {None: "no clustering", "unit": f"SEs clustered by {lab.singular}"}.get(
         table.get("cluster", "unit"), f"SEs clustered by {table.get('cluster')}"
     )
@@ -478,10 +518,15 @@ def staggered_step(
             treated=treated,
         ),
         *([f"Sample: {'; '.join(filters)}."] if filters else []),
+        *base_notes,
+        f"Row labels: [treated {lab.plural} in the estimation sample / never-treated {lab.plural}] "
+        "(cohorts below).",
         *sample_notes,
-        "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): " + "; ".join(pre_notes) + "."
-        if pre_notes
-        else "CS pre-trend test: not available.",
+        *_programme_notes(programmes, terms),
+        *_inference_notes(row_info, models, lab=lab, alpha=first_settings.alpha),
+        *_pretrend_notes(row_info, models, anticipation=first_settings.anticipation),
+        *_diagnostic_notes(row_info),
+        *fig_notes,
         *[lab.text(n) for n in table.get("notes") or ()],
     ]
     missing_figs = [f for f in table.get("figures") or () if f not in drawn]
@@ -496,6 +541,7 @@ def staggered_step(
         term_order=terms,
         stats=_stats_labelled(stats_rows),
         labelled=True,
+        term_labels=term_labels,
     )
     if all(not r.ok for r in results):
         status.skip(
@@ -504,6 +550,277 @@ def staggered_step(
         )
     paths += write_table(tbl, outdir, provenance_hash=phash, formats=formats)
     return paths
+
+
+_METHOD_SHORT = {"wild": "WCR bootstrap-t", "ri": "randomisation", "analytic": "normal"}
+
+
+def _method_short(settings: D.EstimatorSettings, est: str, covariates: Sequence[str]) -> str:
+    """Stats-row name of the method behind a column's p-values and stars."""
+    kind = settings.small_sample
+    if est == D.TWFE and covariates:
+        return "normal (CRV1)"
+    if kind == "wild" and est in (D.CS_NOTYET, D.CS_NEVER):
+        return "multiplier bootstrap-t"
+    return _METHOD_SHORT[kind]
+
+
+def _strip_clusters(label: str) -> str:
+    import re
+
+    return re.sub(r"; \d+ clusters\)", ")", label)
+
+
+def _inference_notes(
+    rows: Mapping[str, Mapping[str, D.Estimate]], models: Sequence[str], *, lab: Any, alpha: float
+) -> list[str]:
+    """Which method gives each column's p-values, clusters and treated units per row, and every
+    estimate printed without a star with the reason."""
+    methods: dict[str, set[str]] = {}
+    for per in rows.values():
+        for m, r in per.items():
+            if r.ok and r.inference_label and np.isfinite(r.pvalue) and r.inference_possible:
+                methods.setdefault(m, set()).add(_strip_clusters(r.inference_label))
+    out = []
+    if methods:
+        out.append(
+            "Stars only from the p-value of each column's inference method: "
+            + "; ".join(f"{m}: {' / '.join(sorted(v))}" for m, v in methods.items())
+            + ". No star where inference is not possible (fewer than 2 treated clusters, or the "
+            f"smallest attainable p-value ≥ {alpha:g}) or the estimate rests only on thin cells."
+        )
+    support = []
+    for name, per in rows.items():
+        ok = [r for r in per.values() if r.ok]
+        if not ok:
+            continue
+        ncl = {r.n_clusters or r.n_units for r in ok}
+        ntr = {r.n_treated for r in ok if r.n_treated is not None}
+        support.append(
+            f"{name} {'/'.join(str(x) for x in sorted(ncl))} clusters, "
+            f"{'/'.join(str(x) for x in sorted(ntr))} treated"
+        )
+    if support:
+        out.append(f"Clusters and treated {lab.plural} used per row (by column where they differ): "
+                   + "; ".join(support) + ".")
+    nostar = [
+        f"{name}, {m}: {r.no_star_reason()}"
+        for name, per in rows.items()
+        for m, r in per.items()
+        if r.no_star_reason()
+    ]
+    if nostar:
+        out.append("No star: " + "; ".join(nostar) + ".")
+    n_tests = sum(1 for per in rows.values() for r in per.values() if r.starred)
+    if n_tests > 1:
+        out.append(f"{n_tests} estimates are tested in this table; p-values are not adjusted for "
+                   "multiple testing.")
+    return out
+
+
+def _pretrend_text(pre: Any) -> str:
+    if pre is None:
+        return "no test (estimator returned none)"
+    if not np.isfinite(pre.pvalue):
+        return f"not testable ({pre.note})"
+    p = "< 0.001" if pre.pvalue < 0.001 else f"{pre.pvalue:.3f}"
+    how = pre.method if pre.method == "wald" else f"{pre.method}, rank {pre.rank}"
+    return f"p {p} ({how}, {pre.n_leads} leads)"
+
+
+def _pretrend_notes(
+    rows: Mapping[str, Mapping[str, D.Estimate]], models: Sequence[str], *, anticipation: int
+) -> list[str]:
+    """The joint pre-trend test of every estimator on every row (never a silent n/a)."""
+    parts = []
+    for name, per in rows.items():
+        cells = [f"{m} {_pretrend_text(r.pretrend)}" for m, r in per.items() if r.ok]
+        if cells:
+            parts.append(f"{name}: " + ", ".join(cells))
+    if not parts:
+        return []
+    excl = f"; anticipation periods e = −{anticipation}…−1 excluded" if anticipation else ""
+    return [
+        "Pre-trend joint tests (H0: all pre-treatment effects = 0; CS: pre-period ATT(g,t); BJS: "
+        "Test 1 leads on untreated observations; SA/TWFE: event-study leads; χ² Wald, by "
+        f"pseudo-inverse of the stated rank where the covariance is singular{excl}) — "
+        + "; ".join(parts) + "."
+    ]
+
+
+_UNIDENTIFIED = __import__("re").compile(
+    r"Callaway-Sant'Anna: ATT\(g=(?P<g>[^,]+), t=(?P<t>[^)]+)\) not identified: "
+    r"(?P<why>.*?) \(reported as NaN"
+)
+
+
+def _diagnostic_notes(rows: Mapping[str, Mapping[str, D.Estimate]]) -> list[str]:
+    """Thin / unidentified cells, trimming and overlap notes of the estimators, once per row."""
+    out: list[str] = []
+    thin: list[str] = []
+    for name, per in rows.items():
+        seen: list[str] = []
+        cells = [f"{m} {', '.join(r.thin_cells)}" for m, r in per.items() if r.ok and r.thin_cells]
+        if cells:
+            thin.append(f"{name}: " + "; ".join(cells))
+        unident: dict[tuple[str, str], list[str]] = {}
+        for r in per.values():
+            for n in r.notes:
+                # thin cells are summarised above; 'inference not possible' goes to the no-star note
+                if n.startswith("inference not possible") or "have fewer than" in n or n in seen:
+                    continue
+                if "no identified post-treatment" in n:
+                    continue
+                m = _UNIDENTIFIED.match(n)
+                if m:  # one line per cohort and reason, not one per cell
+                    unident.setdefault((m["g"], m["why"]), []).append(m["t"])
+                    continue
+                seen.append(n)
+        out += [f"{name} — {n.rstrip('.')}." for n in seen]
+        if unident:
+            out.append(f"{name} — CS: ATT(g,t) not identified (not aggregated): " + "; ".join(
+                f"g={g}, t={', '.join(dict.fromkeys(ts))} ({why})" for (g, why), ts in unident.items()) + ".")
+    if thin:
+        head = ("Thin (g,t) cells (fewer than the minimum number of units on a side; excluded from "
+                "every aggregate and never starred unless include_thin_cells) by cohort — ")
+        out.insert(0, head + " | ".join(thin) + ".")
+    return out
+
+
+def with_baseline_columns(ry: pd.DataFrame, table: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Build the ``baseline_<col>`` covariates a table names (``<col>`` in the first analysis year,
+    constant within unit) so CS/TWFE can condition on pre-treatment levels."""
+    wanted = {
+        str(c)
+        for spec in [table, *table.get("columns", [])]
+        for c in spec.get("covariates") or ()
+        if str(c).startswith("baseline_") and str(c) not in ry.columns
+    }
+    notes = []
+    for name in sorted(wanted):
+        col = name.removeprefix("baseline_")
+        if col not in ry.columns:
+            continue  # require_columns names the missing column
+        y0 = int(ry.loc[ry[col].notna(), "year"].min())
+        first = ry.loc[ry["year"] == y0].set_index(ry.loc[ry["year"] == y0, "region_id"].astype(str))[col]
+        ry = ry.assign(**{name: ry["region_id"].astype(str).map(first).to_numpy()})
+        notes.append(f"Covariate {name} = {col} in {y0} (baseline, constant within unit).")
+    return ry, notes
+
+
+def cohort_programmes(sample: D.Sample, pair_year: pd.DataFrame, tie: str) -> pd.DataFrame:
+    """Programmes behind each cohort of a region-level tie design: per cohort g, the programmes of
+    the ties that start in g and give its units their first tie of type ``tie``.
+
+    Columns ``cohort, programme, n_units`` (units of the cohort with a tie of that programme)."""
+    idc = "tie_id" if "tie_id" in pair_year else "collab_id"
+    src, tgt = ("source_unit", "target_unit") if "source_unit" in pair_year else (
+        "source_province", "target_province")
+    c = pair_year.drop_duplicates(idc)
+    for flag, keep in (("same_unit", 0), ("same_province", 0), ("in_analysis", 1)):
+        if flag in c:
+            c = c[pd.to_numeric(c[flag], errors="coerce").fillna(keep).astype(int) == keep]
+    if "programme" not in c or c.empty:
+        return pd.DataFrame(columns=["cohort", "programme", "n_units"])
+    direction = c["direction"].astype(str)
+    sides: list[pd.DataFrame] = []
+    for side in (src, tgt):
+        role_ok = {
+            "forward_giver": (direction == "forward") & (side == src),
+            "forward_receiver": (direction == "forward") & (side == tgt),
+            "reverse": direction == "reverse",
+            "two_way": direction == "two_way",
+            "any": pd.Series(True, index=c.index),
+        }.get(tie)
+        if role_ok is None:
+            continue
+        sub = c[np.asarray(role_ok, dtype=bool)]
+        sides.append(pd.DataFrame({"unit": sub[side].astype(str), "start": pd.to_numeric(
+            sub["start_year"], errors="coerce"), "programme": sub["programme"].astype(str)}))
+    if not sides:
+        return pd.DataFrame(columns=["cohort", "programme", "n_units"])
+    roles = pd.concat(sides, ignore_index=True)
+    g = sample.data.drop_duplicates(D.UNIT).set_index(D.UNIT)[D.G]
+    g = g[(g > 0) & (g <= sample.last_year)]
+    roles = roles[roles["unit"].isin(g.index)]
+    roles = roles[roles["start"].to_numpy() == g.reindex(roles["unit"]).to_numpy()]
+    roles["cohort"] = g.reindex(roles["unit"]).to_numpy().astype(int)
+    out = roles.drop_duplicates(["cohort", "programme", "unit"]).groupby(["cohort", "programme"]).size()
+    return out.rename("n_units").reset_index().sort_values(["cohort", "n_units"], ascending=[True, False])
+
+
+def _programme_notes(programmes: Mapping[str, pd.DataFrame], terms: Sequence[str]) -> list[str]:
+    """Programmes behind each cohort; a cohort of ≥ 3 units where one programme accounts for more
+    than two thirds of its units is flagged (its effect is that programme's)."""
+    parts, flags = [], []
+    for name in terms:
+        tab = programmes.get(name)
+        if tab is None or tab.empty:
+            continue
+        cohorts = []
+        for g, grp in tab.groupby("cohort", sort=True):
+            cohorts.append(f"{g}: " + ", ".join(f"{p} ({n})" for p, n in zip(grp["programme"], grp["n_units"],
+                                                                             strict=True)))
+        parts.append(f"{name} — " + "; ".join(cohorts))
+    for name in terms:
+        tab = programmes.get(name)
+        if tab is None or tab.empty:
+            continue
+        for g, grp in tab.groupby("cohort", sort=True):
+            size = int(grp["n_units"].sum())
+            top = grp.iloc[0]
+            if size >= 3 and top["n_units"] > 2 * size / 3 and len(grp) >= 1:
+                flags.append(f"{name} cohort {g}: {int(top['n_units'])} of its units first tied by "
+                             f"programme {top['programme']}")
+    out = []
+    if parts:
+        out.append("Programmes behind each cohort (programme (units whose first tie of the row's type "
+                   "starts with it)): " + " | ".join(parts) + ".")
+    if flags:
+        out.append("Cohort dominated by one programme (its ATT is largely that programme's, confounded "
+                   "with whatever else hit its units then): " + "; ".join(flags) + ".")
+    return out
+
+
+def _event_study_figure(
+    sample: D.Sample,
+    est: str,
+    settings: D.EstimatorSettings,
+    options: Mapping[str, Any],
+    covariates: Sequence[str],
+    *,
+    seed: int,
+    stem: Path,
+    title: str,
+    ylabel: str,
+    fig_notes: list[str],
+) -> list[Path]:
+    """FD1: the CS event study with the declared event base period (universal by default: every
+    e is relative to g − δ − 1), reference line at the omitted period, anticipation shaded and
+    treated units per event time."""
+    import dataclasses
+
+    from zonespill import figures
+
+    base = str(_opt(options, "event_base_period"))
+    es_settings = dataclasses.replace(settings, base_period=base, inference="analytic")
+    r = _estimate_column(sample, est, es_settings, covariates, seed=seed, event_study=True)
+    if not (r.ok and r.event_study is not None and len(r.event_study)):
+        return _not_estimable_figure(title, r.reason or "no event-time effects", stem)
+    es = r.event_study
+    n_tr = es.set_index("e")["n_treated"] if "n_treated" in es else None
+    omitted = [-1 - settings.anticipation] if base == "universal" else None
+    fig_notes.append(
+        f"Figure {stem.name}: CS event study, {base} base period"
+        + (f" (reference e = {-1 - settings.anticipation})" if base == "universal" else "")
+        + f", anticipation {settings.anticipation}; pointwise {1 - settings.alpha:.0%} CIs"
+        + ("; event times with fewer than 2 treated units marked" if n_tr is not None else "") + "."
+    )
+    return figures.plot_event_study(
+        es, title=title, path_stem=stem, ylabel=ylabel, base_period=base,  # type: ignore[arg-type]
+        anticipation=settings.anticipation, omitted=omitted, n_treated=n_tr,
+        min_treated=settings.min_units_per_side,
+    )
 
 
 def dataclasses_replace_estimator(r: D.Estimate, label: str) -> D.Estimate:
@@ -668,6 +985,7 @@ def spillover_step(
     """D4: direct ATT with low-exposure controls and spillover ATT on never-treated provinces."""
     from zonespill.provenance import derive_seed
     from zonespill.steps import read_weights
+    from zonespill.study.spec import Labels
     from zonespill.tables import write_table
 
     ry, phash = _read_inputs(region_year, provenance)
@@ -680,6 +998,7 @@ def spillover_step(
     )
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
+    row_info: dict[str, dict[str, D.Estimate]] = {}
     terms = []
     for tie in SPILL_TIES:
         direct, spill = D.spillover_samples(
@@ -688,12 +1007,13 @@ def spillover_step(
         for sample in (direct, spill):
             terms.append(sample.name)
             sample_notes.append(sample.describe())
-            seed = derive_seed(int(master_seed), "did", "D4", sample.name)
             for est in estimators:
                 if sample is direct and est == D.CS_NOTYET:
                     continue  # the direct estimand needs the clean never-treated controls
+                seed = derive_seed(int(master_seed), "did", "D4", est, sample.name)
                 r = D.estimate(sample, est, settings, seed=seed)
                 results.append(r)
+                row_info.setdefault(sample.name, {})[D.ESTIMATOR_LABELS[est]] = r
                 log.info("D4 %s %s: att=%s se=%s %s", sample.name, est, r.att, r.se, r.reason or "")
     w_kind = W.kind
     notes = [
@@ -708,20 +1028,27 @@ def spillover_step(
         "neighbours for provinces without a tie of that type.",
         *_common_notes(ry, settings, units="SEs clustered by province"),
         *sample_notes,
+        *_inference_notes(row_info, list(estimators), lab=Labels("province", "provinces"),
+                          alpha=settings.alpha),
+        *_pretrend_notes(row_info, list(estimators), anticipation=settings.anticipation),
+        *_diagnostic_notes(row_info),
     ]
     stats_rows: dict[str, dict[str, str]] = {
         D.CS_NEVER: {
             "Controls": "never treated / not exposed",
-            "SE": "bootstrap" if settings.n_boot else "IF",
+            "SE": "bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "IF",
         },
         D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
         D.SA: {"Controls": "never treated", "SE": "CRV1"},
         D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
     }
+    for est_key, row in stats_rows.items():
+        row["p-values"] = _method_short(settings, est_key, ())
     if cs == D.CS_NOTYET:
         stats_rows[D.CS_NOTYET] = {
             "Controls": "not yet exposed (spillover rows)",
-            "SE": "bootstrap" if settings.n_boot else "IF",
+            "SE": "bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "IF",
+            "p-values": _method_short(settings, D.CS_NOTYET, ()),
         }
     table = _regression_table(
         results,

@@ -1,0 +1,118 @@
+"""Declared DiD tables: stars only from a valid small-sample method, never on thin or
+one-treated-cluster rows; anticipation and pre-trend tests for every estimator (issue 11)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zonespill.did import designs as D
+from zonespill.did import pipeline as P
+from zonespill.tables import RegressionTable, render_table
+
+YEARS = list(range(2003, 2013))
+
+
+def _panel(first: dict[str, int], *, effect: float = 0.3, lead: int = 0, noise: float = 0.02,
+           seed: int = 0) -> pd.DataFrame:
+    """y = α_i + λ_t + effect · 1{0 < g_i, t ≥ g_i − lead} + noise (treatment starts ``lead`` early)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, (rid, g) in enumerate(sorted(first.items())):
+        for t in YEARS:
+            d = float(g > 0 and t >= g - lead)
+            rows.append({"unit": rid, "year": t, "cohort": g,
+                         "y": 1.0 + 0.1 * k + 0.02 * (t - 2003) + effect * d + noise * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def _sample(first: dict[str, int], name: str, **kw: object) -> D.Sample:
+    return D.Sample(name=name, data=_panel(first, **kw), first_year=YEARS[0], last_year=YEARS[-1])  # type: ignore[arg-type]
+
+
+GOOD = {**{f"t{i}": 2007 for i in range(6)}, **{f"c{i}": 0 for i in range(8)}}
+WILD = D.EstimatorSettings(n_boot=199, inference="wild")
+
+
+def _row(sample: D.Sample, est: str, settings: D.EstimatorSettings) -> D.Estimate:
+    r = D.estimate(sample, est, settings, seed=11)
+    assert r.ok, r.reason
+    return dataclasses.replace(r, design=sample.name)
+
+
+@pytest.mark.parametrize("est", [D.CS_NOTYET, D.BJS, D.SA, D.TWFE])
+def test_no_star_on_thin_or_single_treated_cluster_rows(est: str) -> None:
+    good = _row(_sample(GOOD, "valid"), est, WILD)
+    # 10 treated units against a single never-treated control, thin cells included on request
+    thin_first = {**{f"t{i}": 2007 for i in range(10)}, "c0": 0}
+    thin = _row(_sample(thin_first, "thin"), est, dataclasses.replace(WILD, include_thin_cells=True))
+    # three treated units, all in one cluster: one treated cluster
+    one = _sample(GOOD, "one treated cluster")
+    cl = one.data["unit"].map(lambda u: "T" if u.startswith("t") else u)
+    one = dataclasses.replace(one, data=one.data.assign(cl=cl), cluster="cl")
+    single = _row(one, est, WILD)
+    assert good.starred and good.pvalue < 0.01 and good.inference == "wild"
+    assert thin.thin and not thin.starred and "fewer than" in str(thin.no_star_reason())
+    assert not single.inference_possible and not single.starred
+    assert "1 treated cluster" in str(single.no_star_reason())
+    # the effect is large in every row: a normal p-value would star all three
+    for r in (thin, single):
+        assert abs(r.att / r.se) > 3
+    frame, _ = D.estimates_frames([good, thin, single])
+    tab = RegressionTable.from_long(frame, None, table_id="X", title="t")
+    md = render_table(tab, "md", provenance_hash="0" * 64)
+    lines = {t: next(ln for ln in md.splitlines() if ln.startswith(f"| {t} ")) for t in
+             ("valid", "thin", "one treated cluster")}
+    assert "\\*\\*\\*" in lines["valid"]
+    assert "\\*" not in lines["thin"] and "\\*" not in lines["one treated cluster"]
+    assert np.isnan(tab.pvalues[1][0]) and np.isnan(tab.pvalues[2][0])
+
+
+def test_table_without_star_column_keeps_normal_stars() -> None:
+    frame = pd.DataFrame({"model": ["m", "m"], "term": ["a", "b"], "estimate": [1.0, 1.0],
+                          "se": [0.1, 0.1], "star": [True, False]})
+    tab = RegressionTable.from_long(frame, None, table_id="X", title="t")
+    assert tab.star_string(tab.pvalues[0][0]) == "***"
+    assert tab.star_string(tab.pvalues[1][0]) == ""
+
+
+@pytest.mark.parametrize("est", [D.CS_NOTYET, D.BJS, D.SA, D.TWFE])
+def test_anticipation_reaches_every_estimator(est: str) -> None:
+    first = {**{f"t{i}": 2007 for i in range(4)}, **{f"u{i}": 2010 for i in range(4)},
+             **{f"c{i}": 0 for i in range(6)}}
+    s = _sample(first, "lead", lead=1, noise=1e-4, effect=0.2)
+    with_delta = _row(s, est, D.EstimatorSettings(n_boot=None, anticipation=1))
+    without = _row(s, est, D.EstimatorSettings(n_boot=None, anticipation=0))
+    assert with_delta.att == pytest.approx(0.2, abs=2e-3)
+    assert abs(without.att - 0.2) > 0.01  # the anticipation year contaminates the δ = 0 comparison
+    pre = with_delta.pretrend
+    assert pre is not None and pre.method in ("wald", "wald-pinv")
+    # the anticipation period is never a tested lead
+    assert pre.pvalue > 1e-3
+
+
+@pytest.mark.parametrize("est", [D.CS_NOTYET, D.BJS, D.SA, D.TWFE])
+def test_pretrend_reported_for_every_estimator(est: str) -> None:
+    s = _sample(GOOD, "valid")
+    r = _row(s, est, D.EstimatorSettings(n_boot=None))
+    assert r.pretrend is not None and np.isfinite(r.pretrend.pvalue) and r.pretrend.n_leads > 0
+    notes = P._pretrend_notes({"valid": {"col": r}}, ["col"], anticipation=0)
+    assert notes and "valid: col p " in notes[0] and "n/a" not in notes[0]
+
+
+def test_inference_notes_name_method_clusters_and_no_star_reason() -> None:
+    good = _row(_sample(GOOD, "valid"), D.TWFE, WILD)
+    one = _sample(GOOD, "one")
+    one = dataclasses.replace(one, data=one.data.assign(cl=one.data["unit"].str[0]), cluster="cl")
+    single = _row(one, D.TWFE, WILD)
+    from zonespill.study.spec import Labels
+
+    notes = P._inference_notes({"valid": {"TWFE": good}, "one": {"TWFE": single}}, ["TWFE"],
+                               lab=Labels("province", "provinces"), alpha=0.05)
+    text = " ".join(notes)
+    assert "wild cluster restricted bootstrap-t" in text
+    assert "valid 14 clusters, 6 treated" in text
+    assert "No star: one, TWFE: inference not possible: 1 treated cluster" in text
