@@ -116,3 +116,32 @@ def test_inference_notes_name_method_clusters_and_no_star_reason() -> None:
     assert "wild cluster restricted bootstrap-t" in text
     assert "valid 14 clusters, 6 treated" in text
     assert "No star: one, TWFE: inference not possible: 1 treated cluster" in text
+
+
+def test_fd1_uses_a_universal_base_with_anticipation_and_treated_counts(tmp_path, monkeypatch) -> None:
+    from zonespill import figures
+
+    from .test_pipeline import FIRST, _write_inputs
+
+    calls: list[dict] = []
+
+    def fake(table: pd.DataFrame, **kw: object) -> list:
+        calls.append({"table": table, **kw})
+        return []
+
+    monkeypatch.setattr(figures, "plot_event_study", fake)
+    paths = _write_inputs(tmp_path / "in", FIRST)
+    table = {**P._declared_d1("D1"), "treatments": ["two_way"]}
+    P.staggered_step({"n_boot": 0, "anticipation": 1}, region_year=paths["region_year"],
+                     provenance=paths["provenance"], outdir=tmp_path / "t", figure_dir=tmp_path / "f",
+                     formats=("md",), master_seed=1, table=table)
+    assert len(calls) == 1
+    kw = calls[0]
+    assert kw["base_period"] == "universal" and kw["anticipation"] == 1 and kw["omitted"] == [-2]
+    es = calls[0]["table"]
+    # universal base: the reference period e = −δ − 1 is estimated as exactly zero
+    assert es.loc[es["e"] == -2, "att"].abs().max() < 1e-12
+    assert kw["n_treated"] is not None and int(kw["n_treated"].max()) >= 2
+    md = (tmp_path / "t/D1.md").read_text(encoding="utf-8")
+    assert "universal base period (reference e = -2), anticipation 1" in md
+    assert "every estimator (CS, BJS, SA, TWFE) dates treatment from G − 1" in md

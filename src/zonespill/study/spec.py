@@ -25,7 +25,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "descriptives": ("summary",),
     "sigma": ("dispersion",),
     "regression": ("panel_ols",),
-    "did": ("staggered", "pairs", "spillover", "bacon"),
+    "did": ("staggered", "pairs", "spillover", "bacon", "honest"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_ties"),
     "montecarlo": ("m1",),
@@ -36,7 +36,8 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "summary": ("region_year",),
     "dispersion": ("region_year",),
     "panel_ols": ("region_year",),
-    "staggered": ("region_year",),
+    "staggered": ("region_year", "pair_year"),  # pair_year: the programmes behind each cohort
+    "honest": ("region_year",),
     "bacon": ("region_year",),
     "sigma": ("region_year",),
     "pairs": ("region_year", "pair_year", "regions"),
