@@ -145,3 +145,59 @@ def test_fd1_uses_a_universal_base_with_anticipation_and_treated_counts(tmp_path
     md = (tmp_path / "t/D1.md").read_text(encoding="utf-8")
     assert "universal base period (reference e = -2), anticipation 1" in md
     assert "every estimator (CS, BJS, SA, TWFE) dates treatment from G − 1" in md
+
+
+def test_programmes_behind_cohorts_and_dominance_flag() -> None:
+    first = {**{f"t{i}": 2007 for i in range(4)}, "u0": 2010, **{f"c{i}": 0 for i in range(3)}}
+    s = _sample(first, "two-way")
+    py = pd.DataFrame({
+        "collab_id": ["a", "b", "c", "d", "e"],
+        "source_province": ["t0", "t1", "t2", "u0", "t3"],
+        "target_province": ["x", "x", "x", "y", "x"],
+        "direction": ["two_way"] * 5,
+        "start_year": [2007, 2007, 2007, 2010, 2007],
+        "programme": ["ne_east", "ne_east", "ne_east", "other", "pilot"],
+        "same_province": 0,
+    })
+    tab = P.cohort_programmes(s, py, "two_way")
+    got = {(int(r.cohort), r.programme): int(r.n_units) for r in tab.itertuples()}
+    assert got == {(2007, "ne_east"): 3, (2007, "pilot"): 1, (2010, "other"): 1}
+    notes = P._programme_notes({"two-way": tab}, ["two-way"])
+    assert "2007: ne_east (3), pilot (1); 2010: other (1)" in notes[0]
+    assert "two-way cohort 2007: 3 of its units first tied by programme ne_east" in notes[1]
+    # a forward role counts only the tie's own side
+    py["direction"] = "forward"
+    assert P.cohort_programmes(s, py, "forward_receiver").empty
+
+
+def test_baseline_covariate_and_never_treated_column(tmp_path) -> None:
+    from .test_pipeline import _write_inputs
+
+    first = {"11": 2006, "12": 2006, "13": 2006, "14": 2009, "15": 2009, "16": 2009, "21": 0}
+    paths = _write_inputs(tmp_path / "in", first)
+    ry = pd.read_parquet(paths["region_year"])
+    out, notes = P.with_baseline_columns(ry, {"columns": [{"covariates": ["baseline_log_gdp_pc"]}]})
+    first_year = ry["year"].min()
+    expect = ry[ry["year"] == first_year].set_index("region_id")["log_gdp_pc"]
+    assert np.allclose(out["baseline_log_gdp_pc"], out["region_id"].map(expect))
+    assert notes and f"log_gdp_pc in {first_year}" in notes[0]
+    table = {**P._declared_d1("D1"), "treatments": ["two_way"], "event_study": False,
+             "columns": [{"estimator": "cs", "covariates": ["baseline_log_gdp_pc"]},
+                         {"estimator": "cs_never"}]}
+    P.staggered_step({"n_boot": 0}, region_year=paths["region_year"], provenance=paths["provenance"],
+                     outdir=tmp_path / "t", figure_dir=tmp_path / "f", formats=("md",), master_seed=1,
+                     table=table)
+    md = (tmp_path / "t/D1.md").read_text(encoding="utf-8")
+    assert "only 1 unit never treated (fewer than min\\_units\\_per\\_side = 2)" in md
+    # with enough never-treated units both columns are estimated (the covariate one by DR)
+    # treated and never-treated interleaved in the baseline level (the logit does not separate them)
+    mixed = {"11": 2006, "12": 0, "13": 2006, "14": 0, "15": 2006, "16": 2009, "21": 0, "22": 2009,
+             "23": 0, "24": 2009, "25": 0}
+    paths = _write_inputs(tmp_path / "in2", mixed)
+    P.staggered_step({"n_boot": 0}, region_year=paths["region_year"], provenance=paths["provenance"],
+                     outdir=tmp_path / "t2", figure_dir=tmp_path / "f", formats=("md",), master_seed=1,
+                     table=table)
+    md = (tmp_path / "t2/D1.md").read_text(encoding="utf-8")
+    assert "not estimable" not in md and "baseline\\_log\\_gdp\\_pc" in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("| two-way"))
+    assert row.count("0.") >= 2  # both columns carry an estimate

@@ -405,10 +405,20 @@ def _thin_summary(cells: pd.DataFrame) -> tuple[str, ...]:
     )
 
 
-def _not_finite(base: Mapping[str, Any], thin: bool, m: int, notes: Sequence[str]) -> Estimate:
-    why = [n for n in notes if "no identified" in n or "not identified" in n]
-    reason = (f"no usable post-treatment (g,t) cell: every one has fewer than {m} unit(s) on a side"
-              if thin else (why[0] if why else "the estimate is not finite"))
+def _not_finite(base: Mapping[str, Any], cells: pd.DataFrame, m: int, notes: Sequence[str]) -> Estimate:
+    """Why there is no overall estimate: every post cell thin, or not identified (with the reason)."""
+    post = cells[cells["e"].to_numpy() >= 0] if "e" in cells else cells
+    thin = post["thin"].to_numpy(dtype=bool) if "thin" in post else np.zeros(len(post), dtype=bool)
+    status = post["status"].astype(str).to_numpy() if "status" in post else np.full(len(post), "")
+    if len(post) and thin.all():
+        reason = f"no usable post-treatment (g,t) cell: every one has fewer than {m} unit(s) on a side"
+    elif len(post) and ((status != "") | thin).all():
+        whys = sorted({w for w in status if w})
+        reason = (f"no identified post-treatment (g,t) cell ({int((status != '').sum())} not identified: "
+                  f"{'; '.join(whys)}" + (f"; {int(thin.sum())} thin" if thin.any() else "") + ")")
+    else:
+        why = [n for n in notes if "not identified" in n or "no identified" in n]
+        reason = why[0] if why else "the estimate is not finite"
     return Estimate(**base, reason=reason.rstrip("."))
 
 
@@ -427,7 +437,7 @@ def cs_estimate(res: Any, base: Mapping[str, Any], *, event_study: bool = False)
     """An :class:`Estimate` from a Callaway–Sant'Anna result (simple aggregation)."""
     simple = res.aggregate("simple")
     if not np.isfinite(simple.att):
-        return _not_finite(base, bool(simple.thin_overall), res.min_units_per_side, simple.notes)
+        return _not_finite(base, res.cells, res.min_units_per_side, simple.notes)
     es = _cs_event_study(res) if event_study else None
     pre = res.pretrend
     n_tr, n_c = _support_counts(res.cells, res.cohort_sizes)
@@ -447,7 +457,7 @@ def regression_estimate(r: Any, base: Mapping[str, Any], *, event_study: pd.Data
         -> Estimate:
     """An :class:`Estimate` from a TWFE / Sun–Abraham / BJS :class:`DiDResult`."""
     if not np.isfinite(r.att):
-        return _not_finite(base, bool(r.thin_overall), r.min_units_per_side, r.notes)
+        return _not_finite(base, r.cells, r.min_units_per_side, r.notes)
     n_tr, n_c = _support_counts(r.cells, r.cohort_sizes)
     pre = r.pretrend
     possible, notes = _analytic_possible(r.inference, bool(r.inference_possible), tuple(r.notes), n_tr)
