@@ -413,7 +413,7 @@ def _not_finite(base: Mapping[str, Any], cells: pd.DataFrame, m: int, notes: Seq
     if len(post) and thin.all():
         reason = f"no usable post-treatment (g,t) cell: every one has fewer than {m} unit(s) on a side"
     elif len(post) and ((status != "") | thin).all():
-        whys = sorted({w for w in status if w})
+        whys = sorted({str(w) for w in status if w})
         reason = (f"no identified post-treatment (g,t) cell ({int((status != '').sum())} not identified: "
                   f"{'; '.join(whys)}" + (f"; {int(thin.sum())} thin" if thin.any() else "") + ")")
     else:
