@@ -201,3 +201,15 @@ def test_baseline_covariate_and_never_treated_column(tmp_path) -> None:
     assert "not estimable" not in md and "baseline\\_log\\_gdp\\_pc" in md
     row = next(ln for ln in md.splitlines() if ln.startswith("| two-way"))
     assert row.count("0.") >= 2  # both columns carry an estimate
+
+
+def test_note_when_star_and_printed_se_disagree() -> None:
+    from zonespill.study.spec import Labels
+
+    r = D.Estimate(design="row", estimator="BJS", att=0.078, se=0.070, pvalue=0.03, n_treated=9,
+                   inference="wild", inference_label="wild cluster restricted bootstrap-t (x; 22 clusters)")
+    agree = dataclasses.replace(r, se=0.02, pvalue=0.001)
+    notes = " ".join(P._inference_notes({"row": {"BJS": r}, "ok": {"BJS": agree}}, ["BJS"],
+                                        lab=Labels("province", "provinces"), alpha=0.05))
+    assert "row, BJS: p = 0.030 vs |estimate/SE| = 1.11" in notes
+    assert "ok, BJS" not in notes.split("can disagree")[1]

@@ -611,6 +611,20 @@ def _inference_notes(
     ]
     if nostar:
         out.append("No star: " + "; ".join(nostar) + ".")
+    # the bootstrap-t studentises with the regression's own CRV1 SE; the printed SE can be another
+    # (BJS conservative, CS influence function): say so where the two disagree about significance
+    from scipy import stats as _st
+
+    clash = [
+        f"{name}, {m}: p = {r.pvalue:.3f} vs |estimate/SE| = {abs(r.att / r.se):.2f}"
+        for name, per in rows.items()
+        for m, r in per.items()
+        if r.starred and r.se > 0 and (r.pvalue < 0.1) != (2 * _st.norm.sf(abs(r.att / r.se)) < 0.1)
+    ]
+    if clash:
+        out.append("The printed SE and the star can disagree: the bootstrap studentises with the "
+                   "CRV1 SE of the estimator's own regression, not the SE shown ("
+                   + "; ".join(clash) + ").")
     n_tests = sum(1 for per in rows.values() for r in per.values() if r.starred)
     if n_tests > 1:
         out.append(f"{n_tests} estimates are tested in this table; p-values are not adjusted for "
