@@ -99,3 +99,11 @@ def test_event_study_keeps_only_consecutive_leads() -> None:
                                                    ([0.5, 1.0], [False, False], "> 1")])
 def test_grid_breakdown(grid: list[float], covered: list[bool], expected: str) -> None:
     assert P._grid_breakdown(grid, covered) == expected
+
+
+def test_relative_magnitudes_skipped_where_theta_is_not_significant(tmp_path: Path) -> None:
+    text = _run(tmp_path, _ry(FIRST, effect=0.0, seed=5), ["two_way"], mbar=(0.5,))
+    assert "RM sets not computed where θ is not significant" in text and "two-way (θ = " in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("two-way"))
+    assert "RM M̄=0.5" not in text.splitlines()[0]  # no RM column was computed
+    assert row.rstrip(",").split(",")[-1] == "0"  # RM breakdown M̄ = 0 (empty note after it)

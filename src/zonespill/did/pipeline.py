@@ -1174,6 +1174,8 @@ def honest_step(
     robust confidence sets for the average post-period effect under smoothness (Δ^SD(M)) and
     relative-magnitude (Δ^RM(M̄)) restrictions on the post-period violation of parallel trends,
     and the breakdown values. Event studies use the ``event_base_period`` (universal) base."""
+    from scipy import stats
+
     from zonespill.did.callaway import callaway_santanna
     from zonespill.did.honest import honest_breakdown, honest_did
     from zonespill.steps import _labels, variable_label
@@ -1189,6 +1191,8 @@ def honest_step(
     base = str(_opt(options, "event_base_period"))
     m_sd = [float(x) for x in _opt(options, "honest_m")]
     m_rm = [float(x) for x in _opt(options, "honest_mbar")]
+    rm_all = bool(_opt(options, "honest_rm_all"))
+    skipped_rm: list[str] = []
     outcome = str(table.get("outcome") or "log_gdp_pc")
     require_columns(ry, [outcome], key=key)
     data, filters = apply_sample(ry, table.get("sample"), key=f"{key}.sample")
@@ -1228,12 +1232,21 @@ def honest_step(
             row["SD breakdown M"] = honest_breakdown(
                 es, kind="smoothness", alpha=alpha, m_max=min(cover_m) if cover_m else None, tol=1e-4
             )
-            rm = honest_did(es, kind="relative_magnitudes", m=m_rm, alpha=alpha)
-            covered = []
-            for m, lb, ub in zip(rm["m"], rm["lb"], rm["ub"], strict=True):
-                row[f"RM M̄={m:g}"] = f"[{lb:.3f}, {ub:.3f}]"
-                covered.append(bool(lb <= 0 <= ub))
-            row["RM breakdown M̄"] = _grid_breakdown(m_rm, covered)
+            # Δ^RM(0) is exact parallel trends after treatment: where θ's own CI already covers 0 the
+            # breakdown M̄ is 0 and larger M̄ only widen it, so the costly sets are skipped unless asked
+            z = float(stats.norm.ppf(1 - alpha / 2))
+            pe = [int(e) for e in post["e"]]
+            se_theta = float(np.sqrt(es.vcov.loc[pe, pe].to_numpy().mean()))
+            if rm_all or abs(theta) > z * se_theta:
+                rm = honest_did(es, kind="relative_magnitudes", m=m_rm, alpha=alpha)
+                covered = []
+                for m, lb, ub in zip(rm["m"], rm["lb"], rm["ub"], strict=True):
+                    row[f"RM M̄={m:g}"] = f"[{lb:.3f}, {ub:.3f}]"
+                    covered.append(bool(lb <= 0 <= ub))
+                row["RM breakdown M̄"] = _grid_breakdown(m_rm, covered)
+            else:
+                row["RM breakdown M̄"] = "0"
+                skipped_rm.append(f"{sample.name} (θ = {theta:.3f}, SE {se_theta:.3f})")
             notes_rows.append(f"{sample.name}: event times {used}; {len(res.cohort_sizes)} cohort(s).")
         except D._FAIL as exc:
             from zonespill.errors import InputError
@@ -1263,6 +1276,13 @@ def honest_step(
         "significant even under exact parallel trends of that kind; for RM it is located on the M̄ "
         f"grid {m_rm} only (each M̄ costs a conditional test).",
         *([f"Sample: {'; '.join(filters)}."] if filters else []),
+        *(
+            [f"RM sets not computed where θ is not significant at {alpha:g} under parallel trends "
+             "(its breakdown M̄ is 0; larger M̄ only widen an interval that already contains 0; "
+             "did.honest_rm_all: true computes them): " + "; ".join(skipped_rm) + "."]
+            if skipped_rm
+            else []
+        ),
         *notes_rows,
         vintage_note(ry),
         *[lab.text(n) for n in table.get("notes") or ()],
