@@ -213,3 +213,25 @@ def test_note_when_star_and_printed_se_disagree() -> None:
                                         lab=Labels("province", "provinces"), alpha=0.05))
     assert "row, BJS: p = 0.030 vs |estimate/SE| = 1.11" in notes
     assert "ok, BJS" not in notes.split("can disagree")[1]
+
+
+def test_bjs_notes_name_randomisation_inference_or_warn_about_wild() -> None:
+    from zonespill.study.spec import Labels
+
+    s = _sample(GOOD, "valid")
+    ri = _row(s, D.BJS, D.EstimatorSettings(n_boot=99, inference="ri"))
+    wild = _row(s, D.BJS, WILD)
+    assert ri.inference == "ri" and "randomisation inference" in ri.inference_label
+    lab = Labels("province", "provinces")
+    text_ri = " ".join(P._inference_notes({"valid": {"BJS imputation": ri}}, [], lab=lab, alpha=0.05))
+    text_wild = " ".join(P._inference_notes({"valid": {"BJS imputation": wild}}, [], lab=lab, alpha=0.05))
+    assert "BJS p-values by randomisation inference" in text_ri
+    assert "Caution: the wild cluster bootstrap of BJS" in text_wild
+
+
+def test_bundled_d1_declares_ri_for_bjs_and_wild_elsewhere() -> None:
+    from zonespill.study.spec import load_study
+
+    d1 = load_study({}).table("D1")
+    bjs = [c for c in d1["columns"] if c.get("estimator") == "bjs"]
+    assert bjs and all(c["inference"] == "ri" for c in bjs) and d1["inference"] == "wild"
