@@ -622,8 +622,9 @@ def _inference_notes(
         if r.starred and r.se > 0 and (r.pvalue < 0.1) != (2 * _st.norm.sf(abs(r.att / r.se)) < 0.1)
     ]
     if clash:
-        out.append("The printed SE and the star can disagree: the bootstrap studentises with the "
-                   "CRV1 SE of the estimator's own regression, not the SE shown ("
+        out.append("The printed SE and the star can disagree: the p-value comes from the column's "
+                   "resampling method (a bootstrap-t studentises with its regression's own CRV1 SE; "
+                   "randomisation inference uses no SE), not from estimate/SE ("
                    + "; ".join(clash) + ").")
     bjs = {r.inference for per in rows.values() for r in per.values()
            if r.ok and (r.estimator == D.BJS or r.estimator.startswith("BJS"))}
