@@ -438,9 +438,11 @@ class RegressionTable:
         Parameters
         ----------
         coefs
-            Columns ``model, term, estimate, se`` and optionally ``pvalue``. One row per
-            (model, term). Where ``pvalue`` is absent or missing, the two-sided normal
-            p-value of ``estimate / se`` is used for the stars (and a note says so).
+            Columns ``model, term, estimate, se`` and optionally ``pvalue`` and ``star``. One
+            row per (model, term). Where ``pvalue`` is absent or missing, the two-sided normal
+            p-value of ``estimate / se`` is used for the stars (and a note says so), except in
+            rows with ``star`` False (no valid inference: thin cells, one treated cluster),
+            which never carry a star.
         stats
             Columns ``model, stat, value`` (strings or numbers), e.g. ``N``, ``Fixed effects``,
             ``SE type``, ``Vintage``, ``R²``. Rows appear in order of first appearance.
@@ -496,14 +498,22 @@ class RegressionTable:
         if bad:
             raise InputError("standard errors must not be negative", source=src, rows=bad, column="se")
         if "pvalue" in c.columns:
-            pv = _numeric_column(c, "pvalue", src)
+            pv = _numeric_column(c, "pvalue", src).copy()
             bad = _rows((pv < 0) | (pv > 1))
             if bad:
                 raise InputError("p-values must lie in [0, 1]", source=src, rows=bad, column="pvalue")
         else:
             pv = np.full(len(c), np.nan)
+        # optional boolean column ``star``: False = no valid inference for this cell (thin support,
+        # one treated cluster): no p-value is computed for it and it never carries a star
+        no_star = (
+            ~c["star"].fillna(True).astype(bool).to_numpy() if "star" in c.columns else np.zeros(len(c), bool)
+        )
+        pv[no_star] = np.nan
         computed_p = False
         for i in range(len(c)):
+            if no_star[i]:
+                continue
             if np.isnan(pv[i]) and np.isfinite(est[i]) and np.isfinite(se[i]) and se[i] > 0:
                 pv[i] = _normal_two_sided_p(est[i] / se[i])
                 computed_p = True

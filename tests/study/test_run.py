@@ -74,8 +74,9 @@ def _panel(seed: int = 11) -> pd.DataFrame:
 
 
 def _csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    # DiD row labels carry their support, "policy [20 tr. / 20 never]": key rows by the name
     with open(path, encoding="utf-8", newline="") as fh:
-        return {(r["term"], r["row"]): r for r in csv.DictReader(fh)}
+        return {(r["term"].split(" [")[0], r["row"]): r for r in csv.DictReader(fh)}
 
 
 @pytest.fixture

@@ -114,10 +114,40 @@ class Estimate:
     n_units: int = 0
     event_study: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     pretrend_p: float | None = None
+    # inference and identification (issue 11): p-value from the chosen method, whether a star may
+    # be printed, support of the estimate, the estimator's joint pre-trend test and notes
+    pvalue: float = float("nan")
+    inference: str = "analytic"
+    inference_label: str = ""
+    inference_possible: bool = True
+    thin: bool = False
+    n_treated: int | None = None
+    n_control: int | None = None
+    n_clusters: int | None = None
+    pretrend: Any = field(default=None, repr=False, compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    thin_cells: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def ok(self) -> bool:
         return self.reason is None
+
+    @property
+    def starred(self) -> bool:
+        """A significance star may be printed: estimable, inference possible, not thin, finite p."""
+        return self.ok and self.inference_possible and not self.thin and bool(np.isfinite(self.pvalue))
+
+    def no_star_reason(self) -> str | None:
+        """Why this estimate carries no star (None when it may carry one)."""
+        if not self.ok or self.starred:
+            return None
+        if self.thin:
+            return (f"fewer than the minimum units on a side in every usable (g,t) cell "
+                    f"({self.n_treated or 0} treated, {self.n_control or 0} control units)")
+        if not self.inference_possible:
+            why = [n for n in self.notes if n.startswith("inference not possible")]
+            return why[0] if why else "inference not possible"
+        return "no p-value from the chosen inference method"
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,10 @@ class EstimatorSettings:
     anticipation: int = 0
     n_boot: int | None = None
     alpha: float = 0.05
+    inference: str = "analytic"
+    boot_weights: str = "rademacher"
+    min_units_per_side: int = 2
+    include_thin_cells: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EstimatorSettings:
@@ -138,6 +172,8 @@ class EstimatorSettings:
             "control_group": ("notyet", "never"),
             "cs_method": ("dr", "reg", "ipw"),
             "base_period": ("varying", "universal"),
+            "inference": ("analytic", "bootstrap", "wild", "ri"),
+            "boot_weights": ("rademacher", "webb"),
         }
         for key, allowed in choices.items():
             if key in options and options[key] not in allowed:
@@ -154,7 +190,16 @@ class EstimatorSettings:
             anticipation=int(options.get("anticipation", 0)),
             n_boot=int(n_boot) if n_boot else None,
             alpha=float(options.get("alpha", 0.05)),
+            inference=str(options.get("inference") or "analytic"),
+            boot_weights=str(options.get("boot_weights") or "rademacher"),
+            min_units_per_side=int(options.get("min_units_per_side") or 2),
+            include_thin_cells=bool(options.get("include_thin_cells", False)),
         )
+
+    @property
+    def small_sample(self) -> str:
+        """The estimators' ``inference`` argument: ``wild``/``ri``, else ``analytic``."""
+        return self.inference if self.inference in ("wild", "ri") else "analytic"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -313,36 +358,136 @@ def _estimate(
     d = sample.data
     if not sample.cohort_sizes():
         raise EstimationError("no treated cohort with a pre-treatment year in the sample")
+    two_way = isinstance(sample.cluster, tuple) and len(sample.cluster) == 2
+    # wild / RI resample one clustering dimension; two-way clustered designs keep analytic p-values
+    inf = "analytic" if two_way else settings.small_sample
+    common: dict[str, Any] = {
+        "alpha": settings.alpha,
+        "anticipation": settings.anticipation,
+        "min_units_per_side": settings.min_units_per_side,
+        "include_thin_cells": settings.include_thin_cells,
+    }
+    small: dict[str, Any] = {}
+    if inf != "analytic":
+        small = {"inference": inf, "n_boot": settings.n_boot, "boot_weights": settings.boot_weights,
+                 "seed": seed}
     if estimator in (CS_NOTYET, CS_NEVER):
-        two_way = isinstance(sample.cluster, tuple) and len(sample.cluster) == 2
-        n_boot = settings.n_boot if (bootstrap and not two_way) else None
+        n_boot = settings.n_boot if (bootstrap and not two_way and inf == "analytic") else None
         res = callaway_santanna(
             d,
             **kw,
             control_group="notyet" if estimator == CS_NOTYET else "never",
             method=settings.method,  # type: ignore[arg-type]
             base_period=settings.base_period,  # type: ignore[arg-type]
-            anticipation=settings.anticipation,
-            n_boot=n_boot,
-            seed=seed if n_boot else None,
-            alpha=settings.alpha,
+            **common,
+            **(small if small else {"n_boot": n_boot, "seed": seed if n_boot else None}),
         )
-        simple = res.aggregate("simple")
-        es = _cs_event_study(res) if event_study else None
-        p = res.pretrend.pvalue if res.pretrend is not None else None
-        return Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+        return cs_estimate(res, base, event_study=event_study)
     if estimator == BJS:
-        r = imputation(d, **kw, horizons=event_study, alpha=settings.alpha)
+        r = imputation(d, **kw, horizons=event_study, **common, **small)
     elif estimator == SA:
-        r = sun_abraham(d, **kw, alpha=settings.alpha)
+        r = sun_abraham(d, **kw, **common, **small)
     elif estimator == TWFE:
-        r = twfe(d, **kw, alpha=settings.alpha)
+        r = twfe(d, **kw, **common, **small)
     else:
         raise InputError(f"unknown estimator {estimator!r}", source="estimator")
     es = None
     if event_study and "e" in r.table.columns:
         es = r.table.rename(columns={"estimate": "att"})
-    return Estimate(**base, att=r.att, se=r.se, event_study=es)
+    return regression_estimate(r, base, event_study=es)
+
+
+def _support_counts(cells: pd.DataFrame, sizes: Mapping[float, int]) -> tuple[int, int]:
+    """Treated units of the cohorts with a used post-treatment cell; fewest control units there."""
+    if cells.empty or "used" not in cells:
+        return int(sum(sizes.values())), 0
+    u = cells[cells["used"].to_numpy(dtype=bool) & (cells["e"].to_numpy() >= 0)]
+    if u.empty:
+        post = cells[cells["e"].to_numpy() >= 0]
+        n_c = int(post["n_control"].max()) if len(post) else 0
+        return int(sum(sizes.get(g, 0) for g in set(post["cohort"]))), n_c
+    return int(sum(sizes.get(g, 0) for g in set(u["cohort"]))), int(u["n_control"].min())
+
+
+def _thin_summary(cells: pd.DataFrame) -> tuple[str, ...]:
+    """Thin (g,t) cells by cohort: ``g=2021 (1 treated, 21–30 control; 19 cells)``."""
+    if cells.empty or "thin" not in cells:
+        return ()
+
+    def span(x: pd.Series) -> str:
+        lo, hi = int(x.min()), int(x.max())
+        return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+    thin = cells[cells["thin"].to_numpy(dtype=bool)]
+    return tuple(
+        f"g={g:g} ({span(grp['n_treated'])} treated, {span(grp['n_control'])} control; {len(grp)} cells)"
+        for g, grp in thin.groupby("cohort", sort=True)
+    )
+
+
+def _not_finite(base: Mapping[str, Any], cells: pd.DataFrame, m: int, notes: Sequence[str]) -> Estimate:
+    """Why there is no overall estimate: every post cell thin, or not identified (with the reason)."""
+    post = cells[cells["e"].to_numpy() >= 0] if "e" in cells else cells
+    thin = post["thin"].to_numpy(dtype=bool) if "thin" in post else np.zeros(len(post), dtype=bool)
+    status = post["status"].astype(str).to_numpy() if "status" in post else np.full(len(post), "")
+    if len(post) and thin.all():
+        reason = f"no usable post-treatment (g,t) cell: every one has fewer than {m} unit(s) on a side"
+    elif len(post) and ((status != "") | thin).all():
+        whys = sorted({str(w) for w in status if w})
+        reason = (f"no identified post-treatment (g,t) cell ({int((status != '').sum())} not identified: "
+                  f"{'; '.join(whys)}" + (f"; {int(thin.sum())} thin" if thin.any() else "") + ")")
+    else:
+        why = [n for n in notes if "not identified" in n or "no identified" in n]
+        reason = why[0] if why else "the estimate is not finite"
+    return Estimate(**base, reason=reason.rstrip("."))
+
+
+def _analytic_possible(kind: str, possible: bool, notes: tuple[str, ...], n_treated: int) \
+        -> tuple[bool, tuple[str, ...]]:
+    """Analytic (normal) p-values are no more valid than resampling ones with one treated unit."""
+    from zonespill.did.inference import possible_note
+
+    if kind == "analytic" and possible and n_treated < 2:
+        note = possible_note(n_treated, 0.0, 0.05)
+        return False, (*notes, *([note] if note else []))
+    return possible, notes
+
+
+def cs_estimate(res: Any, base: Mapping[str, Any], *, event_study: bool = False) -> Estimate:
+    """An :class:`Estimate` from a Callaway–Sant'Anna result (simple aggregation)."""
+    simple = res.aggregate("simple")
+    if not np.isfinite(simple.att):
+        return _not_finite(base, res.cells, res.min_units_per_side, simple.notes)
+    es = _cs_event_study(res) if event_study else None
+    pre = res.pretrend
+    n_tr, n_c = _support_counts(res.cells, res.cohort_sizes)
+    possible, notes = _analytic_possible(res.inference, bool(simple.inference_possible),
+                                         tuple(simple.notes), n_tr)
+    return Estimate(
+        **base, att=simple.att, se=simple.se, event_study=es,
+        pretrend_p=pre.pvalue if pre is not None else None,
+        pvalue=float(simple.pvalue), inference=res.inference, inference_label=simple.method,
+        inference_possible=possible, thin=bool(simple.thin_overall),
+        n_treated=n_tr, n_control=n_c, n_clusters=len(np.unique(res.clusters[0])) if res.clusters
+        else int(res.n_units), pretrend=pre, notes=notes, thin_cells=_thin_summary(res.cells),
+    )
+
+
+def regression_estimate(r: Any, base: Mapping[str, Any], *, event_study: pd.DataFrame | None = None) \
+        -> Estimate:
+    """An :class:`Estimate` from a TWFE / Sun–Abraham / BJS :class:`DiDResult`."""
+    if not np.isfinite(r.att):
+        return _not_finite(base, r.cells, r.min_units_per_side, r.notes)
+    n_tr, n_c = _support_counts(r.cells, r.cohort_sizes)
+    pre = r.pretrend
+    possible, notes = _analytic_possible(r.inference, bool(r.inference_possible), tuple(r.notes), n_tr)
+    return Estimate(
+        **base, att=r.att, se=r.se, event_study=event_study,
+        pretrend_p=pre.pvalue if pre is not None else None,
+        pvalue=float(r.pvalue), inference=r.inference, inference_label=r.inference_label,
+        inference_possible=possible, thin=bool(r.thin_overall),
+        n_treated=n_tr, n_control=n_c, pretrend=pre, notes=notes, thin_cells=_thin_summary(r.cells),
+    )
 
 
 def estimates_frames(
@@ -378,8 +523,9 @@ def estimates_frames(
                 f"{r.design}, {label}: standard error not identified (degenerate variance); "
                 "the estimate is shown without one."
             )
-        rows.append({"model": label, "term": term, "estimate": r.att, "se": r.se})
-    frame = pd.DataFrame(rows, columns=["model", "term", "estimate", "se"])
+        rows.append({"model": label, "term": term, "estimate": r.att, "se": r.se,
+                     "pvalue": r.pvalue if r.starred else float("nan"), "star": r.starred})
+    frame = pd.DataFrame(rows, columns=["model", "term", "estimate", "se", "pvalue", "star"])
     return frame, notes
 
 

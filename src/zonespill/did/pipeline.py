@@ -81,7 +81,7 @@ def _common_notes(
     n = ry["region_id"].nunique()
     boot = (
         f"multiplier bootstrap ({settings.n_boot} Rademacher draws, seed derived from master_seed)"
-        if settings.n_boot
+        if settings.n_boot and settings.small_sample == "analytic"
         else "analytic influence-function SEs"
     )
     lo, hi = n_clusters if isinstance(n_clusters, tuple) else (n_clusters or n, n_clusters or n)
@@ -101,7 +101,13 @@ def _common_notes(
         f"simple aggregation; CS SEs: {boot}.",
         "BJS = Borusyak–Jaravel–Spiess imputation ATT (equal weights on treated observations), conservative "
         "SEs; SA = Sun–Abraham interaction-weighted ATT (never-treated controls); TWFE = static two-way "
-        "fixed effects β (CRV1). Treatment is absorbing from the first treatment year.",
+        "fixed effects β (CRV1). Treatment is absorbing from the first treatment year"
+        + (
+            f"; anticipation δ = {settings.anticipation}: every estimator (CS, BJS, SA, TWFE) dates "
+            f"treatment from G − {settings.anticipation}."
+            if settings.anticipation
+            else "."
+        ),
         *[w for w in warnings if w],
     ]
 
@@ -116,6 +122,7 @@ def _regression_table(
     term_order: Sequence[str],
     stats: pd.DataFrame | None = None,
     labelled: bool = False,
+    term_labels: Mapping[str, str] | None = None,
 ) -> Any:
     from zonespill.tables import RegressionTable
 
@@ -141,6 +148,7 @@ def _regression_table(
         notes=[*notes, *fail_notes],
         model_order=models,
         term_order=list(term_order),
+        term_labels=term_labels,
     )
 
 
@@ -282,7 +290,14 @@ def _estimate_column(
             raise EstimationError(f"covariate(s) missing for unit(s) {bad[:10]}")
         if est == D.TWFE:
             att, se = _twfe_covariates(sample, covariates, settings.alpha)
-            return D.Estimate(**base, att=att, se=se)
+            n_tr = sum(sample.cohort_sizes().values())
+            from scipy import stats as _st
+
+            p = float(2 * _st.norm.sf(abs(att / se))) if se > 0 else float("nan")
+            return D.Estimate(**base, att=att, se=se, pvalue=p, inference="analytic",
+                              inference_label="CRV1 (normal; no wild bootstrap with covariates)",
+                              inference_possible=n_tr >= 2, n_treated=n_tr, n_control=sample.n_never())
+        small = settings.small_sample
         res = callaway_santanna(
             sample.data,
             outcome=D.Y,
@@ -298,11 +313,12 @@ def _estimate_column(
             n_boot=settings.n_boot,
             seed=seed if settings.n_boot else None,
             alpha=settings.alpha,
+            inference=small,  # type: ignore[arg-type]
+            boot_weights=settings.boot_weights,  # type: ignore[arg-type]
+            min_units_per_side=settings.min_units_per_side,
+            include_thin_cells=settings.include_thin_cells,
         )
-        simple = res.aggregate("simple")
-        es = D._cs_event_study(res) if event_study else None
-        p = res.pretrend.pvalue if res.pretrend is not None else None
-        return D.Estimate(**base, att=simple.att, se=simple.se, event_study=es, pretrend_p=p)
+        return D.cs_estimate(res, base, event_study=event_study)
     except D._FAIL as exc:
         if isinstance(exc, InputError):
             raise
@@ -313,11 +329,16 @@ def _column_settings(
     options: Mapping[str, Any], column: Mapping[str, Any], inference: str | None
 ) -> D.EstimatorSettings:
     merged = {**options, **(column.get("options") or {})}
-    inf = column.get("inference") or inference
+    for k in ("n_boot", "boot_weights"):  # column keys over the table's options
+        if column.get(k) is not None:
+            merged[k] = column[k]
+    inf = column.get("inference") or inference or merged.get("inference")
     if inf == "analytic":
         merged["n_boot"] = 0  # 0, not None: None falls back to the schema default
     elif inf == "bootstrap" and not merged.get("n_boot"):
         merged["n_boot"] = 999
+    if inf in ("analytic", "bootstrap", "wild", "ri"):
+        merged["inference"] = inf
     return _settings(merged)
 
 
@@ -332,6 +353,7 @@ def staggered_step(
     master_seed: int,
     table: Mapping[str, Any],
     labels: Any = None,
+    pair_year: Path | None = None,
 ) -> list[Path]:
     """A declared staggered-DiD table: rows = treatments, columns = specifications (estimator,
     outcome, covariates, cluster, sample, options); with ``event_study`` one CS event-study figure
@@ -348,15 +370,20 @@ def staggered_step(
     tid = str(table["id"])
     key = f"study.tables.{tid}"
     ry, phash = _read_inputs(region_year, provenance)
+    ry, base_notes = with_baseline_columns(ry, table)
+    py = read_parquet(pair_year) if pair_year is not None and Path(pair_year).exists() else None
     paths: list[Path] = []
     figures.use_agg()
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
-    pre_notes: list[str] = []
     terms: list[str] = []
     models: list[str] = []
     stats_rows: dict[str, dict[str, str]] = {}
     treated: dict[str, int] = {}
+    never: dict[str, int] = {}
+    programmes: dict[str, pd.DataFrame] = {}
+    row_info: dict[str, dict[str, D.Estimate]] = {}
+    fig_notes: list[str] = []
     clusters: set[int] = set()
     filters: list[str] = []
     drawn: set[str] = set()
@@ -419,26 +446,35 @@ def staggered_step(
                 terms.append(sample.name)
                 sample_notes.append(sample.describe())
                 treated[sample.name] = sum(sample.cohort_sizes().values())
+                never[sample.name] = sample.n_never()
+                if tie in D.REGION_TIES and py is not None:
+                    programmes[sample.name] = cohort_programmes(sample, py, tie)
             clusters.add(
                 sample.n_units if cluster in (None, "unit") else int(sample.data[str(cluster)].nunique())
             )
-            seed = derive_seed(int(master_seed), "did", tid, tie)
+            # one seed per table × column × row (column j: reordering rows keeps each column's draws)
+            seed = derive_seed(int(master_seed), "did", tid, f"column{j}", tie)
             draw = bool(table.get("event_study")) and first_cs
-            r = _estimate_column(sample, est, settings, covariates, seed=seed, event_study=draw)
+            if est == D.CS_NEVER and sample.n_never() < settings.min_units_per_side:
+                r = D.Estimate(
+                    design=sample.name, estimator=est, n_obs=len(sample.data), n_units=sample.n_units,
+                    reason=f"only {lab.count(sample.n_never())} never treated"
+                    f" (fewer than min_units_per_side = {settings.min_units_per_side}): no never-treated "
+                    "comparison",
+                )
+            else:
+                r = _estimate_column(sample, est, settings, covariates, seed=seed, event_study=False)
             results.append(dataclasses_replace_estimator(r, label))
-            if est in (D.CS_NOTYET, D.CS_NEVER) and first_cs and r.ok:
-                pre_notes.append(f"{sample.name} {_p_text(r.pretrend_p)}")
+            row_info.setdefault(sample.name, {})[label] = r
             if draw:
                 fig_id = f"{table.get('figure_prefix', 'FD1')}_{tie}"
-                stem = Path(figure_dir) / fig_id
-                what = variable_label(lab, outcome)
-                title = f"Event study (CS): {what}, {sample.name}"
-                if r.ok and r.event_study is not None and len(r.event_study):
-                    paths += figures.plot_event_study(
-                        r.event_study, title=title, path_stem=stem, ylabel=f"ATT on {what}"
-                    )
-                else:
-                    paths += _not_estimable_figure(title, r.reason or "no event-time effects", stem)
+                paths += _event_study_figure(
+                    sample, est, settings, options, covariates, seed=seed,
+                    stem=Path(figure_dir) / fig_id,
+                    title=f"Event study (CS): {variable_label(lab, outcome)}, {sample.name}",
+                    ylabel=f"ATT on {variable_label(lab, outcome)}",
+                    fig_notes=fig_notes,
+                )
                 drawn.add(fig_id)
             log.info("%s %s %s: att=%s se=%s %s", tid, tie, est, r.att, r.se, r.reason or "")
         cs_like = est in (D.CS_NOTYET, D.CS_NEVER)
@@ -450,17 +486,21 @@ def staggered_step(
             D.TWFE: "all (static)",
         }[est]
         se = (
-            ("bootstrap" if settings.n_boot else "analytic IF")
+            ("bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "analytic IF")
             if cs_like
             else {D.BJS: "BJS conservative"}.get(est, "CRV1")
         )
-        stats_rows[label] = {"Controls": controls, "SE": se}
+        stats_rows[label] = {"Controls": controls, "SE": se, "p-values": _method_short(settings, est,
+                                                                                       covariates)}
         if covariates:
             stats_rows[label]["Covariates"] = ", ".join(covariates)
         if cluster not in (None, "unit"):
             stats_rows[label]["Cluster"] = str(cluster)
     outcome_text = ", ".join(dict.fromkeys(variable_label(lab, o) for o in outcomes))
     first_settings = _column_settings(options, table["columns"][0], table.get("inference"))
+    term_labels = {
+        name: f"{name} [{treated.get(name, 0)} tr. / {never.get(name, 0)} never]" for name in terms
+    }
     cluster_text = {None: "no clustering", "unit": f"SEs clustered by {lab.singular}"}.get(
         table.get("cluster", "unit"), f"SEs clustered by {table.get('cluster')}"
     )
@@ -478,10 +518,15 @@ def staggered_step(
             treated=treated,
         ),
         *([f"Sample: {'; '.join(filters)}."] if filters else []),
+        *base_notes,
+        f"Row labels: [treated {lab.plural} in the estimation sample / never-treated {lab.plural}] "
+        "(cohorts below).",
         *sample_notes,
-        "CS pre-trend Wald test p-values (H0: all pre-treatment ATT(g,t) = 0): " + "; ".join(pre_notes) + "."
-        if pre_notes
-        else "CS pre-trend test: not available.",
+        *_programme_notes(programmes, terms),
+        *_inference_notes(row_info, models, lab=lab, alpha=first_settings.alpha),
+        *_pretrend_notes(row_info, models, anticipation=first_settings.anticipation),
+        *_diagnostic_notes(row_info),
+        *fig_notes,
         *[lab.text(n) for n in table.get("notes") or ()],
     ]
     missing_figs = [f for f in table.get("figures") or () if f not in drawn]
@@ -496,6 +541,7 @@ def staggered_step(
         term_order=terms,
         stats=_stats_labelled(stats_rows),
         labelled=True,
+        term_labels=term_labels,
     )
     if all(not r.ok for r in results):
         status.skip(
@@ -504,6 +550,302 @@ def staggered_step(
         )
     paths += write_table(tbl, outdir, provenance_hash=phash, formats=formats)
     return paths
+
+
+_METHOD_SHORT = {"wild": "WCR bootstrap-t", "ri": "randomisation", "analytic": "normal"}
+
+
+def _method_short(settings: D.EstimatorSettings, est: str, covariates: Sequence[str]) -> str:
+    """Stats-row name of the method behind a column's p-values and stars."""
+    kind = settings.small_sample
+    if est == D.TWFE and covariates:
+        return "normal (CRV1)"
+    if kind == "wild" and est in (D.CS_NOTYET, D.CS_NEVER):
+        return "multiplier bootstrap-t"
+    return _METHOD_SHORT[kind]
+
+
+def _strip_clusters(label: str) -> str:
+    import re
+
+    return re.sub(r"; \d+ clusters\)", ")", label)
+
+
+def _inference_notes(
+    rows: Mapping[str, Mapping[str, D.Estimate]], models: Sequence[str], *, lab: Any, alpha: float
+) -> list[str]:
+    """Which method gives each column's p-values, clusters and treated units per row, and every
+    estimate printed without a star with the reason."""
+    methods: dict[str, set[str]] = {}
+    for per in rows.values():
+        for m, r in per.items():
+            if r.ok and r.inference_label and np.isfinite(r.pvalue) and r.inference_possible:
+                methods.setdefault(m, set()).add(_strip_clusters(r.inference_label))
+    out = []
+    if methods:
+        out.append(
+            "Stars only from the p-value of each column's inference method: "
+            + "; ".join(f"{m}: {' / '.join(sorted(v))}" for m, v in methods.items())
+            + ". No star where inference is not possible (fewer than 2 treated clusters, or the "
+            f"smallest attainable p-value ≥ {alpha:g}) or the estimate rests only on thin cells."
+        )
+    support = []
+    for name, per in rows.items():
+        ok = [r for r in per.values() if r.ok]
+        if not ok:
+            continue
+        ncl = {r.n_clusters or r.n_units for r in ok}
+        ntr = {r.n_treated for r in ok if r.n_treated is not None}
+        support.append(
+            f"{name} {'/'.join(str(x) for x in sorted(ncl))} clusters, "
+            f"{'/'.join(str(x) for x in sorted(ntr))} treated"
+        )
+    if support:
+        out.append(f"Clusters and treated {lab.plural} used per row (by column where they differ): "
+                   + "; ".join(support) + ".")
+    nostar = [
+        f"{name}, {m}: {r.no_star_reason()}"
+        for name, per in rows.items()
+        for m, r in per.items()
+        if r.no_star_reason()
+    ]
+    if nostar:
+        out.append("No star: " + "; ".join(nostar) + ".")
+    # the bootstrap-t studentises with the regression's own CRV1 SE; the printed SE can be another
+    # (BJS conservative, CS influence function): say so where the two disagree about significance
+    from scipy import stats as _st
+
+    clash = [
+        f"{name}, {m}: p = {r.pvalue:.3f} vs |estimate/SE| = {abs(r.att / r.se):.2f}"
+        for name, per in rows.items()
+        for m, r in per.items()
+        if r.starred and r.se > 0 and (r.pvalue < 0.1) != (2 * _st.norm.sf(abs(r.att / r.se)) < 0.1)
+    ]
+    if clash:
+        out.append("The printed SE and the star can disagree: the p-value comes from the column's "
+                   "resampling method (a bootstrap-t studentises with its regression's own CRV1 SE; "
+                   "randomisation inference uses no SE), not from estimate/SE ("
+                   + "; ".join(clash) + ").")
+    bjs = {r.inference for per in rows.values() for r in per.values()
+           if r.ok and (r.estimator == D.BJS or r.estimator.startswith("BJS"))}
+    if "wild" in bjs:
+        out.append("Caution: the wild cluster bootstrap of BJS runs on the imputation regression (one dummy "
+                   "per treated observation), which leaves no treated residual to resample; in simulation "
+                   "it over-rejects (about 21 % at a nominal 5 % with 24 clusters) — prefer inference: ri.")
+    elif "ri" in bjs:
+        out.append("BJS p-values by randomisation inference (cohort assignments permuted across units, "
+                   "cohort sizes kept): the wild bootstrap of the imputation regression resamples no "
+                   "treated residual and over-rejects.")
+    n_tests = sum(1 for per in rows.values() for r in per.values() if r.starred)
+    if n_tests > 1:
+        out.append(f"{n_tests} estimates are tested in this table; p-values are not adjusted for "
+                   "multiple testing.")
+    return out
+
+
+def _pretrend_text(pre: Any) -> str:
+    if pre is None:
+        return "no test (estimator returned none)"
+    if not np.isfinite(pre.pvalue):
+        return f"not testable ({pre.note})"
+    p = "< 0.001" if pre.pvalue < 0.001 else f"{pre.pvalue:.3f}"
+    how = pre.method if pre.method == "wald" else f"{pre.method}, rank {pre.rank}"
+    return f"p {p} ({how}, {pre.n_leads} leads)"
+
+
+def _pretrend_notes(
+    rows: Mapping[str, Mapping[str, D.Estimate]], models: Sequence[str], *, anticipation: int
+) -> list[str]:
+    """The joint pre-trend test of every estimator on every row (never a silent n/a)."""
+    parts = []
+    for name, per in rows.items():
+        cells = [f"{m} {_pretrend_text(r.pretrend)}" for m, r in per.items() if r.ok]
+        if cells:
+            parts.append(f"{name}: " + ", ".join(cells))
+    if not parts:
+        return []
+    excl = f"; anticipation periods e = −{anticipation}…−1 excluded" if anticipation else ""
+    return [
+        "Pre-trend joint tests (H0: all pre-treatment effects = 0; CS: pre-period ATT(g,t); BJS: "
+        "Test 1 leads on untreated observations; SA/TWFE: event-study leads; χ² Wald, by "
+        f"pseudo-inverse of the stated rank where the covariance is singular{excl}) — "
+        + "; ".join(parts) + "."
+    ]
+
+
+_UNIDENTIFIED = __import__("re").compile(
+    r"Callaway-Sant'Anna: ATT\(g=(?P<g>[^,]+), t=(?P<t>[^)]+)\) not identified: "
+    r"(?P<why>.*?) \(reported as NaN"
+)
+
+
+def _diagnostic_notes(rows: Mapping[str, Mapping[str, D.Estimate]]) -> list[str]:
+    """Thin / unidentified cells, trimming and overlap notes of the estimators, once per row."""
+    out: list[str] = []
+    thin: list[str] = []
+    for name, per in rows.items():
+        seen: list[str] = []
+        cells = [f"{m} {', '.join(r.thin_cells)}" for m, r in per.items() if r.ok and r.thin_cells]
+        if cells:
+            thin.append(f"{name}: " + "; ".join(cells))
+        unident: dict[tuple[str, str], list[str]] = {}
+        for r in per.values():
+            for n in r.notes:
+                # thin cells are summarised above; 'inference not possible' goes to the no-star note
+                if n.startswith("inference not possible") or "have fewer than" in n or n in seen:
+                    continue
+                if "no identified post-treatment" in n:
+                    continue
+                m = _UNIDENTIFIED.match(n)
+                if m:  # one line per cohort and reason, not one per cell
+                    unident.setdefault((m["g"], m["why"]), []).append(m["t"])
+                    continue
+                seen.append(n)
+        out += [f"{name} — {n.rstrip('.')}." for n in seen]
+        if unident:
+            out.append(f"{name} — CS: ATT(g,t) not identified (not aggregated): " + "; ".join(
+                f"g={g}, t={', '.join(dict.fromkeys(ts))} ({why})" for (g, why), ts in unident.items()) + ".")
+    if thin:
+        head = ("Thin (g,t) cells (fewer than the minimum number of units on a side; excluded from "
+                "every aggregate and never starred unless include_thin_cells) by cohort — ")
+        out.insert(0, head + " | ".join(thin) + ".")
+    return out
+
+
+def with_baseline_columns(ry: pd.DataFrame, table: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Build the ``baseline_<col>`` covariates a table names (``<col>`` in the first analysis year,
+    constant within unit) so CS/TWFE can condition on pre-treatment levels."""
+    wanted = {
+        str(c)
+        for spec in [table, *table.get("columns", [])]
+        for c in spec.get("covariates") or ()
+        if str(c).startswith("baseline_") and str(c) not in ry.columns
+    }
+    notes = []
+    for name in sorted(wanted):
+        col = name.removeprefix("baseline_")
+        if col not in ry.columns:
+            continue  # require_columns names the missing column
+        y0 = int(ry.loc[ry[col].notna(), "year"].min())
+        first = ry.loc[ry["year"] == y0].set_index(ry.loc[ry["year"] == y0, "region_id"].astype(str))[col]
+        ry = ry.assign(**{name: ry["region_id"].astype(str).map(first).to_numpy()})
+        notes.append(f"Covariate {name} = {col} in {y0} (baseline, constant within unit).")
+    return ry, notes
+
+
+def cohort_programmes(sample: D.Sample, pair_year: pd.DataFrame, tie: str) -> pd.DataFrame:
+    """Programmes behind each cohort of a region-level tie design: per cohort g, the programmes of
+    the ties that start in g and give its units their first tie of type ``tie``.
+
+    Columns ``cohort, programme, n_units`` (units of the cohort with a tie of that programme)."""
+    idc = "tie_id" if "tie_id" in pair_year else "collab_id"
+    src, tgt = ("source_unit", "target_unit") if "source_unit" in pair_year else (
+        "source_province", "target_province")
+    c = pair_year.drop_duplicates(idc)
+    for flag, keep in (("same_unit", 0), ("same_province", 0), ("in_analysis", 1)):
+        if flag in c:
+            c = c[pd.to_numeric(c[flag], errors="coerce").fillna(keep).astype(int) == keep]
+    if "programme" not in c or c.empty:
+        return pd.DataFrame(columns=["cohort", "programme", "n_units"])
+    direction = c["direction"].astype(str)
+    sides: list[pd.DataFrame] = []
+    for side in (src, tgt):
+        role_ok = {
+            "forward_giver": (direction == "forward") & (side == src),
+            "forward_receiver": (direction == "forward") & (side == tgt),
+            "reverse": direction == "reverse",
+            "two_way": direction == "two_way",
+            "any": pd.Series(True, index=c.index),
+        }.get(tie)
+        if role_ok is None:
+            continue
+        sub = c[np.asarray(role_ok, dtype=bool)]
+        sides.append(pd.DataFrame({"unit": sub[side].astype(str), "start": pd.to_numeric(
+            sub["start_year"], errors="coerce"), "programme": sub["programme"].astype(str)}))
+    if not sides:
+        return pd.DataFrame(columns=["cohort", "programme", "n_units"])
+    roles = pd.concat(sides, ignore_index=True)
+    g = sample.data.drop_duplicates(D.UNIT).set_index(D.UNIT)[D.G]
+    g = g[(g > 0) & (g <= sample.last_year)]
+    roles = roles[roles["unit"].isin(g.index)]
+    roles = roles[roles["start"].to_numpy() == g.reindex(roles["unit"]).to_numpy()]
+    roles["cohort"] = g.reindex(roles["unit"]).to_numpy().astype(int)
+    out = roles.drop_duplicates(["cohort", "programme", "unit"]).groupby(["cohort", "programme"]).size()
+    return out.rename("n_units").reset_index().sort_values(["cohort", "n_units"], ascending=[True, False])
+
+
+def _programme_notes(programmes: Mapping[str, pd.DataFrame], terms: Sequence[str]) -> list[str]:
+    """Programmes behind each cohort; a cohort of ≥ 3 units where one programme accounts for more
+    than two thirds of its units is flagged (its effect is that programme's)."""
+    parts, flags = [], []
+    for name in terms:
+        tab = programmes.get(name)
+        if tab is None or tab.empty:
+            continue
+        cohorts = []
+        for g, grp in tab.groupby("cohort", sort=True):
+            cohorts.append(f"{g}: " + ", ".join(f"{p} ({n})" for p, n in zip(grp["programme"], grp["n_units"],
+                                                                             strict=True)))
+        parts.append(f"{name} — " + "; ".join(cohorts))
+    for name in terms:
+        tab = programmes.get(name)
+        if tab is None or tab.empty:
+            continue
+        for g, grp in tab.groupby("cohort", sort=True):
+            size = int(grp["n_units"].sum())
+            top = grp.iloc[0]
+            if size >= 3 and top["n_units"] > 2 * size / 3 and len(grp) >= 1:
+                flags.append(f"{name} cohort {g}: {int(top['n_units'])} of its units first tied by "
+                             f"programme {top['programme']}")
+    out = []
+    if parts:
+        out.append("Programmes behind each cohort (programme (units whose first tie of the row's type "
+                   "starts with it)): " + " | ".join(parts) + ".")
+    if flags:
+        out.append("Cohort dominated by one programme (its ATT is largely that programme's, confounded "
+                   "with whatever else hit its units then): " + "; ".join(flags) + ".")
+    return out
+
+
+def _event_study_figure(
+    sample: D.Sample,
+    est: str,
+    settings: D.EstimatorSettings,
+    options: Mapping[str, Any],
+    covariates: Sequence[str],
+    *,
+    seed: int,
+    stem: Path,
+    title: str,
+    ylabel: str,
+    fig_notes: list[str],
+) -> list[Path]:
+    """FD1: the CS event study with the declared event base period (universal by default: every
+    e is relative to g − δ − 1), reference line at the omitted period, anticipation shaded and
+    treated units per event time."""
+    import dataclasses
+
+    from zonespill import figures
+
+    base = str(_opt(options, "event_base_period"))
+    es_settings = dataclasses.replace(settings, base_period=base, inference="analytic")
+    r = _estimate_column(sample, est, es_settings, covariates, seed=seed, event_study=True)
+    if not (r.ok and r.event_study is not None and len(r.event_study)):
+        return _not_estimable_figure(title, r.reason or "no event-time effects", stem)
+    es = r.event_study
+    n_tr = es.set_index("e")["n_treated"] if "n_treated" in es else None
+    omitted = [-1 - settings.anticipation] if base == "universal" else None
+    fig_notes.append(
+        f"Figure {stem.name}: CS event study, {base} base period"
+        + (f" (reference e = {-1 - settings.anticipation})" if base == "universal" else "")
+        + f", anticipation {settings.anticipation}; pointwise {1 - settings.alpha:.0%} CIs"
+        + ("; event times with fewer than 2 treated units marked" if n_tr is not None else "") + "."
+    )
+    return figures.plot_event_study(
+        es, title=title, path_stem=stem, ylabel=ylabel, base_period=base,  # type: ignore[arg-type]
+        anticipation=settings.anticipation, omitted=omitted, n_treated=n_tr,
+        min_treated=settings.min_units_per_side,
+    )
 
 
 def dataclasses_replace_estimator(r: D.Estimate, label: str) -> D.Estimate:
@@ -701,8 +1043,11 @@ def spillover_step(
     master_seed: int,
 ) -> list[Path]:
     """D4: direct ATT with low-exposure controls and spillover ATT on never-treated provinces."""
+    import dataclasses
+
     from zonespill.provenance import derive_seed
     from zonespill.steps import read_weights
+    from zonespill.study.spec import Labels
     from zonespill.tables import write_table
 
     ry, phash = _read_inputs(region_year, provenance)
@@ -710,11 +1055,18 @@ def spillover_step(
     settings = _settings(options)
     thr = float(_opt(options, "exposure_threshold"))
     cs = _cs_label(settings)
+    # BJS by randomisation inference where the others use the wild bootstrap (see the note)
+    bjs_settings = (
+        dataclasses.replace(settings, inference="ri", n_boot=min(settings.n_boot or 499, 499))
+        if settings.small_sample == "wild"
+        else settings
+    )
     estimators = (
         (D.CS_NEVER, cs, D.BJS, D.SA, D.TWFE) if cs != D.CS_NEVER else (D.CS_NEVER, D.BJS, D.SA, D.TWFE)
     )
     results: list[D.Estimate] = []
     sample_notes: list[str] = []
+    row_info: dict[str, dict[str, D.Estimate]] = {}
     terms = []
     for tie in SPILL_TIES:
         direct, spill = D.spillover_samples(
@@ -723,12 +1075,13 @@ def spillover_step(
         for sample in (direct, spill):
             terms.append(sample.name)
             sample_notes.append(sample.describe())
-            seed = derive_seed(int(master_seed), "did", "D4", sample.name)
             for est in estimators:
                 if sample is direct and est == D.CS_NOTYET:
                     continue  # the direct estimand needs the clean never-treated controls
-                r = D.estimate(sample, est, settings, seed=seed)
+                seed = derive_seed(int(master_seed), "did", "D4", est, sample.name)
+                r = D.estimate(sample, est, bjs_settings if est == D.BJS else settings, seed=seed)
                 results.append(r)
+                row_info.setdefault(sample.name, {})[D.ESTIMATOR_LABELS[est]] = r
                 log.info("D4 %s %s: att=%s se=%s %s", sample.name, est, r.att, r.se, r.reason or "")
     w_kind = W.kind
     notes = [
@@ -743,20 +1096,27 @@ def spillover_step(
         "neighbours for provinces without a tie of that type.",
         *_common_notes(ry, settings, units="SEs clustered by province"),
         *sample_notes,
+        *_inference_notes(row_info, list(estimators), lab=Labels("province", "provinces"),
+                          alpha=settings.alpha),
+        *_pretrend_notes(row_info, list(estimators), anticipation=settings.anticipation),
+        *_diagnostic_notes(row_info),
     ]
     stats_rows: dict[str, dict[str, str]] = {
         D.CS_NEVER: {
             "Controls": "never treated / not exposed",
-            "SE": "bootstrap" if settings.n_boot else "IF",
+            "SE": "bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "IF",
         },
         D.BJS: {"Controls": "untreated obs.", "SE": "BJS conservative"},
         D.SA: {"Controls": "never treated", "SE": "CRV1"},
         D.TWFE: {"Controls": "all (static)", "SE": "CRV1"},
     }
+    for est_key, row in stats_rows.items():
+        row["p-values"] = _method_short(bjs_settings if est_key == D.BJS else settings, est_key, ())
     if cs == D.CS_NOTYET:
         stats_rows[D.CS_NOTYET] = {
             "Controls": "not yet exposed (spillover rows)",
-            "SE": "bootstrap" if settings.n_boot else "IF",
+            "SE": "bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "IF",
+            "p-values": _method_short(settings, D.CS_NOTYET, ()),
         }
     table = _regression_table(
         results,
@@ -978,3 +1338,188 @@ def recode_step(
     if all(not r.ok for r in results):
         status.skip("no estimator could be estimated under any tie coding")
     return write_table(tbl, outdir, provenance_hash=phash, formats=formats)
+
+
+# --------------------------------------------------------------------------- D6 (HonestDiD)
+class _EventStudy:
+    """A CS event study restricted to the event times HonestDiD can use (``.table``, ``.vcov``)."""
+
+    def __init__(self, table: pd.DataFrame, vcov: pd.DataFrame) -> None:
+        self.table = table
+        self.vcov = vcov
+
+
+def honest_event_study(agg: Any) -> tuple[_EventStudy, str]:
+    """The event study HonestDiD takes: the consecutive pre-periods ending at e = −2 (earlier
+    leads separated by a gap — event times without a usable cell — are left out) and every
+    post-period; the note says which event times were used."""
+    from zonespill.errors import EstimationError
+
+    tab, V = agg.table, agg.vcov
+    if tab is None or tab.empty or V is None:
+        raise EstimationError("no usable event-time estimate (every (g,t) cell thin or unidentified)")
+    tab = tab[np.isfinite(tab["att"].to_numpy(dtype=float))]
+    have = set(int(e) for e in tab["e"])
+    have_var = {int(e) for e in V.index if V.loc[e, e] > 0}
+    k = 2
+    while -k in have and -k in have_var:
+        k += 1
+    pre = list(range(-k + 1, -1))
+    post = sorted(e for e in have if e >= 0 and e in have_var)
+    if not pre:
+        raise EstimationError("no pre-period estimate at e = −2 (HonestDiD needs pre-trends)")
+    if not post:
+        raise EstimationError("no post-period event-time estimate")
+    keep = [*pre, *post]
+    dropped = sorted(e for e in have if e < -1 and e not in keep)
+    sub = tab[tab["e"].astype(int).isin(keep)].sort_values("e")
+    note = f"e = {pre[0]}…{post[-1]}"
+    if dropped:
+        note += f" (leads {dropped[0]}…{dropped[-1]} left out: not consecutive with e = −2)"
+    return _EventStudy(sub.reset_index(drop=True), V.loc[keep, keep]), note
+
+
+def honest_step(
+    options: Mapping[str, Any],
+    *,
+    region_year: Path,
+    provenance: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+    table: Mapping[str, Any],
+    labels: Any = None,
+) -> list[Path]:
+    """D6: HonestDiD (Rambachan–Roth) sensitivity of the CS event studies of the declared rows:
+    robust confidence sets for the average post-period effect under smoothness (Δ^SD(M)) and
+    relative-magnitude (Δ^RM(M̄)) restrictions on the post-period violation of parallel trends,
+    and the breakdown values. Event studies use the ``event_base_period`` (universal) base."""
+    from scipy import stats
+
+    from zonespill.did.callaway import callaway_santanna
+    from zonespill.did.honest import honest_breakdown, honest_did
+    from zonespill.steps import _labels, variable_label
+    from zonespill.study import status
+    from zonespill.study.sample import apply_sample, require_columns
+    from zonespill.tables import PlainTable, write_table
+
+    lab = _labels(labels)
+    tid = str(table["id"])
+    key = f"study.tables.{tid}"
+    ry, phash = _read_inputs(region_year, provenance)
+    settings = _settings(options)
+    base = str(_opt(options, "event_base_period"))
+    m_sd = [float(x) for x in _opt(options, "honest_m")]
+    m_rm = [float(x) for x in _opt(options, "honest_mbar")]
+    rm_all = bool(_opt(options, "honest_rm_all"))
+    skipped_rm: list[str] = []
+    outcome = str(table.get("outcome") or "log_gdp_pc")
+    require_columns(ry, [outcome], key=key)
+    data, filters = apply_sample(ry, table.get("sample"), key=f"{key}.sample")
+    alpha = settings.alpha
+    rows: list[dict[str, Any]] = []
+    notes_rows: list[str] = []
+    for tie in table.get("treatments") or D.REGION_TIES:
+        if tie in D.REGION_TIES:
+            d_tie, tname = data, tie
+        else:
+            user = _user_cohort(data, tie, f"{key}.treatments")
+            d_tie, tname = data.assign(**{"first__user": user}), "_user"
+        sample = D.region_sample(d_tie, tie=tname, outcome=outcome, anticipation=settings.anticipation,
+                                 name=D.TIE_LABELS.get(tie, tie))
+        row: dict[str, Any] = {"treatment": sample.name, "treated": sum(sample.cohort_sizes().values())}
+        try:
+            res = callaway_santanna(
+                sample.data, outcome=D.Y, unit=D.UNIT, time=D.TIME, cohort=D.G,
+                control_group=settings.control_group,  # type: ignore[arg-type]
+                method=settings.method,  # type: ignore[arg-type]
+                base_period=base,  # type: ignore[arg-type]
+                anticipation=settings.anticipation, alpha=alpha,
+                min_units_per_side=settings.min_units_per_side,
+                include_thin_cells=settings.include_thin_cells,
+            )
+            es, used = honest_event_study(res.aggregate("dynamic"))
+            post = es.table[es.table["e"] >= 0]
+            theta = float(post["att"].mean())
+            row["θ (avg. post)"] = theta
+            row["pre-periods"] = int((es.table["e"] < 0).sum())
+            sd = honest_did(es, kind="smoothness", m=m_sd, alpha=alpha)
+            cover_m = [float(m) for m, lb, ub in zip(sd["m"], sd["lb"], sd["ub"], strict=True)
+                       if lb <= 0 <= ub]
+            for m, lb, ub in zip(sd["m"], sd["lb"], sd["ub"], strict=True):
+                row[f"SD M={m:g}"] = f"[{lb:.3f}, {ub:.3f}]"
+            # bracket the bisection by the first grid M whose set covers 0 (sets are nested in M)
+            row["SD breakdown M"] = honest_breakdown(
+                es, kind="smoothness", alpha=alpha, m_max=min(cover_m) if cover_m else None, tol=1e-4
+            )
+            # Δ^RM(0) is exact parallel trends after treatment: where θ's own CI already covers 0 the
+            # breakdown M̄ is 0 and larger M̄ only widen it, so the costly sets are skipped unless asked
+            z = float(stats.norm.ppf(1 - alpha / 2))
+            pe = [int(e) for e in post["e"]]
+            se_theta = float(np.sqrt(es.vcov.loc[pe, pe].to_numpy().mean()))
+            if rm_all or abs(theta) > z * se_theta:
+                rm = honest_did(es, kind="relative_magnitudes", m=m_rm, alpha=alpha)
+                covered = []
+                for m, lb, ub in zip(rm["m"], rm["lb"], rm["ub"], strict=True):
+                    row[f"RM M̄={m:g}"] = f"[{lb:.3f}, {ub:.3f}]"
+                    covered.append(bool(lb <= 0 <= ub))
+                row["RM breakdown M̄"] = _grid_breakdown(m_rm, covered)
+            else:
+                row["RM breakdown M̄"] = "0"
+                skipped_rm.append(f"{sample.name} (θ = {theta:.3f}, SE {se_theta:.3f})")
+            notes_rows.append(f"{sample.name}: event times {used}; {len(res.cohort_sizes)} cohort(s).")
+        except D._FAIL as exc:
+            from zonespill.errors import InputError
+
+            if isinstance(exc, InputError) and not str(getattr(exc, "source", "")).startswith(
+                    ("event_study", "target")):
+                raise
+            row["note"] = f"not computed: {D._short(exc)}"
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if "pre-periods" in frame:
+        frame["pre-periods"] = frame["pre-periods"].astype("Int64")
+    if "note" not in frame:
+        frame["note"] = ""
+    frame["note"] = frame["note"].fillna("")
+    what = variable_label(lab, outcome)
+    notes = [
+        f"Outcome: {what}; rows: the CS event studies of the staggered design by treatment "
+        f"({settings.control_group.replace('notyet', 'not-yet')}-treated controls, {base} base period, "
+        f"anticipation {settings.anticipation}; thin (g,t) cells excluded as in D1).",
+        "θ = average of the post-period event-time effects. SD M: Δ^SD(M) — the post-treatment "
+        "violation of parallel trends may change slope by at most M per period (M = 0: a linear "
+        f"extrapolation of the pre-trend); {1 - alpha:.0%} optimal FLCI. RM M̄: Δ^RM(M̄) — post "
+        "violations at most M̄ times the largest pre-period one (ARP conditional least-favourable "
+        "hybrid). Rambachan & Roth (2023); bounds as R HonestDiD.",
+        "Breakdown: the smallest M (M̄) whose robust confidence set contains 0; 0 = θ is not "
+        "significant even under exact parallel trends of that kind; for RM it is located on the M̄ "
+        f"grid {m_rm} only (each M̄ costs a conditional test).",
+        *([f"Sample: {'; '.join(filters)}."] if filters else []),
+        *(
+            [f"RM sets not computed where θ is not significant at {alpha:g} under parallel trends "
+             "(its breakdown M̄ is 0; larger M̄ only widen an interval that already contains 0; "
+             "did.honest_rm_all: true computes them): " + "; ".join(skipped_rm) + "."]
+            if skipped_rm
+            else []
+        ),
+        *notes_rows,
+        vintage_note(ry),
+        *[lab.text(n) for n in table.get("notes") or ()],
+    ]
+    if frame["note"].astype(bool).all():
+        status.skip("HonestDiD not computable for any row: " + "; ".join(frame["note"]))
+    tbl = PlainTable(frame, table_id=tid, title=lab.text(str(table.get("title") or "")) or
+                     "HonestDiD sensitivity of the event studies", notes=notes,
+                     digits={c: d for c, d in (("θ (avg. post)", 3), ("SD breakdown M", 4)) if c in frame})
+    return write_table(tbl, outdir, provenance_hash=phash, formats=formats)
+
+
+def _grid_breakdown(grid: Sequence[float], covered: Sequence[bool]) -> str:
+    """Breakdown M̄ located on a grid (sets are nested in M̄)."""
+    if not grid:
+        return ""
+    first = next((m for m, c in zip(grid, covered, strict=True) if c), None)
+    if first is None:
+        return f"> {max(grid):g}"
+    below = [m for m in grid if m < first]
+    return f"≤ {first:g}" if not below else f"({max(below):g}, {first:g}]"

@@ -246,8 +246,11 @@ def _build(
                 master_seed=seed,
                 table=table,
                 labels=lab,
+                pair_year=inputs.pair_year,
                 **common,
             )
+        elif design == "honest":
+            did.honest_step(opts, region_year=ry, provenance=prov, table=table, labels=lab, **common)
         elif design == "pairs":
             did.pairs_step(
                 opts,

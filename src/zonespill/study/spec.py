@@ -25,7 +25,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "descriptives": ("summary",),
     "sigma": ("dispersion",),
     "regression": ("panel_ols",),
-    "did": ("staggered", "pairs", "spillover", "bacon", "recode"),
+    "did": ("staggered", "pairs", "spillover", "bacon", "honest", "recode"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_members", "club_ties"),
     "montecarlo": ("m1", "few_clusters"),
@@ -36,7 +36,8 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "summary": ("region_year",),
     "dispersion": ("region_year",),
     "panel_ols": ("region_year",),
-    "staggered": ("region_year",),
+    "staggered": ("region_year", "pair_year"),  # pair_year: the programmes behind each cohort
+    "honest": ("region_year",),
     "bacon": ("region_year",),
     "recode": ("region_year", "panel", "regions", "collaborations", "weights", "weights_meta"),
     "sigma": ("region_year",),
