@@ -203,8 +203,21 @@ DESIGN_KEYS: dict[str, tuple[set[str], set[str]]] = {
             "options",
             "columns",
         },
-        {"name", "outcome", "covariates", "sample", "estimator", "cluster", "inference", "options"},
+        {
+            "name",
+            "outcome",
+            "covariates",
+            "sample",
+            "estimator",
+            "cluster",
+            "inference",
+            "n_boot",
+            "boot_weights",
+            "options",
+        },
     ),
+    # D6-style sensitivity: HonestDiD bounds of the CS event studies of its treatments
+    "honest": ({"outcome", "treatments", "sample", "cluster", "options"}, set()),
     # D7-style robustness: the main staggered table re-estimated under each tie coding
     "recode": ({"outcome", "treatments", "main", "options", "columns"}, {"estimator"}),
 }
