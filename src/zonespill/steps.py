@@ -576,6 +576,32 @@ def provenance_step(
     return prov.provenance_hash(record)
 
 
+def merge_section(
+    options: Mapping[str, Any] | None, defaults: Mapping[str, Any], section: str
+) -> tuple[dict[str, Any], Any]:
+    """A config section merged over its ``defaults`` (unknown keys rejected), and the raw
+    ``master_seed`` it carried (0 if none; check it with :func:`check_master_seed`)."""
+    opts = dict(options or {})
+    seed = opts.pop("master_seed", 0)
+    unknown = sorted(set(opts) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"unknown {section} option(s) {unknown}; known: {sorted(defaults)}",
+            source="config",
+            column=section,
+        )
+    return {**defaults, **opts}, seed
+
+
+def check_master_seed(seed: Any) -> int:
+    """``seed`` if it is a non-negative integer, else a config error naming ``master_seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(
+            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
+        )
+    return seed
+
+
 def read_region_year(region_year: Path) -> pd.DataFrame:
     """Read ``region_year.parquet`` written by the indicators step, re-checking its key."""
     ry = read_parquet(region_year)

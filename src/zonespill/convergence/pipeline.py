@@ -21,6 +21,8 @@ from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 from zonespill.provenance import read_provenance_hash
 from zonespill.steps import (
+    check_master_seed,
+    merge_section,
     price_basis,
     price_note,
     read_region_year,
@@ -44,21 +46,8 @@ SMALL_SAMPLE = (
 
 def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``convergence`` section merged over :data:`DEFAULTS` (unknown keys rejected)."""
-    opts = dict(options or {})
-    seed = opts.pop("master_seed", 0)
-    unknown = sorted(set(opts) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"unknown convergence option(s) {unknown}; known: {sorted(DEFAULTS)}",
-            source="config",
-            column="convergence",
-        )
-    out = {**DEFAULTS, **opts}
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(
-            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
-        )
-    out["master_seed"] = seed
+    out, seed = merge_section(options, DEFAULTS, "convergence")
+    out["master_seed"] = check_master_seed(seed)
     for key, allowed in (
         ("speed_effect", ("total", "direct")),
         ("small_reference", ("refuse", "sample_mean")),
