@@ -94,6 +94,23 @@ def _weights(weights: Path | None, weights_meta: Path | None, use: bool) -> Any:
     return read_weights(weights, weights_meta)
 
 
+def _speed_setup(
+    opts: Mapping[str, Any], weights: Path | None, weights_meta: Path | None
+) -> tuple[Any, int, dict[str, Any]]:
+    """W (or None), the impact seed and the speed / spatial keyword arguments C2 and C3 share."""
+    W = _weights(weights, weights_meta, bool(opts["spatial"]))
+    seed = impacts_seed(opts["master_seed"])
+    speed = {
+        "speed_effect": str(opts["speed_effect"]),
+        "min_reference_units": int(opts["min_reference_units"]),
+        "small_reference": str(opts["small_reference"]),
+        "n_sim": int(opts["n_sim"]),
+        "seed": seed,
+        "spatial_se_type": str(opts["spatial_se_type"]),
+    }
+    return W, seed, speed
+
+
 def _w_text(W: Any, meta: Path | None) -> str:
     if W is None:
         return "no weights (spatial columns switched off: convergence.spatial = false)"
@@ -177,21 +194,9 @@ def beta_step(
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
     ever = designs.ever_ties(ry, end_year=last)
-    W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    seed = impacts_seed(opts["master_seed"])
+    W, seed, speed = _speed_setup(opts, weights, weights_meta)
     design = designs.beta_design(
-        ry,
-        ever,
-        start=first,
-        end=last,
-        W=W,
-        cov_type=str(opts["cov_type"]),
-        speed_effect=str(opts["speed_effect"]),
-        min_reference_units=int(opts["min_reference_units"]),
-        small_reference=str(opts["small_reference"]),
-        n_sim=int(opts["n_sim"]),
-        seed=seed,
-        spatial_se_type=str(opts["spatial_se_type"]),
+        ry, ever, start=first, end=last, W=W, cov_type=str(opts["cov_type"]), **speed
     )
     n = len(design.data) if design.data is not None else 0
     notes = (
@@ -260,19 +265,9 @@ def panel_step(
 
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
-    W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    seed = impacts_seed(opts["master_seed"])
+    W, seed, speed = _speed_setup(opts, weights, weights_meta)
     design = designs.panel_design(
-        ry,
-        W=W,
-        speed_effect=str(opts["speed_effect"]),
-        min_reference_units=int(opts["min_reference_units"]),
-        small_reference=str(opts["small_reference"]),
-        jackknife=bool(opts["jackknife"]),
-        n_sim=int(opts["n_sim"]),
-        seed=seed,
-        spatial_se_type=str(opts["spatial_se_type"]),
-        dynamic=bool(opts["dynamic"]),
+        ry, W=W, jackknife=bool(opts["jackknife"]), dynamic=bool(opts["dynamic"]), **speed
     )
     n = ry[designs.UNIT].nunique()
     notes = (
