@@ -1064,15 +1064,16 @@ def check_balance(
     return panel[~bad_rows].reset_index(drop=True), record
 
 
-def drop_records_json(records: Sequence[C.DropRecord]) -> list[dict[str, Any]]:
-    """Drop records as JSON-ready dicts (the ``*_drops.json`` files)."""
+def drop_records_json(records: Sequence[C.DropRecord], *, detail_key: str = "detail") -> list[dict[str, Any]]:
+    """Drop records as JSON-ready dicts (the ``*_drops.json`` files); ``detail_key`` names the
+    detail list (``collaborations_drops.json`` has always called it ``ids``)."""
     return [
         {
             "table": d.table,
             "source": d.source,
             "rows": list(d.rows),
             "reason": d.reason,
-            "detail": list(d.detail),
+            detail_key: list(d.detail),
         }
         for d in records
     ]

@@ -193,19 +193,7 @@ def ingest_collaborations_step(
         records=records,
     )
     write_warnings(warnings, records)
-    write_json(
-        drops,
-        [
-            {
-                "table": d.table,
-                "source": d.source,
-                "rows": list(d.rows),
-                "reason": d.reason,
-                "ids": list(d.detail),
-            }
-            for d in dropped
-        ],
-    )
+    write_json(drops, drop_records_json(dropped, detail_key="ids"))
     write_canonical(out, collabs, "collaborations")
     for d in dropped:
         log.warning("dropped %d row(s) of %s: %s (rows %s)", len(d.rows), d.source, d.reason, list(d.rows))
