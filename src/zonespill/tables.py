@@ -356,6 +356,19 @@ def _rows(mask: np.ndarray) -> list[int]:
     return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
 
 
+def _first_rows(first: Sequence[str], second: Sequence[str]) -> tuple[dict[tuple[str, str], int], list[int]]:
+    """The 0-based row of each (first, second) pair, and the sorted 1-based rows of every pair
+    that occurs more than once (empty when the pairs are a key)."""
+    seen: dict[tuple[str, str], int] = {}
+    dups: list[int] = []
+    for i, key in enumerate(zip(first, second, strict=True)):
+        if key in seen:
+            dups.extend([seen[key] + 1, i + 1])
+        else:
+            seen[key] = i
+    return seen, sorted(set(dups))
+
+
 def _require_columns(frame: pd.DataFrame, cols: Sequence[str], source: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}", source=source)
@@ -508,17 +521,9 @@ class RegressionTable:
                 pv[i] = _normal_two_sided_p(est[i] / se[i])
                 computed_p = True
 
-        seen: dict[tuple[str, str], int] = {}
-        dups: list[int] = []
-        for i, key in enumerate(zip(model_col, term_col, strict=True)):
-            if key in seen:
-                dups.extend([seen[key] + 1, i + 1])
-            else:
-                seen[key] = i
+        seen, dups = _first_rows(model_col, term_col)
         if dups:
-            raise InputError(
-                "duplicated (model, term) rows", source=src, rows=sorted(set(dups)), column="term"
-            )
+            raise InputError("duplicated (model, term) rows", source=src, rows=dups, column="term")
 
         # ---- model and term order -------------------------------------------------
         models_present = list(dict.fromkeys(model_col))
@@ -590,17 +595,9 @@ class RegressionTable:
                     rows=unknown_rows,
                     column="model",
                 )
-            sseen: dict[tuple[str, str], int] = {}
-            sdups: list[int] = []
-            for i, key in enumerate(zip(smodel, sname, strict=True)):
-                if key in sseen:
-                    sdups.extend([sseen[key] + 1, i + 1])
-                else:
-                    sseen[key] = i
+            sseen, sdups = _first_rows(smodel, sname)
             if sdups:
-                raise InputError(
-                    "duplicated (model, stat) rows", source=ssrc, rows=sorted(set(sdups)), column="stat"
-                )
+                raise InputError("duplicated (model, stat) rows", source=ssrc, rows=sdups, column="stat")
             values = s["value"].tolist()
             for name in dict.fromkeys(sname):
                 cells = []
