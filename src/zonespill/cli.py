@@ -156,21 +156,25 @@ def _weights(ns: argparse.Namespace) -> object:
     return weights_step(ns.options, ns.analysis, regions=ns.regions, panel=ns.panel, out=ns.out, meta=ns.meta)
 
 
+#: required path arguments of ``indicators``, then its optional ones (all passed on by name)
+_INDICATORS_REQUIRED = (
+    "regions",
+    "panel",
+    "zones",
+    "collaborations",
+    "weights",
+    "weights_meta",
+    "region_year_out",
+    "pair_year_out",
+    "summary_out",
+)
+_INDICATORS_OPTIONAL = ("ties_record_out", "flows", "flow_pair_year_out")
+
+
 def _indicators_args(p: argparse.ArgumentParser) -> None:
-    _args(
-        "regions",
-        "panel",
-        "zones",
-        "collaborations",
-        "weights",
-        "weights_meta",
-        "region_year_out",
-        "pair_year_out",
-        "summary_out",
-    )(p)
-    p.add_argument("--ties-record-out", dest="ties_record_out", type=Path, default=None)
-    p.add_argument("--flows", dest="flows", type=Path, default=None)
-    p.add_argument("--flow-pair-year-out", dest="flow_pair_year_out", type=Path, default=None)
+    _args(*_INDICATORS_REQUIRED)(p)
+    for n in _INDICATORS_OPTIONAL:
+        p.add_argument(f"--{n.replace('_', '-')}", dest=n, type=Path, default=None)
 
 
 @step("indicators", _indicators_args)
@@ -178,20 +182,7 @@ def _indicators(ns: argparse.Namespace) -> object:
     """Region-year and pair-year spillover-direction indicators (optional flows)."""
     from zonespill.steps import indicators_step
 
-    names = (
-        "regions",
-        "panel",
-        "zones",
-        "collaborations",
-        "weights",
-        "weights_meta",
-        "region_year_out",
-        "pair_year_out",
-        "summary_out",
-        "ties_record_out",
-        "flows",
-        "flow_pair_year_out",
-    )
+    names = (*_INDICATORS_REQUIRED, *_INDICATORS_OPTIONAL)
     indicators_step(ns.options, **{n: getattr(ns, n) for n in names})
     return None
 

@@ -23,6 +23,7 @@ from matplotlib.typing import RcKeyType
 
 from zonespill.errors import InputError
 from zonespill.io import atomic_path
+from zonespill.tables import _require_columns
 
 __all__ = [
     "DPI",
@@ -122,17 +123,8 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike[str]) -> list[Path]:
     return [png, pdf]
 
 
-def _require(frame: pd.DataFrame, cols: Sequence[str], source: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}", source=source)
-    for c in cols:
-        if c not in frame.columns:
-            raise InputError(
-                f"required column is missing (columns present: {list(frame.columns)})",
-                source=source,
-                rows="all",
-                column=c,
-            )
+# the same input check as the tables: one DataFrame check, one message
+_require = _require_columns
 
 
 def _numeric(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:

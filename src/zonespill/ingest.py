@@ -666,6 +666,44 @@ def ingest_panel(
     return panel.sort_values(["region_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
+def _read_region_keyed(
+    spec: SourceSpec,
+    contract: C.TableContract,
+    region_columns: list[str],
+    regions: pd.DataFrame,
+    table: str,
+    *,
+    years: tuple[int, int] | None,
+    unknown_regions: str,
+    drops: list[C.DropRecord] | None,
+) -> pd.DataFrame:
+    """Read, type-check and region-check a whole-file table (zones, flows); drop records go to ``drops``."""
+    src = str(spec.path)
+    mapped = map_columns(read_source(spec), spec, contract)
+    frame = C.coerce_and_validate(
+        mapped,
+        contract,
+        source=src,
+        row_offset=spec.first_data_row,
+        year_range=years,
+        source_columns=source_names(spec),
+    )
+    frame, record = handle_unknown_regions(
+        frame,
+        region_columns,
+        regions["region_id"],
+        rule=unknown_regions,
+        table=table,
+        source=src,
+        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(frame)),
+        source_columns=spec.columns,
+        rule_key=f"inputs.{table}.unknown_regions",
+    )
+    if record is not None and drops is not None:
+        drops.append(record)
+    return frame
+
+
 def ingest_zones(
     spec: SourceSpec,
     *,
@@ -675,30 +713,16 @@ def ingest_zones(
     drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
     """Read the zone catalogue; every host region must be a known region (or ``drop``)."""
-    src = str(spec.path)
-    frame = read_source(spec)
-    mapped = map_columns(frame, spec, C.ZONES)
-    zones = C.coerce_and_validate(
-        mapped,
+    zones = _read_region_keyed(
+        spec,
         C.ZONES,
-        source=src,
-        row_offset=spec.first_data_row,
-        year_range=years,
-        source_columns=source_names(spec),
-    )
-    zones, record = handle_unknown_regions(
-        zones,
         ["region_id"],
-        regions["region_id"],
-        rule=unknown_regions,
-        table="zones",
-        source=src,
-        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(zones)),
-        source_columns=spec.columns,
-        rule_key="inputs.zones.unknown_regions",
+        regions,
+        "zones",
+        years=years,
+        unknown_regions=unknown_regions,
+        drops=drops,
     )
-    if record is not None and drops is not None:
-        drops.append(record)
     return zones.sort_values("zone_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -864,30 +888,16 @@ def ingest_flows(
     drops: list[C.DropRecord] | None = None,
 ) -> pd.DataFrame:
     """Read the optional flows table (directed, by year and kind)."""
-    src = str(spec.path)
-    frame = read_source(spec)
-    mapped = map_columns(frame, spec, C.FLOWS)
-    flows = C.coerce_and_validate(
-        mapped,
+    flows = _read_region_keyed(
+        spec,
         C.FLOWS,
-        source=src,
-        row_offset=spec.first_data_row,
-        year_range=years,
-        source_columns=source_names(spec),
-    )
-    flows, record = handle_unknown_regions(
-        flows,
         ["origin_id", "destination_id"],
-        regions["region_id"],
-        rule=unknown_regions,
-        table="flows",
-        source=src,
-        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(flows)),
-        source_columns=spec.columns,
-        rule_key="inputs.flows.unknown_regions",
+        regions,
+        "flows",
+        years=years,
+        unknown_regions=unknown_regions,
+        drops=drops,
     )
-    if record is not None and drops is not None:
-        drops.append(record)
     return flows.sort_values(list(C.FLOWS.key), kind="mergesort").reset_index(drop=True)
 
 
@@ -1054,15 +1064,16 @@ def check_balance(
     return panel[~bad_rows].reset_index(drop=True), record
 
 
-def drop_records_json(records: Sequence[C.DropRecord]) -> list[dict[str, Any]]:
-    """Drop records as JSON-ready dicts (the ``*_drops.json`` files)."""
+def drop_records_json(records: Sequence[C.DropRecord], *, detail_key: str = "detail") -> list[dict[str, Any]]:
+    """Drop records as JSON-ready dicts (the ``*_drops.json`` files); ``detail_key`` names the
+    detail list (``collaborations_drops.json`` has always called it ``ids``)."""
     return [
         {
             "table": d.table,
             "source": d.source,
             "rows": list(d.rows),
             "reason": d.reason,
-            "detail": list(d.detail),
+            detail_key: list(d.detail),
         }
         for d in records
     ]

@@ -128,28 +128,24 @@ def git_commit(repo_dir: str | os.PathLike[str]) -> str:
     not detected. Never raises.
     """
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD"],
+
+    def git(*args: str, timeout: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args],
             cwd=repo_dir,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout,
             env=env,
             check=False,
         )
+
+    try:
+        head = git("rev-parse", "--verify", "HEAD", timeout=30)
         if head.returncode != 0:
             return UNCOMMITTED
         sha = head.stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo_dir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
+        status = git("status", "--porcelain", "--untracked-files=no", timeout=60)
     except (OSError, subprocess.SubprocessError):
         return UNCOMMITTED
     if status.returncode != 0 or status.stdout.strip():

@@ -193,19 +193,7 @@ def ingest_collaborations_step(
         records=records,
     )
     write_warnings(warnings, records)
-    write_json(
-        drops,
-        [
-            {
-                "table": d.table,
-                "source": d.source,
-                "rows": list(d.rows),
-                "reason": d.reason,
-                "ids": list(d.detail),
-            }
-            for d in dropped
-        ],
-    )
+    write_json(drops, drop_records_json(dropped, detail_key="ids"))
     write_canonical(out, collabs, "collaborations")
     for d in dropped:
         log.warning("dropped %d row(s) of %s: %s (rows %s)", len(d.rows), d.source, d.reason, list(d.rows))
@@ -574,6 +562,32 @@ def provenance_step(
     record = prov.build_provenance(inputs=inputs, config=config, seeds=seeds, repo_dir=repo_dir)
     prov.write_provenance(out, record)
     return prov.provenance_hash(record)
+
+
+def merge_section(
+    options: Mapping[str, Any] | None, defaults: Mapping[str, Any], section: str
+) -> tuple[dict[str, Any], Any]:
+    """A config section merged over its ``defaults`` (unknown keys rejected), and the raw
+    ``master_seed`` it carried (0 if none; check it with :func:`check_master_seed`)."""
+    opts = dict(options or {})
+    seed = opts.pop("master_seed", 0)
+    unknown = sorted(set(opts) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"unknown {section} option(s) {unknown}; known: {sorted(defaults)}",
+            source="config",
+            column=section,
+        )
+    return {**defaults, **opts}, seed
+
+
+def check_master_seed(seed: Any) -> int:
+    """``seed`` if it is a non-negative integer, else a config error naming ``master_seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(
+            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
+        )
+    return seed
 
 
 def read_region_year(region_year: Path) -> pd.DataFrame:

@@ -356,6 +356,39 @@ def _rows(mask: np.ndarray) -> list[int]:
     return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
 
 
+def _first_rows(first: Sequence[str], second: Sequence[str]) -> tuple[dict[tuple[str, str], int], list[int]]:
+    """The 0-based row of each (first, second) pair, and the sorted 1-based rows of every pair
+    that occurs more than once (empty when the pairs are a key)."""
+    seen: dict[tuple[str, str], int] = {}
+    dups: list[int] = []
+    for i, key in enumerate(zip(first, second, strict=True)):
+        if key in seen:
+            dups.extend([seen[key] + 1, i + 1])
+        else:
+            seen[key] = i
+    return seen, sorted(set(dups))
+
+
+def _display_order(
+    order: Sequence[Any] | None, present: list[str], what: str, *, listing: str = ""
+) -> list[str]:
+    """``present`` (first-seen order) or the user's ``{what}_order``, which must name present
+    values once each; ``listing`` is appended to the not-present message."""
+    if order is None:
+        return present
+    chosen = [str(v) for v in order]
+    unknown = [v for v in chosen if v not in present]
+    if unknown:
+        raise InputError(
+            f"{what}s {unknown} are not in the coefficient frame{listing}",
+            source=f"{what}_order",
+            column=what,
+        )
+    if len(set(chosen)) != len(chosen):
+        raise InputError(f"{what}_order lists a {what} twice", source=f"{what}_order", column=what)
+    return chosen
+
+
 def _require_columns(frame: pd.DataFrame, cols: Sequence[str], source: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}", source=source)
@@ -518,45 +551,14 @@ class RegressionTable:
                 pv[i] = _normal_two_sided_p(est[i] / se[i])
                 computed_p = True
 
-        seen: dict[tuple[str, str], int] = {}
-        dups: list[int] = []
-        for i, key in enumerate(zip(model_col, term_col, strict=True)):
-            if key in seen:
-                dups.extend([seen[key] + 1, i + 1])
-            else:
-                seen[key] = i
+        seen, dups = _first_rows(model_col, term_col)
         if dups:
-            raise InputError(
-                "duplicated (model, term) rows", source=src, rows=sorted(set(dups)), column="term"
-            )
+            raise InputError("duplicated (model, term) rows", source=src, rows=dups, column="term")
 
         # ---- model and term order -------------------------------------------------
         models_present = list(dict.fromkeys(model_col))
-        if model_order is None:
-            models = models_present
-        else:
-            models = [str(m) for m in model_order]
-            unknown = [m for m in models if m not in models_present]
-            if unknown:
-                raise InputError(
-                    f"models {unknown} are not in the coefficient frame (models: {models_present})",
-                    source="model_order",
-                    column="model",
-                )
-            if len(set(models)) != len(models):
-                raise InputError("model_order lists a model twice", source="model_order", column="model")
-        terms_present = list(dict.fromkeys(term_col))
-        if term_order is None:
-            terms = terms_present
-        else:
-            terms = [str(t) for t in term_order]
-            unknown = [t for t in terms if t not in terms_present]
-            if unknown:
-                raise InputError(
-                    f"terms {unknown} are not in the coefficient frame", source="term_order", column="term"
-                )
-            if len(set(terms)) != len(terms):
-                raise InputError("term_order lists a term twice", source="term_order", column="term")
+        models = _display_order(model_order, models_present, "model", listing=f" (models: {models_present})")
+        terms = _display_order(term_order, list(dict.fromkeys(term_col)), "term")
         if not terms or not models:
             raise InputError("no terms or models left to show", source=src, rows="all")
         labels_map = {str(k): str(v) for k, v in (term_labels or {}).items()}
@@ -600,17 +602,9 @@ class RegressionTable:
                     rows=unknown_rows,
                     column="model",
                 )
-            sseen: dict[tuple[str, str], int] = {}
-            sdups: list[int] = []
-            for i, key in enumerate(zip(smodel, sname, strict=True)):
-                if key in sseen:
-                    sdups.extend([sseen[key] + 1, i + 1])
-                else:
-                    sseen[key] = i
+            sseen, sdups = _first_rows(smodel, sname)
             if sdups:
-                raise InputError(
-                    "duplicated (model, stat) rows", source=ssrc, rows=sorted(set(sdups)), column="stat"
-                )
+                raise InputError("duplicated (model, stat) rows", source=ssrc, rows=sdups, column="stat")
             values = s["value"].tolist()
             for name in dict.fromkeys(sname):
                 cells = []

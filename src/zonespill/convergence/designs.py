@@ -378,6 +378,41 @@ def cross_section_frame(
     return cs
 
 
+def _interaction_specs(
+    X: pd.DataFrame,
+    base: list[str],
+    prefix: str,
+    ref_data: pd.DataFrame,
+    *,
+    min_reference_units: int,
+    small_reference: str,
+    names: Mapping[str, str] | None,
+) -> tuple[str, str, dict[str, tuple[list[str], list[str]]]]:
+    """The usable ``{prefix}_K`` dummies and ``ix_K`` interactions of a beta design, its reference
+    policy and note, and the columns (1) base, (2) + dummies, (3) + interactions (left out when the
+    reference is refused), each as (covariates, dropped candidates)."""
+    dummies, d_drop = _drop_unusable(X, base, [f"{prefix}_{k}" for k in TIE_TYPES])
+    inter, i_drop = _drop_unusable(
+        X, [*base, *dummies], [f"ix_{k}" for k in TIE_TYPES if f"{prefix}_{k}" in dummies]
+    )
+    i_drop += [f"ix_{k}" for k in TIE_TYPES if f"{prefix}_{k}" not in dummies]
+    mode, ref_note = reference_policy(
+        ref_data,
+        [f"{prefix}_{c.removeprefix('ix_')}" for c in inter],
+        minimum=min_reference_units,
+        policy=small_reference,
+        names=names,
+    )
+    specs: dict[str, tuple[list[str], list[str]]] = {
+        "(1)": ([], []),
+        "(2)": (dummies, d_drop),
+        "(3)": ([*dummies, *inter], d_drop + i_drop),
+    }
+    if mode == "refused":
+        del specs["(3)"]
+    return mode, ref_note, specs
+
+
 def reference_policy(
     data: pd.DataFrame,
     groups: Sequence[str],
@@ -493,28 +528,18 @@ def beta_design(
     n = len(cs)
     dropped_units = sorted(set(ry[UNIT].astype(str)) - set(cs.index))
     X = cs.assign(const=1.0)
-    dummies, d_drop = _drop_unusable(X, ["const", INITIAL], [f"ever_{k}" for k in TIE_TYPES])
-    inter, i_drop = _drop_unusable(
-        X, ["const", INITIAL, *dummies], [f"ix_{k}" for k in TIE_TYPES if f"ever_{k}" in dummies]
-    )
-    i_drop += [f"ix_{k}" for k in TIE_TYPES if f"ever_{k}" not in dummies]
-    mode, ref_note = reference_policy(
+    mode, ref_note, specs = _interaction_specs(
+        X,
+        ["const", INITIAL],
+        "ever",
         cs.reset_index(),
-        [f"ever_{c.removeprefix('ix_')}" for c in inter],
-        minimum=min_reference_units,
-        policy=small_reference,
+        min_reference_units=min_reference_units,
+        small_reference=small_reference,
         names=names,
     )
     notes: list[str] = [ref_note] if ref_note else []
     if mode == "sample_mean":
         cs = cross_section_frame(ry, ever, start=start, end=end, centre_groups=True)
-    specs: dict[str, tuple[list[str], list[str]]] = {
-        "(1)": ([], []),
-        "(2)": (dummies, d_drop),
-        "(3)": ([*dummies, *inter], d_drop + i_drop),
-    }
-    if mode == "refused":
-        del specs["(3)"]
     b3_source = {
         "none_of_groups": "b (slope of the reference group: provinces in no interacted group)",
         "sample_mean": "b (slope at the sample-mean group composition)",
@@ -860,29 +885,19 @@ def panel_design(
             for c in ["_lag", *cand_d, *cand_i]
         }
     )
-    dummies, d_drop = _drop_unusable(Xd, ["_lag"], cand_d)
-    inter, i_drop = _drop_unusable(
-        Xd, ["_lag", *dummies], [f"ix_{k}" for k in TIE_TYPES if f"active_{k}" in dummies]
-    )
-    i_drop += [f"ix_{k}" for k in TIE_TYPES if f"active_{k}" not in dummies]
-    mode, ref_note = reference_policy(
+    mode, ref_note, specs = _interaction_specs(
+        Xd,
+        ["_lag"],
+        "active",
         est,
-        [f"active_{c.removeprefix('ix_')}" for c in inter],
-        minimum=min_reference_units,
-        policy=small_reference,
+        min_reference_units=min_reference_units,
+        small_reference=small_reference,
         names=names,
     )
     notes: list[str] = [ref_note.replace("provinces in none", "provinces never active in any")]
     notes = [n for n in notes if n]
     if mode == "sample_mean":
         d = panel_frame(ry, centre_groups=True)
-    specs: dict[str, tuple[list[str], list[str]]] = {
-        "(1)": ([], []),
-        "(2)": (dummies, d_drop),
-        "(3)": ([*dummies, *inter], d_drop + i_drop),
-    }
-    if mode == "refused":
-        del specs["(3)"]
     b3_source = {
         "none_of_groups": "b (slope of the reference group: provinces never active in any interacted group)",
         "sample_mean": "b (slope at the sample-mean group composition)",

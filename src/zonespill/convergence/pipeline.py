@@ -21,6 +21,8 @@ from zonespill.errors import ConfigError
 from zonespill.io import read_parquet
 from zonespill.provenance import read_provenance_hash
 from zonespill.steps import (
+    check_master_seed,
+    merge_section,
     price_basis,
     price_note,
     read_region_year,
@@ -44,21 +46,8 @@ SMALL_SAMPLE = (
 
 def convergence_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``convergence`` section merged over :data:`DEFAULTS` (unknown keys rejected)."""
-    opts = dict(options or {})
-    seed = opts.pop("master_seed", 0)
-    unknown = sorted(set(opts) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"unknown convergence option(s) {unknown}; known: {sorted(DEFAULTS)}",
-            source="config",
-            column="convergence",
-        )
-    out = {**DEFAULTS, **opts}
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(
-            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
-        )
-    out["master_seed"] = seed
+    out, seed = merge_section(options, DEFAULTS, "convergence")
+    out["master_seed"] = check_master_seed(seed)
     for key, allowed in (
         ("speed_effect", ("total", "direct")),
         ("small_reference", ("refuse", "sample_mean")),
@@ -103,6 +92,23 @@ def _weights(weights: Path | None, weights_meta: Path | None, use: bool) -> Any:
         return None
 
     return read_weights(weights, weights_meta)
+
+
+def _speed_setup(
+    opts: Mapping[str, Any], weights: Path | None, weights_meta: Path | None
+) -> tuple[Any, int, dict[str, Any]]:
+    """W (or None), the impact seed and the speed / spatial keyword arguments C2 and C3 share."""
+    W = _weights(weights, weights_meta, bool(opts["spatial"]))
+    seed = impacts_seed(opts["master_seed"])
+    speed = {
+        "speed_effect": str(opts["speed_effect"]),
+        "min_reference_units": int(opts["min_reference_units"]),
+        "small_reference": str(opts["small_reference"]),
+        "n_sim": int(opts["n_sim"]),
+        "seed": seed,
+        "spatial_se_type": str(opts["spatial_se_type"]),
+    }
+    return W, seed, speed
 
 
 def _w_text(W: Any, meta: Path | None) -> str:
@@ -188,21 +194,9 @@ def beta_step(
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
     ever = designs.ever_ties(ry, end_year=last)
-    W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    seed = impacts_seed(opts["master_seed"])
+    W, seed, speed = _speed_setup(opts, weights, weights_meta)
     design = designs.beta_design(
-        ry,
-        ever,
-        start=first,
-        end=last,
-        W=W,
-        cov_type=str(opts["cov_type"]),
-        speed_effect=str(opts["speed_effect"]),
-        min_reference_units=int(opts["min_reference_units"]),
-        small_reference=str(opts["small_reference"]),
-        n_sim=int(opts["n_sim"]),
-        seed=seed,
-        spatial_se_type=str(opts["spatial_se_type"]),
+        ry, ever, start=first, end=last, W=W, cov_type=str(opts["cov_type"]), **speed
     )
     n = len(design.data) if design.data is not None else 0
     notes = (
@@ -271,19 +265,9 @@ def panel_step(
 
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
-    W = _weights(weights, weights_meta, bool(opts["spatial"]))
-    seed = impacts_seed(opts["master_seed"])
+    W, seed, speed = _speed_setup(opts, weights, weights_meta)
     design = designs.panel_design(
-        ry,
-        W=W,
-        speed_effect=str(opts["speed_effect"]),
-        min_reference_units=int(opts["min_reference_units"]),
-        small_reference=str(opts["small_reference"]),
-        jackknife=bool(opts["jackknife"]),
-        n_sim=int(opts["n_sim"]),
-        seed=seed,
-        spatial_se_type=str(opts["spatial_se_type"]),
-        dynamic=bool(opts["dynamic"]),
+        ry, W=W, jackknife=bool(opts["jackknife"]), dynamic=bool(opts["dynamic"]), **speed
     )
     n = ry[designs.UNIT].nunique()
     notes = (

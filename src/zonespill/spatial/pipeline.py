@@ -30,7 +30,15 @@ from zonespill.errors import ConfigError
 from zonespill.provenance import read_provenance_hash
 from zonespill.spatial import designs
 from zonespill.spatial.designs import SOFT_ERRORS, GrowthSample
-from zonespill.steps import price_note, read_region_year, read_weights, vintage_note, weights_note
+from zonespill.steps import (
+    check_master_seed,
+    merge_section,
+    price_note,
+    read_region_year,
+    read_weights,
+    vintage_note,
+    weights_note,
+)
 from zonespill.study.schema import section_defaults
 
 log = logging.getLogger("zonespill")
@@ -67,16 +75,7 @@ def se_note(se_type: str) -> str:
 
 def spatial_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``spatial`` section merged over :data:`DEFAULTS`, plus ``master_seed`` (default 0)."""
-    opts = dict(options or {})
-    seed = opts.pop("master_seed", 0)
-    unknown = sorted(set(opts) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"unknown spatial option(s) {unknown}; known: {sorted(DEFAULTS)}",
-            source="config",
-            column="spatial",
-        )
-    out = {**DEFAULTS, **opts}
+    out, seed = merge_section(options, DEFAULTS, "spatial")
     n_sim = out["n_sim"]
     if isinstance(n_sim, bool) or not isinstance(n_sim, int) or n_sim < 2:
         raise ConfigError(
@@ -110,11 +109,7 @@ def spatial_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             raise ConfigError(
                 f"spatial.{key} must be a year or null, got {v!r}", source="config", column=f"spatial.{key}"
             )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(
-            f"master_seed must be a non-negative integer, got {seed!r}", source="config", column="master_seed"
-        )
-    out["master_seed"] = seed
+    out["master_seed"] = check_master_seed(seed)
     return out
 
 
