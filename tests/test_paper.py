@@ -188,3 +188,9 @@ def test_items_from_study_collect_methods_from_design_columns_and_options() -> N
     )
     keys = items[2].reference_keys()
     assert {"dhaene2015", "yu2008", "nickell1981", "nbs_provincial", "dong2022census"} <= set(keys)
+
+
+def test_latex_requirements_reads_every_package_of_the_header_comment() -> None:
+    tex = "% Requires: \\usepackage{booktabs}, \\usepackage{array}, \\usepackage{graphicx}.\n"
+    assert paper.latex_requirements(tex) == (["array", "booktabs", "graphicx"], False)
+    assert paper.latex_requirements("\\begin{tabular}{>{\\raggedright}p{2cm}}")[0] == ["array"]

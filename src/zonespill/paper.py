@@ -50,8 +50,9 @@ _LATEX_PACKAGES: dict[str, str] = {
     r"\includegraphics": "graphicx",
     r"\begin{landscape}": "pdflscape",
     r"\rowcolor": "xcolor",
+    ">{": "array",
 }
-_REQUIRES = re.compile(r"^%.*?\\usepackage(?:\[[^\]]*\])?\{([^}]+)\}", re.M)
+_REQUIRES = re.compile(r"\\usepackage(?:\[[^\]]*\])?\{([^}]+)\}")
 # CJK Unified Ideographs (+ extension A), CJK punctuation, full-width forms.
 _CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
@@ -156,8 +157,10 @@ def items_from_study(tables: Sequence[Mapping[str, Any]], *, bundled_data: bool 
 def latex_requirements(tex: str) -> tuple[list[str], bool]:
     """Packages a LaTeX fragment needs (sorted) and whether it holds CJK text (needs XeLaTeX + xeCJK)."""
     needed = {pkg for token, pkg in _LATEX_PACKAGES.items() if token in tex}
-    for match in _REQUIRES.finditer(tex):
-        needed.update(p.strip() for p in match.group(1).split(",") if p.strip())
+    for line in tex.splitlines():
+        if line.startswith("%"):  # the header comment names every package ("% Requires: ...")
+            for group in _REQUIRES.findall(line):
+                needed.update(p.strip() for p in group.split(",") if p.strip())
     cjk = bool(_CJK.search(tex))
     if cjk:
         needed.add("xeCJK")
