@@ -66,6 +66,10 @@ def test_dag_produces_tables_figures_and_provenance(first_run: Path) -> None:
         for ext in ("tex", "md", "csv", "html"):
             text = (res / "tables" / f"{table}.{ext}").read_text(encoding="utf-8")
             assert f"Table {table}" in text and "provenance sha256:" in text
+    for md in sorted((res / "tables").glob("*.md")):  # every table on the data: nominal or real
+        if not md.stem.startswith("M"):
+            text = md.read_text(encoding="utf-8")
+            assert "nominal" in text or "real (" in text, md.name
     assert (res / "figures/F1_sigma.png").stat().st_size > 1000
     assert (res / "figures/F1_sigma.pdf").read_bytes().startswith(b"%PDF")
     assert (res / "provenance.json").exists()

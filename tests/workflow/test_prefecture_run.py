@@ -55,4 +55,6 @@ def test_user_tables_have_estimates_and_prefecture_labels(prefecture_run: Path) 
     assert numbers, "P1 holds no estimate"
     region_year = pd.read_parquet(prefecture_run / "indicators/region_year.parquet")
     assert region_year["price_basis"].str.startswith("real").all()  # the deflator was applied
+    for tid in ("D1", "C5", "P1", "P2"):  # and every table says so
+        assert "real (base 2005" in (prefecture_run / f"tables/{tid}.md").read_text(encoding="utf-8"), tid
     assert any(c.startswith("flow_") for c in region_year.columns)  # flow indicators computed

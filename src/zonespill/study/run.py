@@ -127,6 +127,21 @@ def _cite(table: Any, note: str) -> Any:
     return out
 
 
+def _price_basis_note(region_year: Path | None) -> str:
+    """'Money values: nominal …' or '… real (base year, index)' from the region-year table."""
+    if region_year is None or not Path(region_year).is_file():
+        return ""
+    import pyarrow.parquet as pq
+
+    if "price_basis" not in pq.read_schema(region_year).names:
+        return "Money values: nominal (current prices; no deflator in inputs.deflator)."
+    basis = sorted(set(pq.read_table(region_year, columns=["price_basis"]).column(0).to_pylist()) - {None})
+    text = "; ".join(map(str, basis)) or "nominal"
+    if text.startswith("real"):
+        return f"Money values: {text}."
+    return f"Money values: {text} (current prices; no deflator in inputs.deflator)."
+
+
 def citation_note_of(table: Mapping[str, Any]) -> str:
     """'References: …' for a declared table: its design, column estimators and options."""
     from zonespill.citations import citation_note
@@ -422,9 +437,13 @@ def table_step(
     title = lab.text(str(table.get("title") or ""))
 
     cite = citation_note_of(table)
+    price = _price_basis_note(region_year) if table["family"] != "montecarlo" else ""
 
     def transform(t: Any) -> Any:
-        return _cite(_relabel(_retarget(t, tid), lab), cite)
+        out = _relabel(_retarget(t, tid), lab)
+        if price and not any("nominal" in n or "real (" in n for n in out.notes):
+            out = _cite(out, price)  # every table on the data says whether its values are nominal or real
+        return _cite(out, cite)
 
     with (
         tempfile.TemporaryDirectory(prefix="zonespill-scratch-") as scratch,
