@@ -912,8 +912,9 @@ def _jackknife_column(
         cluster=cluster,
         bias_correction="half_panel_jackknife",
     )
-    for attr in ("params", "bse", "pvalues"):
-        getattr(res, attr).rename(index={LAG: CONVERGENCE_TERM}, inplace=True)
+    for attr in ("params", "bse", "pvalues"):  # the lagged level under the table's term name
+        series = getattr(res, attr)
+        series.index = [CONVERGENCE_TERM if k == LAG else k for k in series.index]
     se_text = (
         f"clustered by {lab.singular if cl == 'unit' else cl} (CRV1 of the jackknife combination)"
         if cl is not None

@@ -8,6 +8,7 @@ Options come from the optional ``did`` config section (defaults in :data:`DEFAUL
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -673,7 +674,7 @@ def _pretrend_notes(
     ]
 
 
-_UNIDENTIFIED = __import__("re").compile(
+_UNIDENTIFIED = re.compile(
     r"Callaway-Sant'Anna: ATT\(g=(?P<g>[^,]+), t=(?P<t>[^)]+)\) not identified: "
     r"(?P<why>.*?) \(reported as NaN"
 )
