@@ -128,3 +128,62 @@ def test_cs_universal_event_study_vcov_feeds_honest_did() -> None:
     np.testing.assert_allclose(np.sqrt(np.diag(a.vcov)), se.to_numpy(), rtol=1e-12, atol=1e-15)
     out = honest_did(a, kind="smoothness", m=[0.0, 0.05], target=0)
     assert out["lb"].iloc[1] < out["lb"].iloc[0] < out["ub"].iloc[0] < out["ub"].iloc[1]
+
+
+def test_eta_lp_with_basis_reuse_equals_highs_on_random_programs() -> None:
+    """The warm-started dual simplex (_EtaLP) gives HiGHS's optimum for every right-hand side,
+    including rank-deficient nuisance columns and widely varying scales."""
+    from zonespill.did.honest import _EtaLP
+
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        M = int(rng.integers(4, 30))
+        k = int(rng.integers(1, min(M - 1, 12)))
+        X = rng.normal(size=(M, k))
+        if trial % 4 == 0 and k > 1:
+            X[:, -1] = X[:, 0]
+        sd = rng.uniform(0.3, 2, M)
+        Y = rng.normal(size=(60, M)) * rng.uniform(0.1, 10)
+        fast = _EtaLP(X, sd).etas(Y)
+        slow = np.array([_eta_lp(y, X, sd)[0] for y in Y])
+        np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-10)
+
+
+def test_sd_frontier_by_homotopy_matches_direct_optimisation() -> None:
+    """The lasso-homotopy frontier gives, at each variance bound h, an estimator that meets the
+    bound and whose worst-case bias is no larger than a direct SLSQP solve (to 1e-7); its ends are
+    the least-variance and least-bias estimators."""
+    from zonespill.did.honest import _FLCI, _Frontier
+
+    rng = np.random.default_rng(1)
+    for trial in range(8):
+        K, P = int(rng.integers(2, 10)), int(rng.integers(1, 5))
+        R = rng.normal(size=(K + P, K + P + 3))
+        S = R @ R.T / 10
+        lvec = np.ones(P) / P if trial % 2 else np.eye(P)[rng.integers(P)]
+        f = _FLCI(S, K, P, lvec)
+        fr = _Frontier(f)
+        w_mv = f.min_var()
+        h_min, h0 = np.sqrt(f.var(w_mv)), np.sqrt(f.var(f.w_min_bias()))
+        assert fr.at(h0 * 1.01)[0] == pytest.approx(f.bias(f.w_min_bias()), rel=1e-12)
+        # near h_min the frontier is steep (bias falls like √(h − h_min)): close, never above
+        near = fr.at(h_min * (1 + 1e-12))[0]
+        assert f.bias(w_mv) * (1 - 1e-4) <= near <= f.bias(w_mv) * (1 + 1e-12)
+        for h in np.linspace(h_min * 1.001, h0 * 0.999, 4):
+            b, w = fr.at(h)
+            assert f.var(w) <= h * h * (1 + 1e-9)
+            assert b <= f.min_bias_given_h(h, w_mv)[0] * (1 + 1e-7)
+
+
+def test_relative_magnitude_sets_reaching_the_grid_end_are_flagged() -> None:
+    """A set filling R's ±20 SD inversion grid is reported as reaching its edge (its printed
+    bounds are the grid's, not the set's); the README example's sets are not."""
+    out = honest_did(_ehec(), kind="relative_magnitudes", m=[0.5], target=0)
+    assert not out["at_grid_edge"].any()
+    es = _ehec()
+    tab = es.table.copy()
+    pre = tab["e"] < 0
+    tab.loc[pre, "estimate"] = tab.loc[pre, "estimate"] + 50 * tab.loc[pre, "e"]  # a steep pre-trend
+    wide = honest_did(SimpleNamespace(table=tab, vcov=es.vcov), kind="relative_magnitudes", m=[2.0],
+                      target=0)
+    assert wide["at_grid_edge"].iloc[0]

@@ -72,7 +72,10 @@ def test_relative_magnitude_bounds_match_the_library(tmp_path: Path) -> None:
                             control_group="notyet", base_period="universal")
     es, _ = P.honest_event_study(res.aggregate("dynamic"))
     rm = honest_did(es, kind="relative_magnitudes", m=[0.5]).iloc[0]
-    assert f"[{rm['lb']:.3f}, {rm['ub']:.3f}]" in text
+    # the upper end of this set is the inversion grid's (+20 SD): printed as "≥"
+    assert rm["at_grid_edge"]
+    assert P.rm_interval_text(rm["lb"], rm["ub"], rm["at_grid_edge"]) in text
+    assert f"≥ {rm['ub']:.3f}" in text and "end of the test-inversion grid" in text
 
 
 def test_rows_without_an_event_study_say_why(tmp_path: Path) -> None:
@@ -107,3 +110,13 @@ def test_relative_magnitudes_skipped_where_theta_is_not_significant(tmp_path: Pa
     row = next(ln for ln in text.splitlines() if ln.startswith("two-way"))
     assert "RM M̄=0.5" not in text.splitlines()[0]  # no RM column was computed
     assert row.rstrip(",").split(",")[-1] == "0"  # RM breakdown M̄ = 0 (empty note after it)
+
+
+@pytest.mark.parametrize(("lb", "ub", "edge", "text"), [
+    (0.063, 0.1345, True, "[0.063, ≥ 0.135]"),
+    (-0.2, 0.05, True, "[≤ -0.200, 0.050]"),
+    (-0.138, 0.138, True, "[≤ -0.138, ≥ 0.138]"),
+    (-0.1, 0.05, False, "[-0.100, 0.050]"),
+])
+def test_rm_interval_marks_only_the_end_at_the_grid_edge(lb: float, ub: float, edge: bool, text: str) -> None:
+    assert P.rm_interval_text(lb, ub, edge) == text

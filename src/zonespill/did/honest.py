@@ -226,19 +226,131 @@ class _FLCI:
         return self.bias(w), w
 
 
+class _Frontier:
+    """The whole bias–variance frontier of :class:`_FLCI` by the lasso homotopy (exact).
+
+    In cumulative-sum coordinates v = L·w the bias is const + Σ|v_k| with v_K = Σw fixed, and the
+    variance a convex quadratic q(u) in u = v_1…v_{K−1}; the estimators with the least bias for a
+    given variance are the lasso solutions u(λ) = argmin q(u) + λ‖u‖₁, λ from ‖∇q(0)‖_∞ (u = 0: the
+    least-bias estimator) down to 0 (the least-variance one). u(λ) is piecewise linear in λ, so
+    one pass over its breakpoints gives b(h) for every h by solving a quadratic on one segment —
+    no numerical optimisation per h, and the same frontier serves every M.
+    """
+
+    def __init__(self, f: _FLCI) -> None:
+        K = f.K
+        D = np.eye(K)
+        if K > 1:
+            D[np.arange(1, K), np.arange(K - 1)] = -1.0  # w = D v (D = L⁻¹)
+        P = D.T @ f.Aq @ D
+        r = D.T @ f.al
+        t = f.total
+        self.D, self.t, self.f = D, t, f
+        self.Q = P[:-1, :-1]
+        self.g = 2 * t * P[:-1, -1] + r[:-1]
+        self.q0 = float(t * t * P[-1, -1] + r[-1] * t + f.c)
+        self.segments: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._trace()
+
+    def _trace(self) -> None:
+        Q, g = self.Q, self.g
+        n = len(g)
+        if n == 0 or not np.any(g):
+            return
+        tol = 1e-12 * max(1.0, float(np.abs(g).max()))
+        lam = float(np.abs(g).max())
+        j0 = int(np.argmax(np.abs(g)))
+        active, signs = [j0], [-float(np.sign(g[j0]))]
+        for _ in range(8 * n + 8):
+            A = np.array(active)
+            QA = Q[np.ix_(A, A)]
+            if np.linalg.cond(QA) > 1e12:
+                raise np.linalg.LinAlgError("singular pre-period covariance on the frontier")
+            p = -0.5 * np.linalg.solve(QA, g[A])
+            q = -0.5 * np.linalg.solve(QA, np.array(signs))
+            grad_a = 2 * Q[:, A] @ p + g  # gradient off the active set: a + λ·b
+            grad_b = 2 * Q[:, A] @ q
+            nxt, event = 0.0, None
+            for j in range(n):
+                if j in active:
+                    continue
+                for side in (1.0, -1.0):
+                    den = side - grad_b[j]
+                    if abs(den) > 1e-15:
+                        lj = grad_a[j] / den
+                        if tol < lj < lam - tol and lj > nxt:
+                            nxt, event = lj, ("join", j, -side)
+            for i, (pi, qi) in enumerate(zip(p, q, strict=True)):
+                if abs(qi) > 1e-15:
+                    li = -pi / qi
+                    if tol < li < lam - tol and li > nxt:
+                        nxt, event = li, ("leave", i, 0.0)
+            self.segments.append((lam, nxt, A, p, q))
+            if event is None:
+                return
+            kind, idx, sgn = event
+            if kind == "join":
+                active.append(int(idx))
+                signs.append(float(sgn))
+            else:
+                del active[int(idx)]
+                del signs[int(idx)]
+                if not active:
+                    return
+            lam = nxt
+        raise np.linalg.LinAlgError("lasso homotopy did not terminate")
+
+    def _u(self, seg: tuple[float, float, np.ndarray, np.ndarray, np.ndarray], lam: float) -> np.ndarray:
+        _, _, A, p, q = seg
+        u = np.zeros(len(self.g))
+        u[A] = p + lam * q
+        return u
+
+    def _var(self, u: np.ndarray) -> float:
+        return float(u @ self.Q @ u + self.g @ u + self.q0)
+
+    def at(self, h: float) -> tuple[float, np.ndarray]:
+        """(least worst-case bias, its pre-period weights w) among estimators with SD ≤ h."""
+        h2 = h * h
+        u = np.zeros(len(self.g))
+        if self.segments and self._var(u) > h2:
+            for seg in self.segments:
+                hi, lo = seg[0], seg[1]
+                if self._var(self._u(seg, lo)) <= h2:
+                    lam = optimize.brentq(lambda x, seg=seg: self._var(self._u(seg, x)) - h2, lo, hi,
+                                          xtol=1e-15 * max(hi, 1.0), rtol=4 * np.finfo(float).eps)
+                    u = self._u(seg, lam)
+                    break
+            else:
+                u = self._u(self.segments[-1], self.segments[-1][1])
+        w = self.D @ np.concatenate([u, [self.t]])
+        return self.f.bias(w), w
+
+
 def flci(betahat: np.ndarray, sigma: np.ndarray, pre: int, post: int, lvec: np.ndarray, M: float,
-         alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
-    """Optimal FLCI for l'τ_post under Δ^SD(M) (R ``findOptimalFLCI``)."""
+         alpha: float = 0.05, seed: int = 0,
+         frontier: dict[float, tuple[float, np.ndarray]] | None = None) -> tuple[float, float]:
+    """Optimal FLCI for l'τ_post under Δ^SD(M) (R ``findOptimalFLCI``).
+
+    ``frontier`` caches the smallest bias at each variance bound h (it does not depend on M):
+    pass the same dict for several M of one event study and target to reuse it.
+    """
     f = _FLCI(sigma, pre, post, lvec)
     w_mv = f.min_var()
     h_min = float(np.sqrt(f.var(w_mv)))
     h0 = float(np.sqrt(f.var(f.w_min_bias())))
-    cache: dict[float, tuple[float, np.ndarray]] = {}
+    cache: dict[float, tuple[float, np.ndarray]] = frontier if frontier is not None else {}
+    try:
+        path: _Frontier | None = _Frontier(f)
+    except np.linalg.LinAlgError:  # singular pre-period covariance: numerical optimisation per h
+        path = None
 
     def solve(h: float) -> tuple[float, np.ndarray]:
         if h not in cache:
             if h <= h_min * (1 + 1e-12):
                 cache[h] = (f.bias(w_mv), w_mv)
+            elif path is not None:
+                cache[h] = path.at(h)
             else:
                 start = w_mv if not cache else min(cache.items(), key=lambda kv: abs(kv[0] - h))[1][1]
                 cache[h] = f.min_bias_given_h(h, start)
@@ -274,6 +386,7 @@ def honest_did(
     m: Sequence[float] = (0.0,),
     target: str | int = "average",
     alpha: float = 0.05,
+    _frontier: dict[float, tuple[float, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """HonestDiD robust confidence sets for an event study.
 
@@ -295,7 +408,10 @@ def honest_did(
     Returns
     -------
     DataFrame
-        Columns ``m, lb, ub`` (plus ``method``, ``kind``): one row per value of ``m``.
+        Columns ``m, lb, ub`` (plus ``method``, ``kind`` and ``at_grid_edge``): one row per value
+        of ``m``. ``at_grid_edge`` (relative magnitudes) is true where the accepted set reaches an
+        end of the test-inversion grid (±20 SD of θ̂, as R): the set is then at least that wide and
+        the bound printed is the grid's end, not a bound of the set.
     """
     if kind not in ("smoothness", "relative_magnitudes"):
         raise InputError("kind must be 'smoothness' or 'relative_magnitudes'", source="kind")
@@ -308,14 +424,18 @@ def honest_did(
     pre, post, lvec = _split(e, target)
     rows = []
     if kind == "smoothness":
+        frontier = _frontier if _frontier is not None else {}
         for M in ms:
-            lb, ub = flci(b, V, pre, post, lvec, M, alpha)
-            rows.append({"m": M, "lb": lb, "ub": ub, "method": "FLCI", "kind": "smoothness"})
+            lb, ub = flci(b, V, pre, post, lvec, M, alpha, frontier=frontier)
+            rows.append({"m": M, "lb": lb, "ub": ub, "method": "FLCI", "kind": "smoothness",
+                         "at_grid_edge": False})
     else:
         for M in ms:
             lb, ub = rm_confidence_set(b, V, pre, post, lvec, M, alpha)
-            rows.append({"m": M, "lb": lb, "ub": ub, "method": "C-LF", "kind": "relative_magnitudes"})
-    return pd.DataFrame(rows, columns=["m", "lb", "ub", "method", "kind"])
+            edge = 20 * float(np.sqrt(lvec @ V[pre:, pre:] @ lvec)) * (1 - 1e-12)
+            rows.append({"m": M, "lb": lb, "ub": ub, "method": "C-LF", "kind": "relative_magnitudes",
+                         "at_grid_edge": bool(np.isfinite(lb) and (lb <= -edge or ub >= edge))})
+    return pd.DataFrame(rows, columns=["m", "lb", "ub", "method", "kind", "at_grid_edge"])
 
 
 def honest_breakdown(
@@ -337,8 +457,10 @@ def honest_breakdown(
     sd = float(np.sqrt(np.diag(V)).max())
     hi = float(m_max) if m_max is not None else 100.0 * sd
 
+    frontier: dict[float, tuple[float, np.ndarray]] = {}  # Δ^SD bias–variance frontier, shared over M
+
     def covers(M: float) -> bool:
-        r = honest_did(event_study, kind=kind, m=[M], target=target, alpha=alpha).iloc[0]
+        r = honest_did(event_study, kind=kind, m=[M], target=target, alpha=alpha, _frontier=frontier).iloc[0]
         return bool(r["lb"] <= 0 <= r["ub"])
 
     if covers(0.0):
@@ -399,6 +521,93 @@ def _eta_lp(y: np.ndarray, X: np.ndarray, sd: np.ndarray) -> tuple[float, np.nda
     return float(res.fun), -np.asarray(res.ineqlin.marginals), True
 
 
+class _EtaLP:
+    """The LP of :func:`_eta_lp` for many right-hand sides ``y`` with the same ``X`` and ``sd``.
+
+    Its dual, max λ'y s.t. Z'λ = e₁, λ ≥ 0 (Z = [sd, X]), has a feasible set that does not depend on
+    ``y``: an optimal basis B found for one ``y`` (λ_B = Z_B⁻ᵀe₁ ≥ 0) is a feasible start for every
+    other ``y``. Each new ``y`` starts from the known basis with the largest λ'y and runs primal
+    simplex pivots on the dual (Bland's rule, so it cannot cycle) until the primal solution
+    Z_B⁻¹y_B satisfies every constraint — the optimality certificate. The answer is the LP optimum,
+    not an approximation; HiGHS solves the first ``y`` and any case where the pivots stall
+    (ill-conditioned or degenerate bases).
+    """
+
+    _MAX_PIVOTS = 200
+
+    def __init__(self, X: np.ndarray, sd: np.ndarray) -> None:
+        self.X, self.sd = X, sd
+        self.Z = np.column_stack([sd, X])
+        self.k1 = self.Z.shape[1]
+        self.e1 = np.zeros(self.k1)
+        self.e1[0] = 1.0
+        self.rows: list[np.ndarray] = []  # known optimal (dual feasible) bases
+        self.lams: list[np.ndarray] = []
+
+    def _keep(self, rows: np.ndarray, lam: np.ndarray) -> None:
+        self.rows.append(np.sort(rows))
+        self.lams.append(lam)
+
+    def _highs(self, y: np.ndarray) -> tuple[float, np.ndarray, bool]:
+        eta, lam, ok = _eta_lp(y, self.X, self.sd)
+        if ok:
+            rows = np.flatnonzero(lam > 1e-9)
+            if len(rows) == self.k1 and np.linalg.cond(self.Z[rows]) < 1e10:
+                self._keep(rows, lam)
+        return eta, lam, ok
+
+    def _pivot(self, y: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """Simplex on the dual from the feasible basis ``rows``; None if it stalls. The most
+        violated constraint enters (Dantzig) for the first pivots, then Bland's lowest-index rule,
+        which cannot cycle."""
+        Z, M = self.Z, self.Z.shape[0]
+        B = list(rows)
+        scale = 1e-9 * (1.0 + float(np.abs(y).max()))
+        for it in range(self._MAX_PIVOTS):
+            try:
+                Binv = np.linalg.inv(Z[B])
+            except np.linalg.LinAlgError:
+                return None
+            x = Binv @ y[B]  # primal (η, δ) of this basis
+            lamB = Binv[0]  # dual weights: Z_Bᵀ λ_B = e₁
+            viol = y - Z @ x  # reduced costs of the dual; > 0: constraint violated
+            viol[B] = 0.0
+            if viol.max() <= scale:
+                if lamB.min() < -1e-9:
+                    return None  # the start was not dual feasible after all (rounding)
+                lam = np.zeros(M)
+                lam[B] = np.maximum(lamB, 0.0)
+                return float(x[0]), lam
+            j = int(np.argmax(viol)) if it < 50 else int(np.flatnonzero(viol > scale)[0])
+            d = Binv.T @ Z[j]  # λ_B decreases by t·d as λ_j rises by t
+            pos = d > 1e-12
+            if not pos.any():
+                return None  # dual unbounded: cannot happen for a feasible primal; let HiGHS say
+            ratio = np.where(pos, lamB / np.where(pos, d, 1.0), np.inf)
+            ties = np.flatnonzero(ratio <= ratio.min() + 1e-15)
+            leave = min(ties, key=lambda i: B[i])  # lowest row index leaves (Bland)
+            B[leave] = j
+        return None
+
+    def solve(self, y: np.ndarray) -> tuple[float, np.ndarray, bool]:
+        """As :func:`_eta_lp` for one right-hand side."""
+        if not self.rows:
+            return self._highs(y)
+        start = int(np.argmax([lam @ y for lam in self.lams]))
+        got = self._pivot(y, self.rows[start])
+        if got is None:
+            return self._highs(y)
+        eta, lam = got
+        rows = np.flatnonzero(lam > 0)
+        if len(rows) == self.k1 and not any(np.array_equal(np.sort(rows), r) for r in self.rows[-50:]):
+            self._keep(rows, lam)
+        return eta, lam, True
+
+    def etas(self, Y: np.ndarray) -> np.ndarray:
+        """η̂ for every row of ``Y`` (NaN where the LP fails)."""
+        return np.array([self.solve(y)[0] for y in Y])
+
+
 def _lf_cv(X: np.ndarray, sigma: np.ndarray, kappa: float, sims: int = 1000, seed: int = 0) -> float:
     """R's least-favourable critical value: (1 − κ) quantile of η over ``sims`` draws of
     N(0, Σ) made as R's ``mvtnorm::rmvnorm`` (eigen square root, row-filled ``rnorm``)."""
@@ -408,7 +617,7 @@ def _lf_cv(X: np.ndarray, sigma: np.ndarray, kappa: float, sims: int = 1000, see
     xi = r_rnorm(sims * p, seed).reshape(sims, p) @ root
     sd = np.sqrt(np.diag(sigma))
     one = X.shape[1] == 1
-    etas = _eta_1d(xi / sd, X[:, 0] / sd) if one else np.array([_eta_lp(x, X, sd)[0] for x in xi])
+    etas = _eta_1d(xi / sd, X[:, 0] / sd) if one else _EtaLP(X, sd).etas(xi)
     etas = etas[np.isfinite(etas)]
     return float(np.quantile(etas, 1 - kappa))
 
@@ -488,12 +697,12 @@ def _vlo_vup_dual(eta: float, s_T: np.ndarray, gamma: np.ndarray, sigma: np.ndar
 
 
 def _arp_test(y: np.ndarray, X: np.ndarray, sigma: np.ndarray, alpha: float, kappa: float,
-              lf_cv: float | None) -> bool:
+              lf_cv: float | None, solver: _EtaLP | None = None) -> bool:
     """R's ``.lp_conditional_test_fn`` (hybrid "LF" when ``lf_cv`` is given, else "ARP"):
     True = reject."""
     M, k = X.shape
     sd = np.sqrt(np.diag(sigma))
-    eta, lam, ok = _eta_lp(y, X, sd)
+    eta, lam, ok = solver.solve(y) if solver is not None else _eta_lp(y, X, sd)
     if not ok:
         return False
     if lf_cv is not None:
@@ -566,12 +775,13 @@ def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, pre: int, post: in
             Xr, Sr = X[rows], SY[np.ix_(rows, rows)]
             lf = _lf_cv(Xr, Sr, kappa) if hybrid else None
             cache: dict[int, bool] = {}
+            solver = _EtaLP(Xr, np.sqrt(np.diag(Sr)))
 
             def acc(i: int, Y: np.ndarray = Y, a1: np.ndarray = a1, Xr: np.ndarray = Xr,
                     Sr: np.ndarray = Sr, lf: float | None = lf, cache: dict[int, bool] = cache,
-                    rows: np.ndarray = rows) -> bool:
+                    rows: np.ndarray = rows, solver: _EtaLP = solver) -> bool:
                 if i not in cache:
-                    cache[i] = not _arp_test((Y - a1 * grid[i])[rows], Xr, Sr, alpha, kappa, lf)
+                    cache[i] = not _arp_test((Y - a1 * grid[i])[rows], Xr, Sr, alpha, kappa, lf, solver)
                 return cache[i]
 
             # coarse scan, then every grid point next to the first/last accepted coarse point

@@ -1413,6 +1413,7 @@ def honest_step(
     m_rm = [float(x) for x in _opt(options, "honest_mbar")]
     rm_all = bool(_opt(options, "honest_rm_all"))
     skipped_rm: list[str] = []
+    grid_edge = False
     outcome = str(table.get("outcome") or "log_gdp_pc")
     require_columns(ry, [outcome], key=key)
     data, filters = apply_sample(ry, table.get("sample"), key=f"{key}.sample")
@@ -1460,9 +1461,10 @@ def honest_step(
             if rm_all or abs(theta) > z * se_theta:
                 rm = honest_did(es, kind="relative_magnitudes", m=m_rm, alpha=alpha)
                 covered = []
-                for m, lb, ub in zip(rm["m"], rm["lb"], rm["ub"], strict=True):
-                    row[f"RM M̄={m:g}"] = f"[{lb:.3f}, {ub:.3f}]"
+                for m, lb, ub, edge in zip(rm["m"], rm["lb"], rm["ub"], rm["at_grid_edge"], strict=True):
+                    row[f"RM M̄={m:g}"] = rm_interval_text(lb, ub, edge)
                     covered.append(bool(lb <= 0 <= ub))
+                    grid_edge |= bool(edge)
                 row["RM breakdown M̄"] = _grid_breakdown(m_rm, covered)
             else:
                 row["RM breakdown M̄"] = "0"
@@ -1503,6 +1505,12 @@ def honest_step(
             if skipped_rm
             else []
         ),
+        *(
+            ["≤ / ≥: the RM set reaches the end of the test-inversion grid (±20 SD of θ̂, as R "
+             "HonestDiD) — it is at least that wide and may be unbounded."]
+            if grid_edge
+            else []
+        ),
         *notes_rows,
         vintage_note(ry),
         *[lab.text(n) for n in table.get("notes") or ()],
@@ -1513,6 +1521,14 @@ def honest_step(
                      "HonestDiD sensitivity of the event studies", notes=notes,
                      digits={c: d for c, d in (("θ (avg. post)", 3), ("SD breakdown M", 4)) if c in frame})
     return write_table(tbl, outdir, provenance_hash=phash, formats=formats)
+
+
+def rm_interval_text(lb: float, ub: float, at_grid_edge: bool) -> str:
+    """A Δ^RM set as printed: an end at the inversion grid's edge is marked ≤ / ≥ (the set is at
+    least that wide). The grid is symmetric about 0, so the end at its edge is the larger in size."""
+    lo = f"≤ {lb:.3f}" if at_grid_edge and -lb >= abs(ub) * (1 - 1e-9) else f"{lb:.3f}"
+    hi = f"≥ {ub:.3f}" if at_grid_edge and ub >= abs(lb) * (1 - 1e-9) else f"{ub:.3f}"
+    return f"[{lo}, {hi}]"
 
 
 def _grid_breakdown(grid: Sequence[float], covered: Sequence[bool]) -> str:
