@@ -125,6 +125,8 @@ def job_key(cmdline: list[str]) -> str | None:
     key = cmdline[k + 1]
     if "--chunk" in cmdline:
         key += f"_{cmdline[cmdline.index('--chunk') + 1]}"
+    if "--status-out" in cmdline:  # study-table: name the declared table (results/study/<id>.json)
+        key += " " + Path(cmdline[cmdline.index("--status-out") + 1]).stem
     return key
 
 
@@ -234,6 +236,8 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for j in result["jobs"]:
         rule = j["job"].replace("-", "_")
+        if rule.startswith("study_table "):
+            rule = "table_" + rule.split(" ", 1)[1]
         sm = result["snakemake_benchmarks"].get(rule, {})
         status = "FAILED" if rule.rstrip("_0123456789") in result["failed"] else ("ok" if sm else "?")
         if j.get("killed"):
@@ -249,7 +253,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--level", choices=("compat", "county"), default="compat")
+    ap.add_argument("--level", choices=("compat", "county"), default="county")
     ap.add_argument("--max-minutes", type=float, default=25.0)
     ap.add_argument("--max-gib", type=float, default=16.0)
     ap.add_argument("--seed", type=int, default=20261129)

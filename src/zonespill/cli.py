@@ -270,6 +270,7 @@ _STUDY_PATHS = (
     "weights",
     "weights_meta",
     "pair_year",
+    "flow_pair_year",
     "regions",
     "collaborations",
     "panel",

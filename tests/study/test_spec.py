@@ -151,8 +151,9 @@ def test_unit_labels_follow_the_analysis_level_or_the_user_label(config: dict) -
 
 
 def test_bundled_tables_plus_user_tables_in_one_declaration(config: dict) -> None:
-    study = load_study({**config, "study": {"tables": str(REPO / ".test/prefecture/study.yaml")}})
-    assert study.ids == (*BUNDLED_IDS, "P1", "P2")
+    with_flows = {**config, "inputs": {**config["inputs"], "flows": {"path": "flows.csv"}}}
+    study = load_study({**with_flows, "study": {"tables": str(REPO / ".test/prefecture/study.yaml")}})
+    assert study.ids == (*BUNDLED_IDS, "P1", "P2", "P3")
     p1 = study.table("P1")
     assert p1["columns"][1]["covariates"] == ["population"] and p1["inference"] == "analytic"
     assert step_payload(config, study, "P2")["options"]["lee_yu"] == [True]
@@ -182,3 +183,14 @@ def test_a_key_the_design_would_ignore_is_an_error(config: dict, table: dict, ke
     with pytest.raises(ConfigError, match="does not use") as err:
         load_study({**config, "study": {"tables": [table]}})
     assert err.value.column == key
+
+
+def test_a_flow_pairs_table_needs_a_flows_input(config: dict) -> None:
+    table = {"id": "F1", "family": "did", "design": "flow_pairs", "outcome": "two_way_index"}
+    config = {**config, "inputs": {k: v for k, v in config["inputs"].items() if k != "flows"}}
+    with pytest.raises(ConfigError, match="needs a flows input") as err:
+        load_study({**config, "study": {"tables": [table]}})
+    assert err.value.column == "study.tables.F1.design"
+    with pytest.raises(ConfigError, match="does not use") as err:
+        load_study({**config, "study": {"tables": [{**table, "treatments": ["any"]}]}})
+    assert err.value.column == "study.tables.F1.treatments"

@@ -38,7 +38,7 @@ def test_every_declared_table_is_estimated(prefecture_run: Path) -> None:
     summary = json.loads((prefecture_run / "run_summary.json").read_text(encoding="utf-8"))
     assert summary["strict"] is True
     statuses = {t["id"]: t["status"] for t in summary["tables"]}
-    assert {"D1", "D3", "S1", "C3", "P1", "P2"} <= set(statuses)
+    assert {"D1", "D3", "S1", "C3", "P1", "P2", "P3"} <= set(statuses)
     assert set(statuses.values()) == {"estimated"}, statuses
 
 
@@ -58,3 +58,16 @@ def test_user_tables_have_estimates_and_prefecture_labels(prefecture_run: Path) 
     for tid in ("D1", "C5", "P1", "P2"):  # and every table says so
         assert "real (base 2005" in (prefecture_run / f"tables/{tid}.md").read_text(encoding="utf-8"), tid
     assert any(c.startswith("flow_") for c in region_year.columns)  # flow indicators computed
+
+
+def test_flow_pair_table_estimates_each_flow_kind(prefecture_run: Path) -> None:
+    """P3: pair-level DiD with the two-way flow index as outcome, one row per flow kind."""
+    p3 = pd.read_csv(prefecture_run / "tables/P3.csv", dtype=str)
+    kinds = set(pd.read_parquet(prefecture_run / "indicators/flow_pair_year.parquet")["kind"].astype(str))
+    rows = {str(c) for c in p3.iloc[:, 0].dropna()}
+    assert kinds <= rows, (kinds, rows)
+    cells = p3.iloc[:, 1:].to_numpy().ravel()
+    numbers = [c for c in cells if isinstance(c, str) and any(ch.isdigit() for ch in c)]
+    assert numbers, "P3 holds no estimate"
+    text = (prefecture_run / "tables/P3.md").read_text(encoding="utf-8")
+    assert "two-way flow index" in text and "prefectures" in text

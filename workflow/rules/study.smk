@@ -10,6 +10,7 @@ STUDY_INPUT_PATHS = {
     "weights": f"{OUT}/weights/weights.parquet",
     "weights_meta": f"{OUT}/weights/weights.json",
     "pair_year": f"{OUT}/indicators/pair_year.parquet",
+    "flow_pair_year": f"{OUT}/indicators/flow_pair_year.parquet",
     "regions": f"{OUT}/canonical/regions.parquet",
     "collaborations": f"{OUT}/canonical/collaborations.parquet",
     "panel": f"{OUT}/canonical/panel.parquet",

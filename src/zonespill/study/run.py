@@ -55,6 +55,7 @@ class StepInputs:
     weights: Path | None = None
     weights_meta: Path | None = None
     pair_year: Path | None = None
+    flow_pair_year: Path | None = None
     regions: Path | None = None
     collaborations: Path | None = None
     chunks: tuple[Path, ...] = ()
@@ -276,6 +277,11 @@ def _build(
                 master_seed=seed,
                 **common,
             )
+        elif design == "flow_pairs":
+            from zonespill.did.flow_pairs import flow_pairs_step
+
+            flow_pairs_step(opts, region_year=ry, flow_pair_year=inputs.need("flow_pair_year"),
+                            provenance=prov, table=table, labels=lab, **common)
         elif design == "spillover":
             did.spillover_step(
                 opts,
@@ -410,6 +416,7 @@ def table_step(
     chunks: tuple[Path, ...] | list[Path] = (),
     summary_out: Path | None = None,
     panel: Path | None = None,
+    flow_pair_year: Path | None = None,
 ) -> status.TableStatus:
     """Build one declared table and record its status.
 
@@ -422,16 +429,17 @@ def table_step(
     tid = str(table["id"])
     lab = Labels.from_json(options.get("labels"))
     inputs = StepInputs(
-        region_year,
-        provenance,
-        weights,
-        weights_meta,
-        pair_year,
-        regions,
-        collaborations,
-        tuple(chunks),
-        summary_out,
-        panel,
+        region_year=region_year,
+        provenance=provenance,
+        weights=weights,
+        weights_meta=weights_meta,
+        pair_year=pair_year,
+        flow_pair_year=flow_pair_year,
+        regions=regions,
+        collaborations=collaborations,
+        chunks=tuple(chunks),
+        summary_out=summary_out,
+        panel=panel,
     )
     writes = BUILDER_TABLE_ID.get(str(table["design"]), tid)
     title = lab.text(str(table.get("title") or ""))

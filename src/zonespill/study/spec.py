@@ -25,7 +25,7 @@ FAMILY_DESIGNS: dict[str, tuple[str, ...]] = {
     "descriptives": ("summary",),
     "sigma": ("dispersion",),
     "regression": ("panel_ols",),
-    "did": ("staggered", "pairs", "spillover", "bacon", "honest", "recode"),
+    "did": ("staggered", "pairs", "flow_pairs", "spillover", "bacon", "honest", "recode"),
     "spatial": ("sdm", "impacts", "lm", "compare"),
     "convergence": ("sigma", "beta", "panel", "clubs", "club_members", "club_ties"),
     "montecarlo": ("m1", "few_clusters"),
@@ -42,6 +42,7 @@ DESIGN_INPUTS: dict[str, tuple[str, ...]] = {
     "recode": ("region_year", "panel", "regions", "collaborations", "weights", "weights_meta"),
     "sigma": ("region_year",),
     "pairs": ("region_year", "pair_year", "regions"),
+    "flow_pairs": ("region_year", "flow_pair_year"),  # needs inputs.flows
     "spillover": ("region_year", "weights", "weights_meta"),
     "sdm": ("region_year", "weights", "weights_meta"),
     "impacts": ("region_year", "weights", "weights_meta"),
@@ -218,6 +219,8 @@ DESIGN_KEYS: dict[str, tuple[set[str], set[str]]] = {
     ),
     # D6-style sensitivity: HonestDiD bounds of the CS event studies of its treatments
     "honest": ({"outcome", "treatments", "sample", "cluster", "options"}, set()),
+    # pair-level DiD on flows (flow_pair_year): rows = flow kinds, columns = estimators
+    "flow_pairs": ({"outcome", "kinds", "options", "columns"}, {"name", "estimator"}),
     # D7-style robustness: the main staggered table re-estimated under each tie coding
     "recode": ({"outcome", "treatments", "main", "options", "columns"}, {"estimator"}),
 }
@@ -336,6 +339,13 @@ def load_study(config: Mapping[str, Any], *, base_dir: Path | None = None) -> St
     for t in tables:
         t["notes"] = [*t["notes"], *section["notes"].get(t["id"], [])]
     kept = tuple(t for t in tables if t["id"] not in set(section["exclude"]))
+    for t in kept:
+        if t["design"] == "flow_pairs" and "flows" not in (config.get("inputs") or {}):
+            raise ConfigError(
+                "a flow_pairs table needs a flows input (inputs.flows)",
+                source=source,
+                column=f"study.tables.{t['id']}.design",
+            )
     return Study(tables=kept, labels=study_labels(config, section), strict=bool(section["strict"]))
 
 
