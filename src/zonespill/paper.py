@@ -288,7 +288,12 @@ def write_paper(
     else:
         preamble += ["\\usepackage[utf8]{inputenc}"]
     cite_all = ",".join(keys)
-    appendix = "\n".join(f"\\item {_tex_escape(line)}" for line in _appendix_lines(prov, prov_hash))
+    from zonespill.tables import note_breaks
+
+    # paths and hashes are long tokens: allow breaks after / _ , so no line runs into the margin
+    appendix = "\n".join(
+        f"\\item {note_breaks(_tex_escape(line))}" for line in _appendix_lines(prov, prov_hash)
+    )
     document = "\n".join(preamble) + (
         f"\n\\title{{{_tex_escape(title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n\n"
         + "\n".join(bodies)

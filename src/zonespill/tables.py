@@ -1005,9 +1005,9 @@ def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
     body_min = [max((_min_em(r[j].plain()) for r in rows), default=0.0) for j in range(ncol)]
     head_w = [_text_em(h) for h in lay.header]
     head_min = [max((_text_em(w) for w, _ in _header_words(h)), default=0.0) for h in lay.header]
-    wrappable = [
-        lay.align[j] == "l" and not all(r[j].numeric or not r[j].text for r in rows) for j in range(ncol)
-    ]
+    # a column holding any text cell (labels, or statistics rows such as an SE description in an
+    # estimate column) may become a paragraph column; its numbers never break (one token each)
+    wrappable = [not all(r[j].numeric or not r[j].text for r in rows) for j in range(ncol)]
     n_body = len(rows)
     long = n_body > long_rows
     for size, pt in _TEX_SIZES:
@@ -1039,7 +1039,8 @@ def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
                 if wrappable[j] and natural[j] > widths[j] + 1e-9:
                     # width as a share of the line, so the table scales with the document
                     frac = widths[j] * pt / _TEX_LINE_PT
-                    colspec.append(f">{{\\raggedright\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
+                    par = {"c": "\\centering", "r": "\\raggedleft"}.get(lay.align[j], "\\raggedright")
+                    colspec.append(f">{{{par}\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
                     wrap.append(True)
                     head.append(None)
                 else:
@@ -1057,7 +1058,7 @@ def _wrap_breaks(latex: str) -> str:
     return re.sub(r"([,;/])(?=[^\s\\])", r"\1\\allowbreak{}", out)
 
 
-def _note_breaks(latex: str, min_chars: int = 30) -> str:
+def note_breaks(latex: str, min_chars: int = 30) -> str:
     """Break points only inside long tokens of a note (paths, ids lists, hashes stay readable)."""
     return " ".join(_wrap_breaks(t) if len(t) > min_chars else t for t in latex.split(" "))
 
@@ -1143,7 +1144,7 @@ def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) ->
         # \sloppy: a note never sticks out of the line for want of a break point
         notes = [
             "{\\footnotesize\\raggedright\\sloppy",
-            *(_note_breaks(latex_escape(n)) + "\\par" for n in lay.notes),
+            *(note_breaks(latex_escape(n)) + "\\par" for n in lay.notes),
             "}",
         ]
     if plan.long:
