@@ -547,6 +547,38 @@ def _wide_regression() -> RegressionTable:
     return RegressionTable.from_long(coefs, None, table_id="W1", title="Wide", notes=["n"])
 
 
+def _stats_text_regression(n_terms: int = 40) -> RegressionTable:
+    """The shape C3 had: nine estimate columns whose statistics rows hold sentences
+    (SE descriptions) — 1,154pt overfull as centred columns on a portrait page."""
+    models = [f"({k}) SDM, jackknife" for k in range(1, 9)]
+    terms = [f"active tie {t} × log level (t−1, centred)" for t in range(n_terms)]
+    coefs = pd.DataFrame(
+        {
+            "model": [m for _ in terms for m in models],
+            "term": [t for t in terms for _ in models],
+            "estimate": np.linspace(-0.2, 0.3, len(terms) * len(models)),
+            "se": 0.05,
+        }
+    )
+    stats = pd.DataFrame(
+        {
+            "model": models,
+            "stat": "SE",
+            "value": ["clustered by province (CRV1 of the jackknife combination, 31 clusters)"] * len(models),
+        }
+    )
+    return RegressionTable.from_long(coefs, stats, table_id="C9", title="Nine columns", notes=["n"])
+
+
+def test_tex_text_statistics_wrap_and_a_too_wide_long_table_goes_landscape() -> None:
+    tex = render_table(_stats_text_regression(), "tex", provenance_hash=HASH)
+    lines = tex.splitlines()
+    assert "\\usepackage{pdflscape}" in lines[1] and "landscape" in lines[3]
+    assert "\\begin{landscape}" in tex and "\\end{landscape}" in tex
+    assert tex.count("\\centering\\arraybackslash}p{") == 8  # the estimate columns wrap, centred
+    assert "Warning" not in tex  # it fits the landscape line
+
+
 def test_tex_long_table_is_longtable_and_names_its_packages() -> None:
     tex = render_table(_long_plain(100), "tex", provenance_hash=HASH)
     lines = tex.splitlines()
@@ -631,7 +663,8 @@ def _no_tex(engine: str) -> bool:
 
 @pytest.mark.skipif(_no_tex("pdflatex"), reason="pdflatex not installed: LaTeX output not compiled")
 def test_tex_members_and_wide_tables_compile_without_overfull(tmp_path: Path) -> None:
-    for k, table in enumerate([_members_table(358), _wide_regression(), _long_plain(60)]):
+    for k, table in enumerate([_members_table(358), _wide_regression(), _long_plain(60),
+                               _stats_text_regression()]):
         log = _compile(
             tmp_path / str(k), render_table(table, "tex", provenance_hash=HASH), "pdflatex", runs=2
         )

@@ -32,7 +32,7 @@ import io as _stdio
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -882,6 +882,9 @@ TEX_LONG_ROWS = 45
 #: width of a 10pt ``article`` page (345pt) less a safety margin for the width estimates.
 _TEX_LINE_PT = 320.0
 _TEX_TABCOLSEP_PT = 6.0
+# a long table too wide for the portrait line is set in landscape (pdflscape): the usable width
+# is then the text height, conservatively this many points
+_TEX_LANDSCAPE_PT = 500.0
 #: Font size commands tried in order, with their nominal size in points.
 _TEX_SIZES: tuple[tuple[str, float], ...] = (
     ("", 10.0),
@@ -897,7 +900,7 @@ _CJK_RE = re.compile(
     "\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0002fa1f]"
 )
 #: Characters after which a wrapped cell may break a long token (lists of ids, snake_case).
-_BREAK_AFTER = ",;/_"
+_BREAK_AFTER = ",;/_–—"
 
 
 def _has_cjk(text: str) -> bool:
@@ -990,9 +993,20 @@ class _TexPlan:
     header_width_em: tuple[float | None, ...]  # per column: wrap the header at this width
     long: bool
     overfull_risk: bool  # even the smallest size does not fit the estimate
+    landscape: bool = False  # a long table set on a landscape page (pdflscape)
 
 
 def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
+    """The portrait plan, or for a long table too wide for it even at the smallest size, the
+    landscape plan (a float table is scaled to the line instead, see :func:`_render_tex`)."""
+    plan = _tex_plan_at(lay, long_rows, _TEX_LINE_PT)
+    if plan.long and plan.overfull_risk:
+        wide = _tex_plan_at(lay, long_rows, _TEX_LANDSCAPE_PT)
+        return replace(wide, landscape=True)
+    return plan
+
+
+def _tex_plan_at(lay: _Layout, long_rows: int, line_pt: float) -> _TexPlan:
     """Choose font size and column types so that the table fits the line width.
 
     Widths are estimated from the characters (see :func:`_char_em`); numeric columns never
@@ -1011,14 +1025,17 @@ def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
     n_body = len(rows)
     long = n_body > long_rows
     for size, pt in _TEX_SIZES:
-        budget = _TEX_LINE_PT / pt - ncol * 2 * _TEX_TABCOLSEP_PT / pt
+        budget = line_pt / pt - ncol * 2 * _TEX_TABCOLSEP_PT / pt
         natural = [max(b, h) for b, h in zip(body_w, head_w, strict=True)]
         if sum(natural) <= budget:
             return _TexPlan(size, tuple(lay.align), (False,) * ncol, (None,) * ncol, long, False)
         # fixed columns keep their body width (header wrapped to it); text columns shrink
         fixed = [max(body_w[j], head_min[j]) for j in range(ncol)]
+        # label columns keep a readable paragraph width; estimate columns only need their
+        # longest unbreakable piece (a number with its stars, a word of a statistic)
+        floor = [_TEX_MIN_P_EM if lay.align[j] == "l" else _TEX_MIN_P_EM / 2 for j in range(ncol)]
         minimal = [
-            max(body_min[j], head_min[j], min(_TEX_MIN_P_EM, natural[j])) if wrappable[j] else fixed[j]
+            max(body_min[j], head_min[j], min(floor[j], natural[j])) if wrappable[j] else fixed[j]
             for j in range(ncol)
         ]
         last = size == _TEX_SIZES[-1][0]
@@ -1038,7 +1055,7 @@ def _tex_plan(lay: _Layout, long_rows: int) -> _TexPlan:
             for j in range(ncol):
                 if wrappable[j] and natural[j] > widths[j] + 1e-9:
                     # width as a share of the line, so the table scales with the document
-                    frac = widths[j] * pt / _TEX_LINE_PT
+                    frac = widths[j] * pt / line_pt
                     par = {"c": "\\centering", "r": "\\raggedleft"}.get(lay.align[j], "\\raggedright")
                     colspec.append(f">{{{par}\\arraybackslash}}p{{{frac:.3f}\\linewidth}}")
                     wrap.append(True)
@@ -1055,7 +1072,7 @@ def _wrap_breaks(latex: str) -> str:
     """Allow line breaks after the separators of long tokens in a paragraph cell."""
     # only inside tokens: a separator followed by a space already has its break
     out = latex.replace(r"\_", r"\_\allowbreak{}")
-    return re.sub(r"([,;/])(?=[^\s\\])", r"\1\\allowbreak{}", out)
+    return re.sub(r"([,;/–—])(?=[^\s\\])", r"\1\\allowbreak{}", out)
 
 
 def note_breaks(latex: str, min_chars: int = 30) -> str:
@@ -1086,6 +1103,8 @@ def _tex_requirements(lay: _Layout, plan: _TexPlan) -> list[str]:
         packages.append("array")
     if plan.long:
         packages.append("longtable")
+    if plan.landscape:
+        packages.append("pdflscape")
     elif plan.overfull_risk:
         packages.append("graphicx")
     lines = ["% Requires: " + ", ".join(f"\\usepackage{{{p}}}" for p in packages) + "."]
@@ -1096,10 +1115,13 @@ def _tex_requirements(lay: _Layout, plan: _TexPlan) -> list[str]:
         )
     else:
         lines.append("% Engine: pdfLaTeX (UTF-8 input), XeLaTeX or LuaLaTeX.")
+    if plan.landscape:
+        lines.append("% Layout: set on a landscape page (too wide for the portrait text width).")
     if plan.overfull_risk:
         lines.append(
-            "% Warning: wider than the text width even at \\scriptsize with wrapped cells; "
-            + ("consider landscape or fewer columns." if plan.long else "scaled down to the line width.")
+            "% Warning: wider than the text width even at \\scriptsize with wrapped cells"
+            + ("" if not plan.landscape else " on a landscape page")
+            + ("; consider fewer columns." if plan.long else "; scaled down to the line width.")
         )
     return lines
 
@@ -1111,7 +1133,7 @@ def tex_preamble(tex: str) -> str:
     (the CJK font, ``\\setCJKmainfont``, is the paper's choice and is not included).
     """
     lines: list[str] = []
-    for line in tex.splitlines()[:4]:
+    for line in tex.splitlines()[:8]:
         if line.startswith("% Requires: "):
             lines += re.findall(r"\\usepackage\{[^}]+\}", line)
         if line.startswith("% Engine: ") and "xeCJK" in line:
@@ -1148,6 +1170,8 @@ def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) ->
             "}",
         ]
     if plan.long:
+        if plan.landscape:
+            out.append("\\begin{landscape}")
         out.append("\\begingroup")
         if plan.size:
             out.append(plan.size)
@@ -1180,6 +1204,8 @@ def _render_tex(lay: _Layout, footer: str, *, long_rows: int = TEX_LONG_ROWS) ->
         out.append("\\end{longtable}")
         out.extend(notes)
         out.append("\\endgroup")
+        if plan.landscape:
+            out.append("\\end{landscape}")
     else:
         out += ["\\begin{table}[htbp]", "\\centering"]
         if plan.size:
