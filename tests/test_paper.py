@@ -130,6 +130,7 @@ def test_paper_compiles_with_the_named_engine(run_dir: Path, n_items: int, engin
         assert proc.returncode == 0, proc.stdout[-3000:]
     log = (folder / "main.log").read_text(encoding="utf-8", errors="replace")
     assert "undefined" not in log  # every cited key resolved by bibtex, every reference defined
+    assert "Overfull \\hbox" not in log  # tables, notes and the appendix's paths stay in the margins
     assert (folder / "main.pdf").stat().st_size > 1000
 
 

@@ -292,12 +292,12 @@ def write_paper(
 
     # paths and hashes are long tokens: allow breaks after / _ , so no line runs into the margin
     appendix = "\n".join(
-        f"\\item {note_breaks(_tex_escape(line))}" for line in _appendix_lines(prov, prov_hash)
+        f"\\item {note_breaks(_tex_escape(line), min_chars=12)}" for line in _appendix_lines(prov, prov_hash)
     )
     document = "\n".join(preamble) + (
         f"\n\\title{{{_tex_escape(title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n\n"
         + "\n".join(bodies)
-        + "\n\\appendix\n\\section{Data and methods}\n\\begin{itemize}\n"
+        + "\n\\appendix\n\\section{Data and methods}\n\\begin{itemize}\\raggedright\n"
         + appendix
         + "\n\\end{itemize}\n"
         + (f"\\nocite{{{cite_all}}}\n" if keys else "")
