@@ -507,23 +507,17 @@ def _check_wkt(wkts: pd.Series, *, source: str, column: str, row_offset: int) ->
     present = wkts.notna().to_numpy()
     geoms = shapely.from_wkt(wkts.where(wkts.notna(), None).to_numpy(dtype=object), on_invalid="ignore")
     bad = present & pd.isna(geoms)
-    if bad.any():
-        raise InputError(
-            "geometry is not valid WKT",
-            source=source,
-            rows=(np.flatnonzero(bad) + row_offset).tolist(),
-            column=column,
-        )
+    C.reject_rows(bad, "geometry is not valid WKT", source=source, column=column, row_offset=row_offset)
     kinds = shapely.get_type_id(geoms[present])
     not_area = np.zeros(len(wkts), dtype=bool)
     not_area[np.flatnonzero(present)] = ~np.isin(kinds, [3, 6])  # Polygon, MultiPolygon
-    if not_area.any():
-        raise InputError(
-            "geometry must be a POLYGON or MULTIPOLYGON",
-            source=source,
-            rows=(np.flatnonzero(not_area) + row_offset).tolist(),
-            column=column,
-        )
+    C.reject_rows(
+        not_area,
+        "geometry must be a POLYGON or MULTIPOLYGON",
+        source=source,
+        column=column,
+        row_offset=row_offset,
+    )
 
 
 def _dissolve_wkt(wkts: pd.Series) -> str | None:
@@ -622,13 +616,13 @@ def ingest_panel(
     for v in vintages.values():  # every vintage may be logged (robustness columns too)
         values = panel[f"gdp_{v.name}"].astype("float64")
         bad = (values <= 0).fillna(False).to_numpy()
-        if bad.any():
-            raise InputError(
-                "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
-                source=src,
-                rows=(np.flatnonzero(bad) + spec.first_data_row).tolist(),
-                column=v.column,
-            )
+        C.reject_rows(
+            bad,
+            "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
+            source=src,
+            column=v.column,
+            row_offset=spec.first_data_row,
+        )
     outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
     panel.loc[outside, "gdp"] = pd.NA
     panel.loc[outside, "vintage"] = pd.NA
