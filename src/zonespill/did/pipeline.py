@@ -276,12 +276,7 @@ def _estimate_column(
     from zonespill.did.callaway import callaway_santanna
     from zonespill.errors import EstimationError, InputError
 
-    base: dict[str, Any] = {
-        "design": sample.name,
-        "estimator": est,
-        "n_obs": len(sample.data),
-        "n_units": sample.n_units,
-    }
+    base = D.estimate_base(sample, est)
     try:
         if not sample.cohort_sizes():
             raise EstimationError("no treated cohort with a pre-treatment year in the sample")
@@ -458,7 +453,7 @@ def staggered_step(
             draw = bool(table.get("event_study")) and first_cs
             if est == D.CS_NEVER and sample.n_never() < settings.min_units_per_side:
                 r = D.Estimate(
-                    design=sample.name, estimator=est, n_obs=len(sample.data), n_units=sample.n_units,
+                    **D.estimate_base(sample, est),
                     reason=f"only {lab.count(sample.n_never())} never treated"
                     f" (fewer than min_units_per_side = {settings.min_units_per_side}): no never-treated "
                     "comparison",
