@@ -215,38 +215,33 @@ def _build(
         )
         return
     ry = inputs.need("region_year")
+    # what the study-layer steps (summary, dispersion, panel_ols) all take
+    layer: dict[str, Any] = {
+        "region_year": ry,
+        "provenance": prov,
+        "labels": lab,
+        "table_id": table["id"],
+        "title": title,
+        **common,
+    }
     if design == "summary":
         from zonespill.steps import table_descriptives_step
 
         table_descriptives_step(
-            region_year=ry,
-            provenance=prov,
             variables=table.get("variables"),
-            labels=lab,
             extra_notes=[lab.text(n) for n in table.get("notes") or ()],
-            table_id=table["id"],
-            title=title,
-            **common,
+            **layer,
         )
     elif design == "dispersion":
         from zonespill.steps import table_sigma_step
 
         table_sigma_step(
-            region_year=ry,
-            provenance=prov,
-            figure_stem=_figure(table, figure_dir, scratch),
-            outcome=str(table["outcome"]),
-            labels=lab,
-            table_id=table["id"],
-            title=title,
-            **common,
+            figure_stem=_figure(table, figure_dir, scratch), outcome=str(table["outcome"]), **layer
         )
     elif design == "panel_ols":
         from zonespill.steps import table_twfe_step
 
         table_twfe_step(
-            region_year=ry,
-            provenance=prov,
             outcome=str(table["outcome"]),
             columns=table["columns"],
             fixed_effects=table["fixed_effects"],
@@ -254,11 +249,8 @@ def _build(
             covariates=table.get("covariates") or (),
             sample=table.get("sample"),
             cluster=table["cluster"],
-            labels=lab,
-            table_id=table["id"],
-            title=title,
             extra_notes=[lab.text(n) for n in table.get("notes") or ()],
-            **common,
+            **layer,
         )
     elif table["family"] == "did":
         from zonespill.did import pipeline as did
