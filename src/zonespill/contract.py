@@ -362,14 +362,13 @@ def check_key(
                 source=source,
                 column=names.get(name, name),
             )
-        null = frame[name].isna()
-        if null.any():
-            raise InputError(
-                "missing value in a key column",
-                source=source,
-                rows=_rows(null, row_offset),
-                column=names.get(name, name),
-            )
+        reject_rows(
+            frame[name].isna(),
+            "missing value in a key column",
+            source=source,
+            row_offset=row_offset,
+            column=names.get(name, name),
+        )
     dup = frame.duplicated(subset=list(contract.key), keep=False)
     if dup.any():
         first = [
