@@ -181,6 +181,15 @@ def _rows(mask: np.ndarray | pd.Series, row_offset: int) -> list[int]:
     return (np.flatnonzero(np.asarray(mask)) + row_offset).tolist()
 
 
+def reject_rows(
+    mask: np.ndarray | pd.Series, reason: str, *, source: str, column: str | None = None, row_offset: int = 1
+) -> None:
+    """Raise :class:`InputError` naming every row where ``mask`` is true (row number = position +
+    ``row_offset``, the file's numbering); nothing when no row is."""
+    if mask.any():
+        raise InputError(reason, source=source, rows=_rows(mask, row_offset), column=column)
+
+
 def coerce_and_validate(
     frame: pd.DataFrame,
     contract: TableContract,
@@ -262,21 +271,14 @@ def _coerce_column(series: pd.Series, col: Column, *, source: str, row_offset: i
         )
     values = numeric.astype("float64")
     infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
-    if infinite.any():
-        raise InputError(
-            "value is infinite", source=source, rows=_rows(infinite, row_offset), column=col.name
-        )
+    reject_rows(infinite, "value is infinite", source=source, row_offset=row_offset, column=col.name)
     if col.kind == "int":
         huge = (values.abs() > 2**53).fillna(False)
-        if huge.any():
-            raise InputError(
-                "whole number out of range", source=source, rows=_rows(huge, row_offset), column=col.name
-            )
+        reject_rows(huge, "whole number out of range", source=source, row_offset=row_offset, column=col.name)
         frac = values.notna() & (values != np.round(values))
-        if frac.any():
-            raise InputError(
-                "value must be a whole number", source=source, rows=_rows(frac, row_offset), column=col.name
-            )
+        reject_rows(
+            frac, "value must be a whole number", source=source, row_offset=row_offset, column=col.name
+        )
         return values.astype("Int64")
     return values.astype("Float64")
 
@@ -290,11 +292,12 @@ def _check_values(
     year_range: tuple[int, int] | None,
 ) -> None:
     missing = series.isna()
-    if not col.nullable and missing.any():
-        raise InputError(
+    if not col.nullable:
+        reject_rows(
+            missing,
             "missing value in a required column",
             source=source,
-            rows=_rows(missing, row_offset),
+            row_offset=row_offset,
             column=col.name,
         )
     present = series[~missing]
@@ -314,32 +317,29 @@ def _check_values(
             lo, hi = year_range
         values = series.astype("float64")
         if col.positive:
-            bad = (values <= 0).fillna(False)
-            if bad.any():
-                raise InputError(
-                    "value must be > 0 (the level is logged; 0 or a negative value has no logarithm)",
-                    source=source,
-                    rows=_rows(bad, row_offset),
-                    column=col.name,
-                )
+            reject_rows(
+                (values <= 0).fillna(False),
+                "value must be > 0 (the level is logged; 0 or a negative value has no logarithm)",
+                source=source,
+                row_offset=row_offset,
+                column=col.name,
+            )
         if lo is not None:
-            bad = (values < lo).fillna(False)
-            if bad.any():
-                raise InputError(
-                    f"value below the minimum {lo:g}",
-                    source=source,
-                    rows=_rows(bad, row_offset),
-                    column=col.name,
-                )
+            reject_rows(
+                (values < lo).fillna(False),
+                f"value below the minimum {lo:g}",
+                source=source,
+                row_offset=row_offset,
+                column=col.name,
+            )
         if hi is not None:
-            bad = (values > hi).fillna(False)
-            if bad.any():
-                raise InputError(
-                    f"value above the maximum {hi:g}",
-                    source=source,
-                    rows=_rows(bad, row_offset),
-                    column=col.name,
-                )
+            reject_rows(
+                (values > hi).fillna(False),
+                f"value above the maximum {hi:g}",
+                source=source,
+                row_offset=row_offset,
+                column=col.name,
+            )
 
 
 def check_key(
@@ -362,14 +362,13 @@ def check_key(
                 source=source,
                 column=names.get(name, name),
             )
-        null = frame[name].isna()
-        if null.any():
-            raise InputError(
-                "missing value in a key column",
-                source=source,
-                rows=_rows(null, row_offset),
-                column=names.get(name, name),
-            )
+        reject_rows(
+            frame[name].isna(),
+            "missing value in a key column",
+            source=source,
+            row_offset=row_offset,
+            column=names.get(name, name),
+        )
     dup = frame.duplicated(subset=list(contract.key), keep=False)
     if dup.any():
         first = [

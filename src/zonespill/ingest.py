@@ -507,23 +507,17 @@ def _check_wkt(wkts: pd.Series, *, source: str, column: str, row_offset: int) ->
     present = wkts.notna().to_numpy()
     geoms = shapely.from_wkt(wkts.where(wkts.notna(), None).to_numpy(dtype=object), on_invalid="ignore")
     bad = present & pd.isna(geoms)
-    if bad.any():
-        raise InputError(
-            "geometry is not valid WKT",
-            source=source,
-            rows=(np.flatnonzero(bad) + row_offset).tolist(),
-            column=column,
-        )
+    C.reject_rows(bad, "geometry is not valid WKT", source=source, column=column, row_offset=row_offset)
     kinds = shapely.get_type_id(geoms[present])
     not_area = np.zeros(len(wkts), dtype=bool)
     not_area[np.flatnonzero(present)] = ~np.isin(kinds, [3, 6])  # Polygon, MultiPolygon
-    if not_area.any():
-        raise InputError(
-            "geometry must be a POLYGON or MULTIPOLYGON",
-            source=source,
-            rows=(np.flatnonzero(not_area) + row_offset).tolist(),
-            column=column,
-        )
+    C.reject_rows(
+        not_area,
+        "geometry must be a POLYGON or MULTIPOLYGON",
+        source=source,
+        column=column,
+        row_offset=row_offset,
+    )
 
 
 def _dissolve_wkt(wkts: pd.Series) -> str | None:
@@ -622,13 +616,13 @@ def ingest_panel(
     for v in vintages.values():  # every vintage may be logged (robustness columns too)
         values = panel[f"gdp_{v.name}"].astype("float64")
         bad = (values <= 0).fillna(False).to_numpy()
-        if bad.any():
-            raise InputError(
-                "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
-                source=src,
-                rows=(np.flatnonzero(bad) + spec.first_data_row).tolist(),
-                column=v.column,
-            )
+        C.reject_rows(
+            bad,
+            "value must be > 0 (GDP is logged; 0 or a negative value has no logarithm)",
+            source=src,
+            column=v.column,
+            row_offset=spec.first_data_row,
+        )
     outside = ~panel["year"].between(chosen.first_year, chosen.last_year)
     panel.loc[outside, "gdp"] = pd.NA
     panel.loc[outside, "vintage"] = pd.NA
@@ -640,19 +634,9 @@ def ingest_panel(
             rows="all",
             column=chosen.column,
         )
-    panel, record = handle_unknown_regions(
-        panel,
-        ["region_id"],
-        regions["region_id"],
-        rule=unknown_regions,
-        table="panel",
-        source=src,
-        row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(panel)),
-        source_columns=spec.columns,
-        rule_key="inputs.panel.unknown_regions",
+    panel = _unknown_rule_whole_file(
+        panel, spec, ["region_id"], regions, rule=unknown_regions, table="panel", drops=drops
     )
-    if record is not None and drops is not None:
-        drops.append(record)
     if plausibility is not None and records is not None:
         records.extend(
             C.plausibility_warnings(
@@ -688,16 +672,34 @@ def _read_region_keyed(
         year_range=years,
         source_columns=source_names(spec),
     )
+    return _unknown_rule_whole_file(
+        frame, spec, region_columns, regions, rule=unknown_regions, table=table, drops=drops
+    )
+
+
+def _unknown_rule_whole_file(
+    frame: pd.DataFrame,
+    spec: SourceSpec,
+    region_columns: Sequence[str],
+    regions: pd.DataFrame,
+    *,
+    rule: str,
+    table: str,
+    drops: list[C.DropRecord] | None = None,
+    rule_key: str | None = None,
+) -> pd.DataFrame:
+    """:func:`handle_unknown_regions` on a table read whole from ``spec`` (rows numbered from its first
+    data row); a drop record goes to ``drops``."""
     frame, record = handle_unknown_regions(
         frame,
         region_columns,
         regions["region_id"],
-        rule=unknown_regions,
+        rule=rule,
         table=table,
-        source=src,
+        source=str(spec.path),
         row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(frame)),
         source_columns=spec.columns,
-        rule_key=f"inputs.{table}.unknown_regions",
+        rule_key=rule_key or f"inputs.{table}.unknown_regions",
     )
     if record is not None and drops is not None:
         drops.append(record)
@@ -1138,15 +1140,13 @@ def apply_deflator(
         )
         where = f"{level} index {spec.path.name}"
         if level == "region":
-            table, _ = handle_unknown_regions(
+            table = _unknown_rule_whole_file(
                 table,
+                spec,
                 ["region_id"],
-                regions["region_id"],
+                regions,
                 rule="error",
                 table="deflator",
-                source=src,
-                row_numbers=np.arange(spec.first_data_row, spec.first_data_row + len(table)),
-                source_columns=spec.columns,
                 rule_key=f"{key}.unknown_regions",
             )
             lookup = table.set_index(["region_id", "year"])["index"]

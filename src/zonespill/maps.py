@@ -119,15 +119,10 @@ def tie_arcs(
     DataFrame
         Sorted by ``n_ties`` then ids (heaviest arcs drawn last, i.e. on top).
     """
+    from zonespill.tables import _require_columns
+
     src = "tie_arcs(ties)"
-    for col in (source_col, target_col, direction_col):
-        if col not in ties.columns:
-            raise InputError(
-                f"required column is missing (columns present: {list(ties.columns)})",
-                source=src,
-                rows="all",
-                column=col,
-            )
+    _require_columns(ties, (source_col, target_col, direction_col), src)
     frame = ties
     # one arc per analysis-level tie (a pairing expanded to several ties keeps them all)
     key = "tie_id" if "tie_id" in frame.columns else "collab_id"

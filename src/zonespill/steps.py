@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -164,15 +164,23 @@ def _balance_years(
     return int(analysis.get("first_year", first)), int(analysis.get("last_year", last))
 
 
-def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
-    spec = SourceSpec.from_config(options, key="inputs.zones")
+def _ingest_region_keyed(
+    options: Mapping[str, Any], table: str, reader: Callable[..., pd.DataFrame], regions: Path
+) -> tuple[pd.DataFrame, list[C.DropRecord]]:
+    """Read ``inputs.<table>`` (zones, flows) with ``reader``; unknown codes follow ``unknown_regions``."""
+    spec = SourceSpec.from_config(options, key=f"inputs.{table}")
     records: list[C.DropRecord] = []
-    zones = ingest_zones(
+    frame = reader(
         spec,
         regions=read_canonical(regions, "regions"),
         unknown_regions=str(options.get("unknown_regions", "error")),
         drops=records,
     )
+    return frame, records
+
+
+def ingest_zones_step(options: Mapping[str, Any], *, regions: Path, out: Path) -> pd.DataFrame:
+    zones, records = _ingest_region_keyed(options, "zones", ingest_zones, regions)
     for rec in records:
         log.warning("zones: %s: %s (rows %s)", rec.reason, "; ".join(rec.detail), list(rec.rows))
     write_canonical(out, zones, "zones")
@@ -205,14 +213,7 @@ def ingest_flows_step(
     options: Mapping[str, Any], *, regions: Path, out: Path, drops: Path | None = None
 ) -> pd.DataFrame:
     """Validate the flows table; unknown codes follow ``inputs.flows.unknown_regions``."""
-    spec = SourceSpec.from_config(options, key="inputs.flows")
-    records: list[C.DropRecord] = []
-    flows = ingest_flows(
-        spec,
-        regions=read_canonical(regions, "regions"),
-        unknown_regions=str(options.get("unknown_regions", "error")),
-        drops=records,
-    )
+    flows, records = _ingest_region_keyed(options, "flows", ingest_flows, regions)
     for rec in records:
         log.warning("flows: %s: %s", rec.reason, "; ".join(rec.detail[:20]))
     write_json(Path(drops) if drops else Path(out).parent / "flows_drops.json", drop_records_json(records))

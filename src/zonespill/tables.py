@@ -389,6 +389,18 @@ def _display_order(
     return chosen
 
 
+def _label_columns(
+    frame: pd.DataFrame, columns: tuple[str, str], source: str
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``frame`` indexed 0..n-1 and its two label columns as text; a missing label names its rows."""
+    out = frame.reset_index(drop=True)
+    for col in columns:
+        bad = _rows(out[col].isna().to_numpy())
+        if bad:
+            raise InputError("labels must not be missing", source=source, rows=bad, column=col)
+    return out, out[columns[0]].astype(str).tolist(), out[columns[1]].astype(str).tolist()
+
+
 def _require_columns(frame: pd.DataFrame, cols: Sequence[str], source: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}", source=source)
@@ -518,13 +530,7 @@ class RegressionTable:
         _require_columns(coefs, ["model", "term", "estimate", "se"], src)
         if len(coefs) == 0:
             raise InputError("the coefficient frame has no rows", source=src, rows="all")
-        c = coefs.reset_index(drop=True)
-        for col in ("model", "term"):
-            bad = _rows(c[col].isna().to_numpy())
-            if bad:
-                raise InputError("labels must not be missing", source=src, rows=bad, column=col)
-        model_col = c["model"].astype(str).tolist()
-        term_col = c["term"].astype(str).tolist()
+        c, model_col, term_col = _label_columns(coefs, ("model", "term"), src)
         est = _numeric_column(c, "estimate", src)
         se = _numeric_column(c, "se", src)
         bad = _rows(se < 0)
@@ -587,13 +593,7 @@ class RegressionTable:
         if stats is not None and len(stats) > 0:
             ssrc = "stats"
             _require_columns(stats, ["model", "stat", "value"], ssrc)
-            s = stats.reset_index(drop=True)
-            for col in ("model", "stat"):
-                bad = _rows(s[col].isna().to_numpy())
-                if bad:
-                    raise InputError("labels must not be missing", source=ssrc, rows=bad, column=col)
-            smodel = s["model"].astype(str).tolist()
-            sname = s["stat"].astype(str).tolist()
+            s, smodel, sname = _label_columns(stats, ("model", "stat"), ssrc)
             unknown_rows = [i + 1 for i, m in enumerate(smodel) if m not in models_present]
             if unknown_rows:
                 raise InputError(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from zonespill.contract import reject_rows
 from zonespill.errors import InputError
 
 Transform = Literal["binary", "row", "distance", "given"]
@@ -174,35 +175,17 @@ class SpatialWeights:
         j = edges["j"].astype("string")
         w = pd.to_numeric(edges["w"], errors="coerce")
         bad_w = w.isna() & edges["w"].notna()
-        if bad_w.any():
-            raise InputError(
-                "weight is not a number", source=source, rows=(np.flatnonzero(bad_w) + 1).tolist(), column="w"
-            )
-        if i.isna().any():
-            raise InputError(
-                "missing origin id", source=source, rows=(np.flatnonzero(i.isna()) + 1).tolist(), column="i"
-            )
+        reject_rows(bad_w, "weight is not a number", source=source, column="w")
+        reject_rows(i.isna(), "missing origin id", source=source, column="i")
         if ids is None:
             ids = list(dict.fromkeys(i.tolist()))
         id_list = [str(u) for u in ids]
         pos = {u: k for k, u in enumerate(id_list)}
         link = j.notna()
         unknown_i = ~i.isin(id_list)
-        if unknown_i.any():
-            raise InputError(
-                "id not in the weights' id list",
-                source=source,
-                rows=(np.flatnonzero(unknown_i) + 1).tolist(),
-                column="i",
-            )
+        reject_rows(unknown_i, "id not in the weights' id list", source=source, column="i")
         unknown_j = link & ~j.isin(id_list)
-        if unknown_j.any():
-            raise InputError(
-                "neighbour id is not a unit of the weights",
-                source=source,
-                rows=(np.flatnonzero(unknown_j) + 1).tolist(),
-                column="j",
-            )
+        reject_rows(unknown_j, "neighbour id is not a unit of the weights", source=source, column="j")
         dup = edges.loc[link, ["i", "j"]].astype(str).duplicated(keep=False)
         if dup.any():
             rows = (np.flatnonzero(link)[np.flatnonzero(dup.to_numpy())] + 1).tolist()

@@ -126,19 +126,26 @@ def weights_file(rows: list[tuple[str, str, str]], **extra: Any) -> Mutator:
     return mutate
 
 
-def excel_merged_header(data: Path, cfg: dict[str, Any]) -> None:
+def _zones_to_excel(data: Path, cfg: dict[str, Any], edit: Callable[[Any, list[list[str]]], None]) -> None:
+    """zones.csv rewritten as zones.xlsx (``edit(sheet, rows)`` writes the rows) and configured."""
     import openpyxl
 
     wb = openpyxl.Workbook()
-    ws = wb.active
     with open(data / "zones.csv", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    ws.append(["Zone catalogue (synthetic)"] + [None] * (len(rows[0]) - 1))
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(rows[0]))
-    for r in rows:
-        ws.append(r)
+    edit(wb.active, rows)
     wb.save(data / "zones.xlsx")
     cfg["inputs"]["zones"]["path"] = str(data / "zones.xlsx")
+
+
+def excel_merged_header(data: Path, cfg: dict[str, Any]) -> None:
+    def edit(ws: Any, rows: list[list[str]]) -> None:
+        ws.append(["Zone catalogue (synthetic)"] + [None] * (len(rows[0]) - 1))
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(rows[0]))
+        for r in rows:
+            ws.append(r)
+
+    _zones_to_excel(data, cfg, edit)
 
 
 def append_row(file: str, values: list[str]) -> Mutator:
@@ -165,18 +172,14 @@ def keep_rows(file: str, n: int) -> Mutator:
 
 def excel_formula_without_value(data: Path, cfg: dict[str, Any]) -> None:
     """A workbook written by a script: the formula is stored, its value never computed."""
-    import openpyxl
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    with open(data / "zones.csv", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    for r in rows:
-        ws.append(r)
-    ws["F4"] = "=1990+6"  # approval year of spreadsheet row 4
-    ws["F6"] = "=F4+1"
-    wb.save(data / "zones.xlsx")
-    cfg["inputs"]["zones"]["path"] = str(data / "zones.xlsx")
+    def edit(ws: Any, rows: list[list[str]]) -> None:
+        for r in rows:
+            ws.append(r)
+        ws["F4"] = "=1990+6"  # approval year of spreadsheet row 4
+        ws["F6"] = "=F4+1"
+
+    _zones_to_excel(data, cfg, edit)
 
 
 def directory_as_input(data: Path, cfg: dict[str, Any]) -> None:

@@ -44,6 +44,33 @@ def _cell(r: D.Estimate) -> str:
     return f"{r.att:.3f}" if r.ok and np.isfinite(r.att) else ""
 
 
+def _recode(
+    base: dict[str, Path],
+    prov: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+    recode: Any,
+    analysis: Any,
+) -> list[Path]:
+    """The D7 step on a spine's outputs (n_boot 0, master seed 3)."""
+    return P.recode_step(
+        {"n_boot": 0},
+        region_year=base["region_year"],
+        panel=base["panel"],
+        regions=base["regions"],
+        collaborations=base["collaborations"],
+        weights=base["weights"],
+        weights_meta=base["weights_meta"],
+        provenance=prov,
+        outdir=outdir,
+        formats=formats,
+        master_seed=3,
+        table=TABLE,
+        recode=recode,
+        analysis=analysis,
+    )
+
+
 def test_d7_equals_a_run_on_the_recoded_file(tiny: tuple[Path, dict[str, Any]]) -> None:
     tmp, config = tiny
     base = run_spine(config, tmp / "base")
@@ -59,22 +86,7 @@ def test_d7_equals_a_run_on_the_recoded_file(tiny: tuple[Path, dict[str, Any]]) 
     prov = tmp / "provenance.json"
     write_provenance(prov, {"synthetic": True})
     out = tmp / "tables"
-    P.recode_step(
-        {"n_boot": 0},
-        region_year=base["region_year"],
-        panel=base["panel"],
-        regions=base["regions"],
-        collaborations=base["collaborations"],
-        weights=base["weights"],
-        weights_meta=base["weights_meta"],
-        provenance=prov,
-        outdir=out,
-        formats=("csv", "md"),
-        master_seed=3,
-        table=TABLE,
-        recode=SCENARIO,
-        analysis=config["analysis"],
-    )
+    _recode(base, prov, out, ("csv", "md"), SCENARIO, config["analysis"])
     t = pd.read_csv(out / "D7.csv", dtype=str, keep_default_na=False)
     est = t[t["row"] == "estimate"].set_index("term")
     checked = 0
@@ -106,19 +118,4 @@ def test_unmatched_rule_is_a_config_error(tiny: tuple[Path, dict[str, Any]]) -> 
     write_provenance(prov, {"synthetic": True})
     bad = {"typo": [{"match": {"programme": "ne_east_2071"}, "set": {"direction": "forward"}}]}
     with pytest.raises(ConfigError, match="no collaboration matches programme = ne_east_2071"):
-        P.recode_step(
-            {"n_boot": 0},
-            region_year=base["region_year"],
-            panel=base["panel"],
-            regions=base["regions"],
-            collaborations=base["collaborations"],
-            weights=base["weights"],
-            weights_meta=base["weights_meta"],
-            provenance=prov,
-            outdir=tmp / "t",
-            formats=("csv",),
-            master_seed=3,
-            table=TABLE,
-            recode=bad,
-            analysis=config["analysis"],
-        )
+        _recode(base, prov, tmp / "t", ("csv",), bad, config["analysis"])

@@ -456,10 +456,18 @@ def run_snakemake(
     if profile is not None:
         cmd += ["--profile", str(profile)]
     cmd += list(extra_args)
+    return run_in_group(cmd, cwd=workdir, env=run_env, timeout=timeout)
+
+
+def run_in_group(
+    cmd: Sequence[str], *, cwd: Path | str, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in its own process group; on ``timeout`` the whole group is killed and
+    :class:`subprocess.TimeoutExpired` carries the output so far."""
     proc = subprocess.Popen(
-        cmd,
-        cwd=workdir,
-        env=run_env,
+        list(cmd),
+        cwd=cwd,
+        env=dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -472,5 +480,5 @@ def run_snakemake(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err) from None
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        raise subprocess.TimeoutExpired(list(cmd), timeout, output=out, stderr=err) from None
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)

@@ -77,28 +77,9 @@ def run(
     flow: Workflow, *extra: str, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run Snakemake to completion (own process group; killed as a group on timeout)."""
-    import contextlib
-    import signal
+    from cluster import run_in_group
 
-    cmd = snakemake_command(flow, *extra)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=flow.workdir,
-        env=venv_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err) from None
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_in_group(snakemake_command(flow, *extra), cwd=flow.workdir, env=venv_env(env), timeout=timeout)
 
 
 def explain(proc: subprocess.CompletedProcess[str]) -> str:

@@ -189,7 +189,6 @@ def beta_step(
     """C2 (cross-sectional beta with tie interactions, OLS + SEM/SAR) and FC2 (scatter)."""
     from zonespill import figures
     from zonespill.convergence.plots import plot_beta_scatter
-    from zonespill.tables import RegressionTable, write_table
 
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
@@ -217,16 +216,15 @@ def beta_step(
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
-    table = RegressionTable.from_long(
-        design.coefs,
-        design.stats,
+    paths = _write_regression(
+        design,
         table_id="C2",
         title="Cross-sectional beta convergence and collaboration ties",
         notes=notes,
-        term_labels=design.labels,
-        term_order=_term_order(design.coefs, design.labels),
+        provenance=provenance,
+        outdir=outdir,
+        formats=formats,
     )
-    paths = write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
     figures.use_agg()
     assert design.data is not None
     cs = design.data.reset_index()
@@ -249,6 +247,31 @@ def _term_order(coefs: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
     return ordered + [t for t in present if t not in ordered]
 
 
+def _write_regression(
+    design: Any,
+    *,
+    table_id: str,
+    title: str,
+    notes: tuple[str, ...],
+    provenance: Path,
+    outdir: Path,
+    formats: tuple[str, ...],
+) -> list[Path]:
+    """Write a design's long coefficients / statistics as a regression table (C2, C3)."""
+    from zonespill.tables import RegressionTable, write_table
+
+    table = RegressionTable.from_long(
+        design.coefs,
+        design.stats,
+        table_id=table_id,
+        title=title,
+        notes=notes,
+        term_labels=design.labels,
+        term_order=_term_order(design.coefs, design.labels),
+    )
+    return write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
+
+
 # --------------------------------------------------------------------------- C3
 def panel_step(
     options: Mapping[str, Any],
@@ -261,8 +284,6 @@ def panel_step(
     formats: tuple[str, ...],
 ) -> list[Path]:
     """C3: panel beta with two-way FE, tie interactions with the lagged level, SDM column."""
-    from zonespill.tables import RegressionTable, write_table
-
     opts = convergence_options(options)
     ry, first, last = _load(region_year, opts)
     W, seed, speed = _speed_setup(opts, weights, weights_meta)
@@ -314,16 +335,15 @@ def panel_step(
         SMALL_SAMPLE.format(n=n),
         *design.notes,
     )
-    table = RegressionTable.from_long(
-        design.coefs,
-        design.stats,
+    return _write_regression(
+        design,
         table_id="C3",
         title="Panel beta convergence and active collaboration ties (two-way FE)",
         notes=notes,
-        term_labels=design.labels,
-        term_order=_term_order(design.coefs, design.labels),
+        provenance=provenance,
+        outdir=outdir,
+        formats=formats,
     )
-    return write_table(table, outdir, provenance_hash=read_provenance_hash(provenance), formats=formats)
 
 
 # --------------------------------------------------------------------------- C4, C5 + FC3

@@ -324,12 +324,7 @@ def estimate(
     ``settings.n_boot`` is set, ``bootstrap`` is true and there is one clustering dimension.
     """
     kw: dict[str, Any] = {"outcome": Y, "unit": UNIT, "time": TIME, "cohort": G, "cluster": sample.cluster}
-    base: dict[str, Any] = {
-        "design": sample.name,
-        "estimator": estimator,
-        "n_obs": len(sample.data),
-        "n_units": sample.n_units,
-    }
+    base = estimate_base(sample, estimator)
     try:
         with warnings.catch_warnings():  # negative variance estimates surface as NaN SEs (noted by callers)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -341,6 +336,16 @@ def estimate(
         if reason is None:
             raise
         return Estimate(**base, reason=reason)
+
+
+def estimate_base(sample: Sample, estimator: str) -> dict[str, Any]:
+    """The fields every :class:`Estimate` of ``estimator`` on ``sample`` carries, failed or not."""
+    return {
+        "design": sample.name,
+        "estimator": estimator,
+        "n_obs": len(sample.data),
+        "n_units": sample.n_units,
+    }
 
 
 def _estimate(

@@ -181,6 +181,14 @@ COLUMN_ESTIMATORS: dict[str, str] = {
     "twfe": D.TWFE,
 }
 _COVARIATE_ESTIMATORS = (D.CS_NOTYET, D.CS_NEVER, D.TWFE)
+#: the comparison units of each estimator (the "Controls" row of the DiD tables)
+CONTROL_GROUPS: dict[str, str] = {
+    D.CS_NOTYET: "not yet treated",
+    D.CS_NEVER: "never treated",
+    D.BJS: "untreated obs.",
+    D.SA: "never treated",
+    D.TWFE: "all (static)",
+}
 
 
 def _declared_d1(table_id: str) -> dict[str, Any]:
@@ -276,12 +284,7 @@ def _estimate_column(
     from zonespill.did.callaway import callaway_santanna
     from zonespill.errors import EstimationError, InputError
 
-    base: dict[str, Any] = {
-        "design": sample.name,
-        "estimator": est,
-        "n_obs": len(sample.data),
-        "n_units": sample.n_units,
-    }
+    base = D.estimate_base(sample, est)
     try:
         if not sample.cohort_sizes():
             raise EstimationError("no treated cohort with a pre-treatment year in the sample")
@@ -458,7 +461,7 @@ def staggered_step(
             draw = bool(table.get("event_study")) and first_cs
             if est == D.CS_NEVER and sample.n_never() < settings.min_units_per_side:
                 r = D.Estimate(
-                    design=sample.name, estimator=est, n_obs=len(sample.data), n_units=sample.n_units,
+                    **D.estimate_base(sample, est),
                     reason=f"only {lab.count(sample.n_never())} never treated"
                     f" (fewer than min_units_per_side = {settings.min_units_per_side}): no never-treated "
                     "comparison",
@@ -479,13 +482,7 @@ def staggered_step(
                 drawn.add(fig_id)
             log.info("%s %s %s: att=%s se=%s %s", tid, tie, est, r.att, r.se, r.reason or "")
         cs_like = est in (D.CS_NOTYET, D.CS_NEVER)
-        controls = {
-            D.CS_NOTYET: "not yet treated",
-            D.CS_NEVER: "never treated",
-            D.BJS: "untreated obs.",
-            D.SA: "never treated",
-            D.TWFE: "all (static)",
-        }[est]
+        controls = CONTROL_GROUPS[est]
         se = (
             ("bootstrap" if settings.n_boot and settings.small_sample == "analytic" else "analytic IF")
             if cs_like
@@ -1319,14 +1316,7 @@ def recode_step(
         *sample_notes,
         *[lab.text(n) for n in table.get("notes") or ()],
     ]
-    controls = {
-        D.CS_NOTYET: "not yet treated",
-        D.CS_NEVER: "never treated",
-        D.BJS: "untreated obs.",
-        D.SA: "never treated",
-        D.TWFE: "all (static)",
-    }
-    stats = _stats({e: {"Controls": controls[e]} for e in ests})
+    stats = _stats({e: {"Controls": CONTROL_GROUPS[e]} for e in ests})
     tbl = _regression_table(
         results,
         table_id=tid,

@@ -95,6 +95,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from zonespill.contract import reject_rows
 from zonespill.errors import InputError
 from zonespill.geography import haversine_km
 from zonespill.weights import SpatialWeights
@@ -268,30 +269,17 @@ def prefecture_geography(
     )
     codes = raw["city_code"].str.strip()
     bad = ~codes.str.fullmatch(r"\d{6}")
-    if bad.any():
-        raise InputError(
-            "prefecture code is not 6 digits",
-            source=source,
-            rows=(np.flatnonzero(bad) + 2).tolist(),
-            column="city_code",
-        )
-    dup = codes.duplicated(keep=False)
-    if dup.any():
-        raise InputError(
-            "duplicate prefecture code",
-            source=source,
-            rows=(np.flatnonzero(dup) + 2).tolist(),
-            column="city_code",
-        )
+    reject_rows(bad, "prefecture code is not 6 digits", source=source, column="city_code", row_offset=2)
+    reject_rows(
+        codes.duplicated(keep=False),
+        "duplicate prefecture code",
+        source=source,
+        column="city_code",
+        row_offset=2,
+    )
     no_geom = raw["coord"].str.strip() == ""
     keep = ~codes.str[:2].isin(NON_MAINLAND_PROVINCES)
-    if (no_geom & keep).any():
-        raise InputError(
-            "prefecture has no polygon",
-            source=source,
-            rows=(np.flatnonzero(no_geom & keep) + 2).tolist(),
-            column="coord",
-        )
+    reject_rows(no_geom & keep, "prefecture has no polygon", source=source, column="coord", row_offset=2)
     raw = raw.assign(_row=np.arange(2, len(raw) + 2), city_code=codes)[keep]
     raw = raw.sort_values("city_code", kind="mergesort").reset_index(drop=True)
     geoms = []
@@ -471,30 +459,14 @@ def first_tie_years(pairs: pd.DataFrame, ids: Iterable[str], *, source: str = "p
             raise InputError("missing required column", source=source, column=col)
     direction = pairs["direction"].astype(str)
     bad = ~direction.isin(DIRECTIONS)
-    if bad.any():
-        raise InputError(
-            f"direction must be one of {DIRECTIONS}",
-            source=source,
-            rows=(np.flatnonzero(bad) + 1).tolist(),
-            column="direction",
-        )
+    reject_rows(bad, f"direction must be one of {DIRECTIONS}", source=source, column="direction")
     for col in ("source_id", "target_id"):
         unknown = ~pairs[col].astype(str).isin(ids)
-        if unknown.any():
-            raise InputError(
-                "unit not in the geography",
-                source=source,
-                rows=(np.flatnonzero(unknown) + 1).tolist(),
-                column=col,
-            )
+        reject_rows(unknown, "unit not in the geography", source=source, column=col)
     years = pd.to_numeric(pairs["start_year"], errors="coerce")
-    if years.isna().any():
-        raise InputError(
-            "start_year must be an integer year",
-            source=source,
-            rows=(np.flatnonzero(years.isna()) + 2).tolist(),
-            column="start_year",
-        )
+    reject_rows(
+        years.isna(), "start_year must be an integer year", source=source, column="start_year", row_offset=2
+    )
     roles = []
     for d in DIRECTIONS:
         sel = direction == d

@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 
 from zonespill.errors import EstimationError, InputError
-from zonespill.spatial._data import EFFECTS, build_panel, check_collinear, coerce_weights, demean, spatial_lag
+from zonespill.spatial._data import (
+    EFFECTS,
+    build_panel,
+    check_collinear,
+    coerce_weights,
+    durbin_lags,
+    durbin_list,
+    lag_operator,
+    require_cross_unit,
+    within,
+)
 from zonespill.spatial._engine import Core, Design, fit_ml, information
 from zonespill.spatial._result import SpatialResult
 from zonespill.spatial._robust import check_se_type, cluster_grid, sandwich, score_contributions
@@ -368,49 +378,31 @@ def panel_design(
         raise InputError(f"effects must be one of {EFFECTS}, got {effects!r}", source="effects")
     _, _, has_wx = MODELS[model]
     x = list(x)
-    if durbin is not None and not has_wx:
-        raise InputError(f"durbin= only applies to sdm, sdem and slx, not {model}", source="durbin")
-    dlist = list(x if durbin is None else durbin) if has_wx else []
-    if has_wx and not dlist:
-        raise InputError("durbin= must name at least one regressor", source="durbin")
-    bad = [d for d in dlist if d not in x]
-    if bad:
-        raise InputError(f"durbin regressors not in x: {bad}", source="durbin")
+    dlist = durbin_list(
+        x, durbin, has_wx=has_wx, not_applicable=f"durbin= only applies to sdm, sdem and slx, not {model}"
+    )
     weights = coerce_weights(W, w_ids)
     panel = build_panel(data, weights, y=y, x=x, unit=unit, time=time)
     spec = Spectrum(panel.W)
     n, T = panel.n, panel.T
     if T < 2 and effects in ("individual", "twoways"):
         raise InputError("individual effects need at least two periods", source="data", column=time)
-    if lee_yu and effects in ("time", "twoways") and not (spec.row_standardised and spec.no_islands):
-        raise InputError(
-            "the Lee-Yu cross-unit transformation needs row-standardised weights without islands "
-            f"(islands: {list(weights.islands)[:10]})",
-            source="W",
-        )
+    if lee_yu and effects in ("time", "twoways"):
+        require_cross_unit(spec, weights, "the Lee-Yu cross-unit transformation")
     Wm = panel.W
     Zraw = panel.X
     names = list(x)
     if dlist:
-        di = [x.index(d) for d in dlist]
-        Zraw = np.concatenate([panel.X, spatial_lag(Wm, panel.X[:, :, di])], axis=2)
-        names += [f"W_{d}" for d in dlist]
-    yt = demean(panel.y, effects)
-    Zt = demean(Zraw, effects)
-    check_collinear(Zt, Zraw, names, effects)
+        wx, wx_names = durbin_lags(Wm, panel.X, x, dlist)
+        Zraw = np.concatenate([panel.X, wx], axis=2)
+        names += wx_names
+    yt, Zt = within(panel.y, Zraw, names, effects)
+    lag = lag_operator(Wm, effects, project=lee_yu)
     if lee_yu:
-
-        def lag(v: np.ndarray) -> np.ndarray:
-            return demean(spatial_lag(Wm, v), effects)
-
         N_eff = {"individual": n * (T - 1), "time": (n - 1) * T, "twoways": (n - 1) * (T - 1)}[effects]
         T_eff = {"individual": T - 1, "time": T, "twoways": T - 1}[effects]
         unit_proj = effects in ("time", "twoways")
     else:
-
-        def lag(v: np.ndarray) -> np.ndarray:
-            return spatial_lag(Wm, v)
-
         N_eff, T_eff, unit_proj = n * T, T, False
     design = Design(yt, Zt, names, lag, spec, float(N_eff), float(T_eff), unit_proj, model)
     return design, dlist, n, T
@@ -464,11 +456,7 @@ def fit_cross_section(
     Zraw = np.concatenate([np.ones((1, panel.n, 1)), panel.X], axis=2)
     names = ["const", *x]
     check_collinear(Zraw, Zraw, names, "none")
-    Wm = panel.W
-
-    def lag(v: np.ndarray) -> np.ndarray:
-        return spatial_lag(Wm, v)
-
+    lag = lag_operator(panel.W, "none", project=False)
     design = Design(panel.y.copy(), Zraw, names, lag, spec, float(panel.n), 1.0, False, model)
     has_rho, has_lam, _ = MODELS[model]
     core = fit_ml(design, has_rho=has_rho, has_lam=has_lam)

@@ -7,7 +7,7 @@ laid out time-major as ``(T, n)`` / ``(T, n, k)`` in the weights' unit order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +197,65 @@ def spatial_lag(W: sp.csr_matrix, a: np.ndarray) -> np.ndarray:
     flat = np.moveaxis(a.reshape(T, n, -1), 1, 0).reshape(n, -1)
     out = np.asarray(W @ flat).reshape(n, T, -1)
     return np.moveaxis(out, 0, 1).reshape((T, n, *rest))
+
+
+def durbin_list(
+    x: Sequence[str], durbin: Sequence[str] | None, *, has_wx: bool, not_applicable: str
+) -> list[str]:
+    """The regressors that get a spatial lag (default all of ``x``); ``not_applicable`` is the error
+    when the model has no W X terms but ``durbin`` is given."""
+    if durbin is not None and not has_wx:
+        raise InputError(not_applicable, source="durbin")
+    dlist = list(x if durbin is None else durbin) if has_wx else []
+    if has_wx and not dlist:
+        raise InputError("durbin= must name at least one regressor", source="durbin")
+    bad = [d for d in dlist if d not in x]
+    if bad:
+        raise InputError(f"durbin regressors not in x: {bad}", source="durbin")
+    return dlist
+
+
+def durbin_lags(
+    W: sp.csr_matrix, X: np.ndarray, x: Sequence[str], dlist: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """``W X`` of the durbin regressors (columns of ``X`` named by ``x``) and their names ``W_<x>``."""
+    di = [list(x).index(d) for d in dlist]
+    return spatial_lag(W, X[:, :, di]), [f"W_{d}" for d in dlist]
+
+
+def require_cross_unit(spec: Any, weights: SpatialWeights, what: str) -> None:
+    """The Lee-Yu cross-unit transformation needs row-standardised weights without islands."""
+    if not (spec.row_standardised and spec.no_islands):
+        raise InputError(
+            f"{what} needs row-standardised weights without islands (islands: {list(weights.islands)[:10]})",
+            source="W",
+        )
+
+
+def within(
+    y: np.ndarray, Zraw: np.ndarray, names: Sequence[str], effects: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Demeaned outcome and regressors; regressors left without variation or collinear are refused."""
+    yt = demean(y, effects)
+    Zt = demean(Zraw, effects)
+    check_collinear(Zt, Zraw, names, effects)
+    return yt, Zt
+
+
+def lag_operator(W: sp.csr_matrix, effects: str, *, project: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """The spatial lag of the likelihood; with ``project`` (a cross-unit / orthonormal transformation
+    of the data) the lag is transformed like the data."""
+    if project:
+
+        def lag(v: np.ndarray) -> np.ndarray:
+            return demean(spatial_lag(W, v), effects)
+
+    else:
+
+        def lag(v: np.ndarray) -> np.ndarray:
+            return spatial_lag(W, v)
+
+    return lag
 
 
 def check_collinear(Z: np.ndarray, Zraw: np.ndarray, names: Sequence[str], effects: str) -> None:

@@ -25,7 +25,17 @@ import numpy as np
 import pandas as pd
 
 from zonespill.errors import EstimationError, InputError
-from zonespill.spatial._data import EFFECTS, build_panel, check_collinear, coerce_weights, demean, spatial_lag
+from zonespill.spatial._data import (
+    EFFECTS,
+    build_panel,
+    coerce_weights,
+    durbin_lags,
+    durbin_list,
+    lag_operator,
+    require_cross_unit,
+    spatial_lag,
+    within,
+)
 from zonespill.spatial._engine import Design, fit_ml, information
 from zonespill.spatial._spectrum import EIGEN_MAX_N, Spectrum, check_interior
 
@@ -105,14 +115,7 @@ def dynamic_design(
     clash = [v for v in x if v in (Y_LAG, W_Y_LAG) or v.startswith("W_")]
     if clash:
         raise InputError(f"regressor names reserved by the dynamic model: {clash}", source="x")
-    if durbin is not None and model != "sdm":
-        raise InputError("durbin= only applies to sdm", source="durbin")
-    dlist = list(x if durbin is None else durbin) if model == "sdm" else []
-    bad = [d for d in dlist if d not in x]
-    if bad:
-        raise InputError(f"durbin regressors not in x: {bad}", source="durbin")
-    if model == "sdm" and not dlist:
-        raise InputError("durbin= must name at least one regressor", source="durbin")
+    dlist = durbin_list(x, durbin, has_wx=model == "sdm", not_applicable="durbin= only applies to sdm")
     weights = coerce_weights(W, w_ids)
     panel = build_panel(data, weights, y=y, x=x, unit=unit, time=time)
     n, T = panel.n, panel.T
@@ -134,11 +137,11 @@ def dynamic_design(
             f"the dynamic model is implemented for n <= {EIGEN_MAX_N} units, got {n}", source="W"
         )
     unit_proj = effects in ("time", "twoways")
-    if unit_proj and not (spec.row_standardised and spec.no_islands):
-        raise InputError(
-            "time effects in the dynamic model are removed by the Lee-Yu cross-unit transformation, which "
-            f"needs row-standardised weights without islands (islands: {list(weights.islands)[:10]})",
-            source="W",
+    if unit_proj:
+        require_cross_unit(
+            spec,
+            weights,
+            "time effects in the dynamic model are removed by the Lee-Yu cross-unit transformation, which",
         )
     Wm = panel.W
     Y = panel.y
@@ -146,23 +149,12 @@ def dynamic_design(
     parts = [ylag[..., None], spatial_lag(Wm, ylag)[..., None], panel.X[1:]]
     names = [Y_LAG, W_Y_LAG, *x]
     if dlist:
-        di = [x.index(d) for d in dlist]
-        parts.append(spatial_lag(Wm, panel.X[1:][:, :, di]))
-        names += [f"W_{d}" for d in dlist]
+        wx, wx_names = durbin_lags(Wm, panel.X[1:], x, dlist)
+        parts.append(wx)
+        names += wx_names
     Zraw = np.concatenate(parts, axis=2)
-    yt = demean(Y[1:], effects)
-    Zt = demean(Zraw, effects)
-    check_collinear(Zt, Zraw, names, effects)
-    if unit_proj:
-
-        def lag(v: np.ndarray) -> np.ndarray:
-            return demean(spatial_lag(Wm, v), effects)
-
-    else:
-
-        def lag(v: np.ndarray) -> np.ndarray:
-            return spatial_lag(Wm, v)
-
+    yt, Zt = within(Y[1:], Zraw, names, effects)
+    lag = lag_operator(Wm, effects, project=unit_proj)
     Tu = T - 1
     unit_effects = effects in ("individual", "twoways")
     T_eff = Tu - 1 if (lee_yu and unit_effects) else Tu

@@ -208,18 +208,11 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         inner: dict[float, float] = {}
 
         def prof(r: float) -> float:
-            res = minimize_scalar(
-                lambda lm: -conc(r, lm),
-                bounds=(blo, bhi),
-                method="bounded",
-                options={"xatol": XATOL, "maxiter": 500},
-            )
+            res = _bounded_min(lambda lm: -conc(r, lm), blo, bhi)
             inner[r] = float(res.x)
             return float(res.fun)
 
-        res = minimize_scalar(
-            prof, bounds=(blo, bhi), method="bounded", options={"xatol": XATOL, "maxiter": 500}
-        )
+        res = _bounded_min(prof, blo, bhi)
         r_hat = float(res.x)
         lam_hat = inner.get(r_hat) if r_hat in inner else None  # type: ignore[assignment]
         if lam_hat is None:
@@ -227,20 +220,10 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
             lam_hat = inner[r_hat]
         nfev = int(res.nfev)
     elif has_rho:
-        res = minimize_scalar(
-            lambda r: -conc(r, 0.0),
-            bounds=(blo, bhi),
-            method="bounded",
-            options={"xatol": XATOL, "maxiter": 500},
-        )
+        res = _bounded_min(lambda r: -conc(r, 0.0), blo, bhi)
         r_hat, nfev = float(res.x), int(res.nfev)
     elif has_lam:
-        res = minimize_scalar(
-            lambda lm: -conc(0.0, lm),
-            bounds=(blo, bhi),
-            method="bounded",
-            options={"xatol": XATOL, "maxiter": 500},
-        )
+        res = _bounded_min(lambda lm: -conc(0.0, lm), blo, bhi)
         lam_hat, nfev = float(res.x), int(res.nfev)
     if has_rho:
         check_interior("rho (Wy)", r_hat, (lo, min(hi, 1.0) if d.unit_projection else hi))
@@ -305,6 +288,11 @@ def fit_ml(d: Design, *, has_rho: bool, has_lam: bool) -> Core:
         Info,
         V,
     )
+
+
+def _bounded_min(f: Any, lo: float, hi: float) -> Any:
+    """Brent's bounded scalar minimisation on ``[lo, hi]`` at the current tolerance ``XATOL``."""
+    return minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": XATOL, "maxiter": 500})
 
 
 def information(
@@ -427,13 +415,17 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
     PG = (W + r * W2).tocsr()
     PH = (W + lam * W2).tocsr()
 
-    if has_rho:
-        t, s = spec.trG(r)
-        t2, s2_ = spec.trG2(r)
+    def own_traces(a: float, c: float, name: str) -> None:
+        """``tr(G(a))`` and ``tr(G(a)^2)`` (``G(a) = W (I - a W)^-1``), less the projection's part."""
+        t, s = spec.trG(a)
+        t2, s2_ = spec.trG2(a)
         if d.unit_projection:
-            t, t2 = t - c_r, t2 - c_r**2
-        out["G"], out["GG"] = t, t2
-        se["G"], se["GG"] = s, s2_
+            t, t2 = t - c, t2 - c**2
+        out[name], out[name + name] = t, t2
+        se[name], se[name + name] = s, s2_
+
+    if has_rho:
+        own_traces(r, c_r, "G")
         solve_a = spec.solver(r)
         solve_b = spec.solver(lam)
         Zp = proj(Z0)
@@ -443,12 +435,7 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
             Gdz = proj(Gdz - lam * (W @ Gdz))
         out["GdtGd"], se["GdtGd"] = inner_cv(Gdz, Gdz, PG, PG, Zp)
     if has_lam:
-        t, s = spec.trG(lam)
-        t2, s2_ = spec.trG2(lam)
-        if d.unit_projection:
-            t, t2 = t - c_l, t2 - c_l**2
-        out["H"], out["HH"] = t, t2
-        se["H"], se["HH"] = s, s2_
+        own_traces(lam, c_l, "H")
         solve_b = spec.solver(lam)
         Zp = proj(Z0)
         Hz = proj(W @ solve_b(Zp))

@@ -265,11 +265,11 @@ def sdm_step(
     dyn = _dynamic_text(d1.fits, opts)
     speed = _speed_text(opts, seed)
     jk = _jackknife_text(setup.ry, d1.fits, opts)
+    # S1 and S3 share the sample / data notes in front and the method / caveat notes behind
+    head = (_sample_text(sample), price, vintage, wtext)
+    tail = (speed, *jk, *dyn, se_note(str(opts["se_type"])), _small_sample(sample), *sample.notes)
     notes1 = (
-        _sample_text(sample),
-        price,
-        vintage,
-        wtext,
+        *head,
         "SDM: spatial Durbin model (ρ on W × growth; W × rows are spatial lags of the regressors); SAR for "
         "reference (no W × regressors). ML, zonespill.spatial.fit_panel. 'SDM' removes the fixed effects by "
         "direct demeaning (splm convention; N = nT); 'SDM, Lee–Yu' by the Lee–Yu (2010) orthonormal "
@@ -278,12 +278,7 @@ def sdm_step(
         "comparable with the others.",
         "Coefficients are not marginal effects: the direct / indirect / total impacts of the SDM are in "
         "Table S3.",
-        speed,
-        *jk,
-        *dyn,
-        se_note(str(opts["se_type"])),
-        _small_sample(sample),
-        *sample.notes,
+        *tail,
         *d1.notes,
     )
     paths: list[Path] = []
@@ -305,10 +300,7 @@ def sdm_step(
         d1.fits, n_sim=int(opts["n_sim"]), seed=seed, speed_effect=str(opts["speed_effect"])
     )
     notes3 = (
-        _sample_text(sample),
-        price,
-        vintage,
-        wtext,
+        *head,
         "Impacts of the SDM (LeSage and Pace 2009): S_k = (I − ρW)⁻¹(β_k I + θ_k W); direct = mean "
         "diagonal, total = mean row sum, indirect = total − direct (spillovers to and from neighbours), "
         "evaluated at the estimates.",
@@ -316,12 +308,7 @@ def sdm_step(
         "asymptotic normal distribution with the full analytic covariance (draws with ρ outside the "
         f"admissible interval discarded); seed {seed} = derive_seed(master_seed, 'spatial', 'impacts'), the "
         "same draws for every column. Stars from normal p-values of estimate / SE.",
-        speed,
-        *jk,
-        *dyn,
-        se_note(str(opts["se_type"])),
-        _small_sample(sample),
-        *sample.notes,
+        *tail,
         *(n for n in d1.notes if n.startswith(("SDM, jackknife", "SDM, dynamic"))),
         *d3.notes,
     )

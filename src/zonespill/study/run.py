@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -46,6 +46,13 @@ BUILDER_TABLE_ID: dict[str, str] = {
 }
 
 
+class WeightFiles(TypedDict):
+    """The spine's weights files, as keyword arguments of a step."""
+
+    weights: Path
+    weights_meta: Path
+
+
 @dataclass(frozen=True)
 class StepInputs:
     """The pipeline files a table step may read (only those its design needs are set)."""
@@ -67,6 +74,10 @@ class StepInputs:
         if value is None:
             raise InputError(f"this table's design needs --{name.replace('_', '-')}", source="study-table")
         return Path(value)
+
+    def weights_files(self) -> WeightFiles:
+        """``weights`` and ``weights_meta`` as step keyword arguments (both needed)."""
+        return WeightFiles(weights=self.need("weights"), weights_meta=self.need("weights_meta"))
 
 
 # --------------------------------------------------------------------------- relabelling
@@ -205,38 +216,33 @@ def _build(
         )
         return
     ry = inputs.need("region_year")
+    # what the study-layer steps (summary, dispersion, panel_ols) all take
+    layer: dict[str, Any] = {
+        "region_year": ry,
+        "provenance": prov,
+        "labels": lab,
+        "table_id": table["id"],
+        "title": title,
+        **common,
+    }
     if design == "summary":
         from zonespill.steps import table_descriptives_step
 
         table_descriptives_step(
-            region_year=ry,
-            provenance=prov,
             variables=table.get("variables"),
-            labels=lab,
             extra_notes=[lab.text(n) for n in table.get("notes") or ()],
-            table_id=table["id"],
-            title=title,
-            **common,
+            **layer,
         )
     elif design == "dispersion":
         from zonespill.steps import table_sigma_step
 
         table_sigma_step(
-            region_year=ry,
-            provenance=prov,
-            figure_stem=_figure(table, figure_dir, scratch),
-            outcome=str(table["outcome"]),
-            labels=lab,
-            table_id=table["id"],
-            title=title,
-            **common,
+            figure_stem=_figure(table, figure_dir, scratch), outcome=str(table["outcome"]), **layer
         )
     elif design == "panel_ols":
         from zonespill.steps import table_twfe_step
 
         table_twfe_step(
-            region_year=ry,
-            provenance=prov,
             outcome=str(table["outcome"]),
             columns=table["columns"],
             fixed_effects=table["fixed_effects"],
@@ -244,11 +250,8 @@ def _build(
             covariates=table.get("covariates") or (),
             sample=table.get("sample"),
             cluster=table["cluster"],
-            labels=lab,
-            table_id=table["id"],
-            title=title,
             extra_notes=[lab.text(n) for n in table.get("notes") or ()],
-            **common,
+            **layer,
         )
     elif table["family"] == "did":
         from zonespill.did import pipeline as did
@@ -286,8 +289,7 @@ def _build(
             did.spillover_step(
                 opts,
                 region_year=ry,
-                weights=inputs.need("weights"),
-                weights_meta=inputs.need("weights_meta"),
+                **inputs.weights_files(),
                 provenance=prov,
                 master_seed=seed,
                 **common,
@@ -299,8 +301,7 @@ def _build(
                 panel=inputs.need("panel"),
                 regions=inputs.need("regions"),
                 collaborations=inputs.need("collaborations"),
-                weights=inputs.need("weights"),
-                weights_meta=inputs.need("weights_meta"),
+                **inputs.weights_files(),
                 provenance=prov,
                 master_seed=seed,
                 table=table,
@@ -320,25 +321,23 @@ def _build(
         fn(
             {**opts, "master_seed": seed},
             region_year=ry,
-            weights=inputs.need("weights"),
-            weights_meta=inputs.need("weights_meta"),
+            **inputs.weights_files(),
             provenance=prov,
             **common,
         )
     elif table["family"] == "convergence":
         from zonespill.convergence import pipeline as cv
 
-        def w() -> dict[str, Any]:
-            return {"weights": inputs.need("weights"), "weights_meta": inputs.need("weights_meta")}
-
         stem = _figure(table, figure_dir, scratch)
         opts = {**opts, "master_seed": seed}
         if design == "sigma":
             cv.sigma_step(opts, region_year=ry, provenance=prov, figure_stem=stem, **common)
         elif design == "beta":
-            cv.beta_step(opts, region_year=ry, provenance=prov, figure_stem=stem, **w(), **common)
+            cv.beta_step(
+                opts, region_year=ry, provenance=prov, figure_stem=stem, **inputs.weights_files(), **common
+            )
         elif design == "panel":
-            cv.panel_step(opts, region_year=ry, provenance=prov, **w(), **common)
+            cv.panel_step(opts, region_year=ry, provenance=prov, **inputs.weights_files(), **common)
         else:
             cv.clubs_step(
                 opts,
