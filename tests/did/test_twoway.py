@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import lsqr
 
-from zonespill.convergence.designs import _twoway_demean
+from zonespill.convergence.jackknife import demean as jackknife_demean
 from zonespill.did import imputation
 from zonespill.did.inference import FEProjector
 from zonespill.errors import EstimationError
@@ -79,7 +79,7 @@ def _inference_projector(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndar
 
 
 def _convergence(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return np.column_stack([_twoway_demean(v[:, j], u, t) for j in range(v.shape[1])])
+    return jackknife_demean(v, [u, t])
 
 
 def _to_tn(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -98,7 +98,7 @@ def _spatial_within(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 Solver = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 UNBALANCED: dict[str, Solver] = {"zonespill.twoway": _zs_twoway,
-                                 "convergence.designs._twoway_demean": _convergence,
+                                 "convergence.jackknife.demean": _convergence,
                                  "did.inference.FEProjector": _inference_projector}
 BALANCED_ONLY: dict[str, Solver] = {"spatial._data.demean": _spatial_demean,
                                     "spatial.designs._twoway_within": _spatial_within}

@@ -37,6 +37,7 @@ from zonespill.convergence.speed import (
     speed_from_impacts,
 )
 from zonespill.errors import ConfigError, InputError, ZonespillError
+from zonespill.twoway import twoway_demean
 from zonespill.vocabulary import TIE_LABELS as _TIE_LABELS
 
 log = logging.getLogger("zonespill")
@@ -653,18 +654,6 @@ def beta_design(
 
 
 # ----------------------------------------------------------------------------- C3 panel beta
-def _twoway_demean(values: np.ndarray, units: np.ndarray, times: np.ndarray, iters: int = 200) -> np.ndarray:
-    """Alternating projections onto unit and time means (exact in one pass when balanced)."""
-    out = values.astype(float).copy()
-    for _ in range(iters):
-        before = out.copy()
-        out = out - pd.Series(out).groupby(units).transform("mean").to_numpy()
-        out = out - pd.Series(out).groupby(times).transform("mean").to_numpy()
-        if np.allclose(out, before, atol=1e-13, rtol=0):
-            break
-    return out
-
-
 def panel_frame(ry: pd.DataFrame, *, centre_groups: bool = False) -> pd.DataFrame:
     """region_year with ``active_<K>``, the lagged log level (consecutive years only) and
     centred interactions ``ix_<K> = active_K × (ln y_{t-1} − mean)`` (with ``centre_groups``:
@@ -881,7 +870,7 @@ def panel_design(
     cand_i = [f"ix_{k}" for k in TIE_TYPES]
     Xd = pd.DataFrame(
         {
-            c: _twoway_demean(est[c].to_numpy(dtype=float), est[UNIT].to_numpy(), est[TIME].to_numpy())
+            c: twoway_demean(est[c].to_numpy(dtype=float), est[UNIT].to_numpy(), est[TIME].to_numpy())
             for c in ["_lag", *cand_d, *cand_i]
         }
     )

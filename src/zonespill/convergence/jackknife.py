@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from zonespill.errors import EstimationError, InputError
+from zonespill.twoway import TwoWayFE
 
 SOURCE = "split_panel_jackknife"
 
@@ -262,6 +263,8 @@ def demean(
     out = np.array(M, dtype=float, copy=True)
     if not codes:
         return out
+    if len(codes) == 2:  # unit + time: the project's exact two-way solver (any panel layout)
+        return TwoWayFE(codes[0], codes[1]).residuals(out)
     counts = [np.bincount(c).astype(float) for c in codes]
     scale = max(1.0, float(np.abs(out).max()) if out.size else 1.0)
     for _ in range(maxit):
