@@ -159,8 +159,35 @@ def _invert(pfun: Callable[[float], float], scale: float, alpha: float) -> tuple
 # ----------------------------------------------------------------------------------------------
 # wild cluster restricted bootstrap-t
 # ----------------------------------------------------------------------------------------------
+class _WCRInvert:
+    """p-value and test-inversion CI shared by every WCR bootstrap-t (one tie convention)."""
+
+    estimate: float
+    se: float
+    n0: np.ndarray
+    enumerated: bool
+
+    def tstats(self, d: float) -> tuple[float, np.ndarray]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def pvalue_at(self, d: float) -> float:
+        """Two-sided p-value: share of draws with |t*| > |t| (ties in exact arithmetic excluded)."""
+        t, tb = self.tstats(d)
+        return float(np.mean(np.abs(tb) > abs(t) * (1 + _REL_TIE)))
+
+    def out(self, alpha: float, *, r: float = 0.0) -> InferenceOut:
+        """p-value of H0: R'β = r and the (1 − α) WCR confidence interval by test inversion."""
+        d0 = self.estimate - r
+        p = self.pvalue_at(d0)
+        dl, du = _invert(self.pvalue_at, self.se, alpha)
+        B = self.n0.shape[0]
+        return InferenceOut(pvalue=p, ci=(self.estimate - dl, self.estimate - du),
+                            stat=d0 / self.se, n_draws=B, enumerated=self.enumerated,
+                            min_pvalue=2.0 / B if self.enumerated else 0.0)
+
+
 @dataclass(frozen=True)
-class WCRTest:
+class WCRTest(_WCRInvert):
     """Precomputed WCR bootstrap for ``R'β`` in one regression; ``.test(r)`` and ``.out()``."""
 
     estimate: float
@@ -179,21 +206,6 @@ class WCRTest:
         with np.errstate(divide="ignore", invalid="ignore"):
             tb = num / den
         return d / self.se, tb
-
-    def pvalue_at(self, d: float) -> float:
-        """Two-sided p-value: share of draws with |t*| > |t| (ties in exact arithmetic excluded)."""
-        t, tb = self.tstats(d)
-        return float(np.mean(np.abs(tb) > abs(t) * (1 + _REL_TIE)))
-
-    def out(self, alpha: float, *, r: float = 0.0) -> InferenceOut:
-        """p-value of H0: R'β = r and the (1 − α) WCR confidence interval by test inversion."""
-        d0 = self.estimate - r
-        p = self.pvalue_at(d0)
-        dl, du = _invert(self.pvalue_at, self.se, alpha)
-        B = self.n0.shape[0]
-        return InferenceOut(pvalue=p, ci=(self.estimate - dl, self.estimate - du),
-                            stat=d0 / self.se, n_draws=B, enumerated=self.enumerated,
-                            min_pvalue=2.0 / B if self.enumerated else 0.0)
 
 
 def wcr_setup(
@@ -715,3 +727,239 @@ def regression_inference(
                          enumerated=outs[0].enumerated, G=G)
     return attach(res, inference, outs, label=label,
                   n_treated_clusters=treated_clusters(design.g_unit, design.unit, design.cluster))
+
+
+# ----------------------------------------------------------------------------------------------
+# BJS imputation: WCR bootstrap-t under the homogeneous-effect null (issue 11, open part)
+# ----------------------------------------------------------------------------------------------
+_CHUNK = 256  # bootstrap draws processed at once: memory O(G × chunk), never N × B
+
+
+@dataclass(frozen=True)
+class WCRQuad(_WCRInvert):
+    """A WCR bootstrap-t stored by its sufficient statistics: with ``d = θ̂ − θ0`` every draw has
+    ``t*(d) = (n0 + d·n1) / sqrt(q00 + 2d·q01 + d²·q11)`` (the squared bootstrap SE is quadratic
+    in d), so p-values and test inversion need O(B) memory, not the G × B score matrices."""
+
+    estimate: float
+    se: float
+    n0: np.ndarray
+    n1: np.ndarray
+    q00: np.ndarray
+    q01: np.ndarray
+    q11: np.ndarray
+    enumerated: bool
+
+    def tstats(self, d: float) -> tuple[float, np.ndarray]:
+        """Observed t and bootstrap t* at ``d = θ̂ − θ0``."""
+        den = np.sqrt(np.maximum(self.q00 + 2.0 * d * self.q01 + d * d * self.q11, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tb = (self.n0 + d * self.n1) / den
+        return d / self.se, tb
+
+
+
+def _wild_chunks(G: int, n_boot: int, kind: str, seed: int | None,
+                 chunk: int = _CHUNK) -> tuple[list[np.ndarray] | None, bool, int]:
+    """Enumerated sign vectors (Rademacher, 2^G ≤ n_boot) as column chunks, or None for random
+    draws (then :func:`_random_chunks` regenerates them from ``seed``); with the number of draws."""
+    if kind == "rademacher" and G < 63 and n_boot >= 2**G:
+        v, _ = draw_weights(G, n_boot, kind, np.random.default_rng(0))
+        return [v[:, s:s + chunk] for s in range(0, v.shape[1], chunk)], True, v.shape[1]
+    return None, False, int(n_boot)
+
+
+def _random_chunks(G: int, n_boot: int, kind: str, seed: int | None, chunk: int = _CHUNK):  # type: ignore[no-untyped-def]
+    """The same G × n_boot random weights, column chunk by chunk, for every call with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for s in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - s)
+        if kind == "rademacher":
+            yield rng.integers(0, 2, size=(G, b)).astype(float) * 2.0 - 1.0
+        else:
+            yield _WEBB[rng.integers(0, 6, size=(G, b))]
+
+
+def bjs_wild(
+    y: np.ndarray,
+    unit: np.ndarray,
+    time: np.ndarray,
+    treated: np.ndarray,
+    weights: np.ndarray,
+    a: np.ndarray,
+    cell: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    fe0: Any,
+    leave_out: bool,
+    n_boot: int,
+    boot_weights: str = "rademacher",
+    seed: int | None = None,
+    alpha: float = 0.05,
+    chunk: int = _CHUNK,
+) -> tuple[list[InferenceOut], list[WCRQuad | None]]:
+    """Wild cluster restricted bootstrap-t for BJS imputation estimates under the homogeneous-effect
+    null ``H0: τ_it = τ0`` on every treated observation the estimand weights (its support S).
+
+    Restricted model: ``y = α_i + β_t + τ0·1{it ∈ S} + ε`` fitted on Ω0 ∪ S (treated observations
+    outside S, e.g. other horizons, keep free effects), restricted residuals ``ε̃`` (treated
+    observations of S included) and ``y* = y − ε̃ + v_g ε̃``.  On each y* the BJS estimate
+    ``τ̂* = a'y*`` (``a`` = the imputation weights: ``w`` on Ω1, ``−Z0(Z0'Z0)⁻Z1'w`` on Ω0) and its
+    BJS conservative cluster SE (first-stage residuals on Ω0; τ̂_it minus the v²-weighted
+    [leave-out] cohort × period mean on Ω1; no small-sample factor, as the analytic SE) give
+    ``t* = (τ̂* − τ0)/SE*``.  Numerator and scores are linear in y*, hence in τ0: the squared SE*
+    is quadratic in τ0, so one pass over the draws gives p(τ0) for every τ0 (:class:`WCRQuad`)
+    and the CI by test inversion.  Everything runs on sparse cluster/cell/FE aggregates plus one
+    two-way solve per chunk of draws: no N × B or N × |Ω1| dense arrays.
+
+    Parameters
+    ----------
+    y, unit, time, treated : arrays (N,)
+        Outcome, integer unit and period codes (those of ``fe0``), treated indicator (Ω1).
+    weights : (N, m)
+        Estimand weights w (zero outside Ω1 and outside each estimand's cells).
+    a : (N, m)
+        Imputation weights (τ̂ = a'y).
+    cell : (N,)
+        Cohort × period cell code of every treated observation (any value elsewhere).
+    cluster : (N,)
+        One clustering dimension.
+    fe0 : TwoWayFE
+        First-stage solver on the untreated observations (``n_units``/``n_times`` = all codes).
+    leave_out : bool
+        Leave-out cell means (as the analytic SE).
+
+    Returns
+    -------
+    (list of InferenceOut, list of WCRQuad or None)
+        One per estimand column (NaN result where the column has no support or a zero SE).
+    """
+    import scipy.sparse as sp
+
+    from zonespill.twoway import TwoWayFE
+
+    y = np.asarray(y, dtype=float)
+    unit = np.asarray(unit, dtype=np.int64)
+    time = np.asarray(time, dtype=np.int64)
+    treated = np.asarray(treated, dtype=bool)
+    weights = np.asarray(weights, dtype=float).reshape(len(y), -1)
+    a = np.asarray(a, dtype=float).reshape(len(y), -1)
+    N, m = weights.shape
+    codes, G = _cluster_codes(cluster)
+    if G < 2:
+        raise EstimationError("the wild cluster bootstrap needs at least 2 clusters")
+    n_u, n_t = int(fe0.n_units), int(fe0.n_times)
+    o0 = ~treated
+    u0, t0, g0 = unit[o0], time[o0], codes[o0]
+    rows = np.arange(N)
+    Gam_T = sp.csr_matrix((np.ones(N), (codes, rows)), shape=(G, N))
+    enum_chunks, enumerated, B = _wild_chunks(G, n_boot, boot_weights, seed, chunk)
+
+    def csr(r: np.ndarray, c: np.ndarray, d: np.ndarray, shape: tuple[int, int]) -> Any:
+        return sp.csr_matrix((d, (r, c)), shape=shape)
+
+    outs: list[InferenceOut] = []
+    tests: list[WCRQuad | None] = []
+    for j in range(m):
+        w = weights[:, j]
+        S = treated & (w != 0)
+        aj = a[:, j]
+        if not S.any():
+            outs.append(NAN_OUT)
+            tests.append(None)
+            continue
+        # -- restricted fit on Ω0 ∪ S of (y, D_S): residuals e (of y) and f (of D_S), 0 elsewhere
+        om = o0 | S
+        fes = TwoWayFE(unit[om], time[om], n_units=n_u, n_times=n_t)
+        DS = S.astype(float)
+        ca, cb = fes.fit(np.column_stack([y[om], DS[om]]))
+        e = np.zeros(N)
+        f = np.zeros(N)
+        fit = ca[unit[om]] + cb[time[om]]
+        e[om] = y[om] - fit[:, 0]
+        f[om] = DS[om] - fit[:, 1]
+        # -- BJS score map s(z) = Γ'(a ∘ ε̃(z)), written as s(z) = M'z − M'Z θ(z_Ω0) with
+        #    M = diag(α)Γ − diag(w²)Ψ Q' (Ψ: cells, Q: cluster × cell leave-out coefficients)
+        cs, ncell_codes = np.unique(np.asarray(cell)[S], return_inverse=True)
+        n_cell = len(cs)
+        w2 = w[S] ** 2
+        Wc = np.bincount(ncell_codes, weights=w2, minlength=n_cell)
+        if leave_out:
+            Dn = Wc[ncell_codes] - w2
+            ok = Dn > 1e-12 * np.maximum(Wc[ncell_codes], 1e-300)
+        else:
+            Dn = Wc[ncell_codes]
+            ok = Dn > 0
+        coef = np.divide(aj[S], Dn, out=np.zeros(int(S.sum())), where=ok)
+        alpha_v = aj.copy()
+        if leave_out:
+            alpha_v[S] += coef * w2
+        uS, tS, gS = unit[S], time[S], codes[S]
+        Q = csr(gS, ncell_codes, coef, (G, n_cell))
+        A_u = csr(codes, unit, alpha_v, (G, n_u))
+        A_t = csr(codes, time, alpha_v, (G, n_t))
+        C_u = csr(ncell_codes, uS, w2, (n_cell, n_u))
+        C_t = csr(ncell_codes, tS, w2, (n_cell, n_t))
+        Psi_T = csr(ncell_codes, np.flatnonzero(S), w2, (n_cell, N))
+
+        def MZ(th_u: np.ndarray, th_t: np.ndarray) -> np.ndarray:
+            return np.asarray(A_u @ th_u + A_t @ th_t - Q @ (C_u @ th_u + C_t @ th_t))  # noqa: B023
+
+        def scores(z: np.ndarray) -> np.ndarray:
+            th_u, th_t = fe0.fit(z[o0])
+            return np.asarray(Gam_T @ (alpha_v[:, None] * z) - Q @ (Psi_T @ z)) - MZ(th_u, th_t)  # noqa: B023
+
+        base = scores(np.column_stack([y, DS]))
+        s_obs, h = base[:, 0], base[:, 1]
+        se = float(np.sqrt((s_obs**2).sum()))
+        est = float(aj @ y)
+        if not se > 1e-12 * max(1.0, float(np.abs(aj).max()) * float(np.abs(y).max())):
+            outs.append(NAN_OUT)
+            tests.append(None)
+            continue
+        c_e = np.asarray(Gam_T @ (aj * e))
+        c_f = np.asarray(Gam_T @ (aj * f))
+
+        def K_parts(x: np.ndarray) -> tuple[np.ndarray, Any, Any, Any]:
+            d_x = Gam_T @ (alpha_v * x)  # noqa: B023
+            P_x = csr(ncell_codes, gS, w2 * x[S], (n_cell, G))  # noqa: B023
+            Y_u = csr(u0, g0, x[o0], (n_u, G))
+            Y_t = csr(t0, g0, x[o0], (n_t, G))
+            return d_x, P_x, Y_u, Y_t
+
+        Ke_parts, Kf_parts = K_parts(e), K_parts(f)
+
+        def Kv(parts: tuple[np.ndarray, Any, Any, Any], V: np.ndarray) -> np.ndarray:
+            d_x, P_x, Y_u, Y_t = parts
+            th_u, th_t = fe0.solve(Y_u @ V, Y_t @ V)
+            return d_x[:, None] * V - Q @ (P_x @ V) - MZ(th_u, th_t)  # noqa: B023
+
+        n0l: list[np.ndarray] = []
+        n1l: list[np.ndarray] = []
+        q00l: list[np.ndarray] = []
+        q01l: list[np.ndarray] = []
+        q11l: list[np.ndarray] = []
+        chunks = enum_chunks if enum_chunks is not None else _random_chunks(G, B, boot_weights, seed, chunk)
+        for V in chunks:
+            F = Kv(Kf_parts, V) - h[:, None]
+            Z0 = Kv(Ke_parts, V) - est * F
+            nf = c_f @ V
+            n0l.append(c_e @ V - est * nf)
+            n1l.append(nf)
+            q00l.append((Z0 * Z0).sum(axis=0))
+            q01l.append((Z0 * F).sum(axis=0))
+            q11l.append((F * F).sum(axis=0))
+        wq = WCRQuad(estimate=est, se=se, n0=np.concatenate(n0l), n1=np.concatenate(n1l),
+                     q00=np.concatenate(q00l), q01=np.concatenate(q01l), q11=np.concatenate(q11l),
+                     enumerated=enumerated)
+        tests.append(wq)
+        outs.append(wq.out(alpha))
+    return outs, tests
+
+
+def bjs_wild_label(n_draws: int, weights: str, enumerated: bool, G: int) -> str:
+    """Table-note name of :func:`bjs_wild`."""
+    how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
+           else f"{n_draws} {weights.capitalize()} draws")
+    return ("wild cluster restricted bootstrap-t of the BJS imputation t-statistic (homogeneous-effect "
+            f"null imposed; {how}; {G} clusters)")

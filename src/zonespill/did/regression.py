@@ -34,11 +34,15 @@ from zonespill.did._support import cell_table, check_min_units, event_support, t
 from zonespill.did.inference import (
     BootWeights,
     InferenceKind,
+    attach,
     bjs_maker,
+    bjs_wild,
+    bjs_wild_label,
     check_inference_args,
     event_maker,
     regression_inference,
     sunab_maker,
+    treated_clusters,
     twfe_maker,
 )
 from zonespill.errors import EstimationError, InputError
@@ -626,6 +630,9 @@ def imputation(
         Vh = cluster_meat(scores, clusters)[1:, 1:]
         res = replace(res, vcov=event_vcov(Vh[np.ix_(okh, okh)],
                                            [int(h) for h, k in zip(labels[1:], okh, strict=True) if k]))
+    if inference == "wild":  # WCR under the homogeneous-effect null (not the dummy regression)
+        return _bjs_wild(res, df, cn, y, u, tcode, treated, Wm, v, cell_codes, tr_idx, fe,
+                         leave_out=leave_out, n_boot=n_boot, boot_weights=boot_weights, seed=seed)
     bjs_h = [int(h) for h in labels[1:]] if horizons else None
     bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
     used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
@@ -634,6 +641,29 @@ def imputation(
                                                bjs_post)],
                                 inference=inference, n_boot=n_boot,
                                 boot_weights=boot_weights, seed=seed, anticipation=delta)
+
+
+def _bjs_wild(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarray, u: np.ndarray,
+              tcode: np.ndarray, treated: np.ndarray, Wm: np.ndarray, v: np.ndarray,
+              cell_codes: np.ndarray, tr_idx: np.ndarray, fe: TwoWayFE, *, leave_out: bool,
+              n_boot: int | None, boot_weights: str,
+              seed: int | np.random.Generator | None) -> DiDResult:
+    """Attach :func:`~zonespill.did.inference.bjs_wild` p-values and CIs (overall, then rows)."""
+    from zonespill.did._bootstrap import seed_to_int
+
+    if len(cn) > 1:
+        raise InputError("inference='wild' supports one clustering dimension", source="cluster")
+    cell = np.full(len(y), -1, dtype=np.int64)
+    cell[tr_idx] = cell_codes
+    cl = df[cn[0]].to_numpy()
+    B = int(n_boot) if n_boot is not None else 9999
+    outs, _ = bjs_wild(y, u, tcode, treated, Wm, v, cell, cl, fe0=fe, leave_out=leave_out, n_boot=B,
+                       boot_weights=boot_weights, seed=seed_to_int(seed), alpha=res.alpha)
+    G = len(np.unique(cl))
+    label = bjs_wild_label(outs[0].n_draws or B, boot_weights, outs[0].enumerated, G)
+    g_unit = np.zeros(int(u.max()) + 1)
+    g_unit[u] = df["zg"].to_numpy(dtype=float)
+    return attach(res, "wild", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
 
 
 def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
