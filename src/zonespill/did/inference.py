@@ -780,6 +780,38 @@ def _random_chunks(G: int, n_boot: int, kind: str, seed: int | None, chunk: int 
             yield _WEBB[rng.integers(0, 6, size=(G, b))]
 
 
+def _one_blas_thread() -> Any:
+    """BLAS limited to one thread: the bootstrap's products are many small ones, where thread
+    start-up and oversubscription (shared cores) cost more than they save (5× measured)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _time_schur(fe: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Solver of the period block of two-way normal equations after eliminating the units,
+    ``(diag(c_t) − B'D⁻¹B) b = r``, one period per connected component grounded at zero (Cholesky
+    of the small T × T system; the right-hand side must be consistent, as Z'x is)."""
+    import scipy.linalg as sla
+
+    Dinv = np.divide(1.0, fe.cu, out=np.zeros_like(fe.cu), where=fe.cu > 0)
+    S = np.diag(fe.ct) - np.asarray((fe.B.T @ (fe.B.multiply(Dinv[:, None]))).todense())
+    lab = fe.time_component
+    ground = np.zeros(len(lab), dtype=bool)
+    for c in np.unique(lab[lab >= 0]):
+        ground[np.flatnonzero(lab == c)[0]] = True
+    free = np.flatnonzero((fe.ct > 0) & ~ground)
+    cho = sla.cho_factor(S[np.ix_(free, free)], lower=True) if len(free) else None
+
+    def solve(r: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(r, dtype=float)
+        if cho is not None:
+            out[free] = sla.cho_solve(cho, np.asfortranarray(r[free]))
+        return out
+
+    return solve
+
+
 def bjs_wild(
     y: np.ndarray,
     unit: np.ndarray,
@@ -854,106 +886,119 @@ def bjs_wild(
     rows = np.arange(N)
     Gam_T = sp.csr_matrix((np.ones(N), (codes, rows)), shape=(G, N))
     enum_chunks, enumerated, B = _wild_chunks(G, n_boot, boot_weights, seed, chunk)
+    Dinv = np.divide(1.0, fe0.cu, out=np.zeros(n_u), where=fe0.cu > 0)
+    Dinv_m = sp.diags(Dinv)
+    DinvB = (Dinv_m @ fe0.B).tocsr()
+    schur = _time_schur(fe0)
 
     def csr(r: np.ndarray, c: np.ndarray, d: np.ndarray, shape: tuple[int, int]) -> Any:
         return sp.csr_matrix((d, (r, c)), shape=shape)
 
     outs: list[InferenceOut] = []
     tests: list[WCRQuad | None] = []
-    for j in range(m):
-        w = weights[:, j]
-        S = treated & (w != 0)
-        aj = a[:, j]
-        if not S.any():
-            outs.append(NAN_OUT)
-            tests.append(None)
-            continue
-        # -- restricted fit on Ω0 ∪ S of (y, D_S): residuals e (of y) and f (of D_S), 0 elsewhere
-        om = o0 | S
-        fes = TwoWayFE(unit[om], time[om], n_units=n_u, n_times=n_t)
-        DS = S.astype(float)
-        ca, cb = fes.fit(np.column_stack([y[om], DS[om]]))
-        e = np.zeros(N)
-        f = np.zeros(N)
-        fit = ca[unit[om]] + cb[time[om]]
-        e[om] = y[om] - fit[:, 0]
-        f[om] = DS[om] - fit[:, 1]
-        # -- BJS score map s(z) = Γ'(a ∘ ε̃(z)), written as s(z) = M'z − M'Z θ(z_Ω0) with
-        #    M = diag(α)Γ − diag(w²)Ψ Q' (Ψ: cells, Q: cluster × cell leave-out coefficients)
-        cs, ncell_codes = np.unique(np.asarray(cell)[S], return_inverse=True)
-        n_cell = len(cs)
-        w2 = w[S] ** 2
-        Wc = np.bincount(ncell_codes, weights=w2, minlength=n_cell)
-        if leave_out:
-            Dn = Wc[ncell_codes] - w2
-            ok = Dn > 1e-12 * np.maximum(Wc[ncell_codes], 1e-300)
-        else:
-            Dn = Wc[ncell_codes]
-            ok = Dn > 0
-        coef = np.divide(aj[S], Dn, out=np.zeros(int(S.sum())), where=ok)
-        alpha_v = aj.copy()
-        if leave_out:
-            alpha_v[S] += coef * w2
-        uS, tS, gS = unit[S], time[S], codes[S]
-        Q = csr(gS, ncell_codes, coef, (G, n_cell))
-        A_u = csr(codes, unit, alpha_v, (G, n_u))
-        A_t = csr(codes, time, alpha_v, (G, n_t))
-        C_u = csr(ncell_codes, uS, w2, (n_cell, n_u))
-        C_t = csr(ncell_codes, tS, w2, (n_cell, n_t))
-        Psi_T = csr(ncell_codes, np.flatnonzero(S), w2, (n_cell, N))
+    with _one_blas_thread():  # many small products: one thread is faster
+        for j in range(m):
+            w = weights[:, j]
+            S = treated & (w != 0)
+            aj = a[:, j]
+            if not S.any():
+                outs.append(NAN_OUT)
+                tests.append(None)
+                continue
+            # -- restricted fit on Ω0 ∪ S of (y, D_S): residuals e (of y) and f (of D_S), 0 elsewhere
+            om = o0 | S
+            fes = TwoWayFE(unit[om], time[om], n_units=n_u, n_times=n_t)
+            DS = S.astype(float)
+            ca, cb = fes.fit(np.column_stack([y[om], DS[om]]))
+            e = np.zeros(N)
+            f = np.zeros(N)
+            fit = ca[unit[om]] + cb[time[om]]
+            e[om] = y[om] - fit[:, 0]
+            f[om] = DS[om] - fit[:, 1]
+            # -- BJS score map s(z) = Γ'(a ∘ ε̃(z)), written as s(z) = M'z − M'Z θ(z_Ω0) with
+            #    M = diag(α)Γ − diag(w²)Ψ Q' (Ψ: cells, Q: cluster × cell leave-out coefficients)
+            cs, ncell_codes = np.unique(np.asarray(cell)[S], return_inverse=True)
+            n_cell = len(cs)
+            w2 = w[S] ** 2
+            Wc = np.bincount(ncell_codes, weights=w2, minlength=n_cell)
+            if leave_out:
+                Dn = Wc[ncell_codes] - w2
+                ok = Dn > 1e-12 * np.maximum(Wc[ncell_codes], 1e-300)
+            else:
+                Dn = Wc[ncell_codes]
+                ok = Dn > 0
+            coef = np.divide(aj[S], Dn, out=np.zeros(int(S.sum())), where=ok)
+            alpha_v = aj.copy()
+            if leave_out:
+                alpha_v[S] += coef * w2
+            uS, tS, gS = unit[S], time[S], codes[S]
+            Q = csr(gS, ncell_codes, coef, (G, n_cell))
+            A_u = csr(codes, unit, alpha_v, (G, n_u))
+            A_t = csr(codes, time, alpha_v, (G, n_t))
+            C_u = csr(ncell_codes, uS, w2, (n_cell, n_u))
+            C_t = csr(ncell_codes, tS, w2, (n_cell, n_t))
+            Psi_T = csr(ncell_codes, np.flatnonzero(S), w2, (n_cell, N))
 
-        def MZ(th_u: np.ndarray, th_t: np.ndarray) -> np.ndarray:
-            return np.asarray(A_u @ th_u + A_t @ th_t - Q @ (C_u @ th_u + C_t @ th_t))  # noqa: B023
+            def MZ(th_u: np.ndarray, th_t: np.ndarray) -> np.ndarray:
+                return np.asarray(A_u @ th_u + A_t @ th_t - Q @ (C_u @ th_u + C_t @ th_t))  # noqa: B023
 
-        def scores(z: np.ndarray) -> np.ndarray:
-            th_u, th_t = fe0.fit(z[o0])
-            return np.asarray(Gam_T @ (alpha_v[:, None] * z) - Q @ (Psi_T @ z)) - MZ(th_u, th_t)  # noqa: B023
+            def scores(z: np.ndarray) -> np.ndarray:
+                th_u, th_t = fe0.fit(z[o0])
+                return np.asarray(Gam_T @ (alpha_v[:, None] * z) - Q @ (Psi_T @ z)) - MZ(th_u, th_t)  # noqa: B023
 
-        base = scores(np.column_stack([y, DS]))
-        s_obs, h = base[:, 0], base[:, 1]
-        se = float(np.sqrt((s_obs**2).sum()))
-        est = float(aj @ y)
-        if not se > 1e-12 * max(1.0, float(np.abs(aj).max()) * float(np.abs(y).max())):
-            outs.append(NAN_OUT)
-            tests.append(None)
-            continue
-        c_e = np.asarray(Gam_T @ (aj * e))
-        c_f = np.asarray(Gam_T @ (aj * f))
+            base = scores(np.column_stack([y, DS]))
+            s_obs, h = base[:, 0], base[:, 1]
+            se = float(np.sqrt((s_obs**2).sum()))
+            est = float(aj @ y)
+            if not se > 1e-12 * max(1.0, float(np.abs(aj).max()) * float(np.abs(y).max())):
+                outs.append(NAN_OUT)
+                tests.append(None)
+                continue
+            c_e = np.asarray(Gam_T @ (aj * e))
+            c_f = np.asarray(Gam_T @ (aj * f))
 
-        def K_parts(x: np.ndarray) -> tuple[np.ndarray, Any, Any, Any]:
-            d_x = Gam_T @ (alpha_v * x)  # noqa: B023
-            P_x = csr(ncell_codes, gS, w2 * x[S], (n_cell, G))  # noqa: B023
-            Y_u = csr(u0, g0, x[o0], (n_u, G))
-            Y_t = csr(t0, g0, x[o0], (n_t, G))
-            return d_x, P_x, Y_u, Y_t
+            # K_x v = s(r(x ∘ Γv)) in closed form: the unit effects of the first-stage solve are
+            # eliminated exactly (θ_u = D⁻¹(r_u − Bθ_t)), leaving a sparse part and a rank-T part
+            # (T = periods), so a chunk of draws costs sparse products and G × T × chunk flops.
+            Pt = np.asarray((A_u @ DinvB).todense())
+            Lt = np.asarray(A_t.todense()) - Pt - np.asarray((Q @ (C_t - C_u @ DinvB)).todense())
 
-        Ke_parts, Kf_parts = K_parts(e), K_parts(f)
+            def K_parts(x: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+                Y_u = csr(u0, g0, x[o0], (n_u, G))
+                Y_t = csr(t0, g0, x[o0], (n_t, G))
+                DY = Dinv_m @ Y_u
+                Sx = sp.diags(np.asarray(Gam_T @ (alpha_v * x))) - A_u @ DY  # noqa: B023
+                Rx = csr(ncell_codes, gS, w2 * x[S], (n_cell, G)) - C_u @ DY  # noqa: B023
+                Tx = schur(np.asarray((Y_t - fe0.B.T @ DY).todense()))
+                return Sx.tocsr(), Rx.tocsr(), Tx
 
-        def Kv(parts: tuple[np.ndarray, Any, Any, Any], V: np.ndarray) -> np.ndarray:
-            d_x, P_x, Y_u, Y_t = parts
-            th_u, th_t = fe0.solve(Y_u @ V, Y_t @ V)
-            return d_x[:, None] * V - Q @ (P_x @ V) - MZ(th_u, th_t)  # noqa: B023
+            def Kv(parts: tuple[Any, Any, np.ndarray], V: np.ndarray) -> np.ndarray:
+                Sx, Rx, Tx = parts
+                return np.asarray(Sx @ V - Q @ (Rx @ V)) - Lt @ (Tx @ V)  # noqa: B023
 
-        n0l: list[np.ndarray] = []
-        n1l: list[np.ndarray] = []
-        q00l: list[np.ndarray] = []
-        q01l: list[np.ndarray] = []
-        q11l: list[np.ndarray] = []
-        chunks = enum_chunks if enum_chunks is not None else _random_chunks(G, B, boot_weights, seed, chunk)
-        for V in chunks:
-            F = Kv(Kf_parts, V) - h[:, None]
-            Z0 = Kv(Ke_parts, V) - est * F
-            nf = c_f @ V
-            n0l.append(c_e @ V - est * nf)
-            n1l.append(nf)
-            q00l.append((Z0 * Z0).sum(axis=0))
-            q01l.append((Z0 * F).sum(axis=0))
-            q11l.append((F * F).sum(axis=0))
-        wq = WCRQuad(estimate=est, se=se, n0=np.concatenate(n0l), n1=np.concatenate(n1l),
-                     q00=np.concatenate(q00l), q01=np.concatenate(q01l), q11=np.concatenate(q11l),
-                     enumerated=enumerated)
-        tests.append(wq)
-        outs.append(wq.out(alpha))
+            Ke_parts, Kf_parts = K_parts(e), K_parts(f)
+
+            n0l: list[np.ndarray] = []
+            n1l: list[np.ndarray] = []
+            q00l: list[np.ndarray] = []
+            q01l: list[np.ndarray] = []
+            q11l: list[np.ndarray] = []
+            chunks = (enum_chunks if enum_chunks is not None
+                      else _random_chunks(G, B, boot_weights, seed, chunk))
+            for V in chunks:
+                F = Kv(Kf_parts, V) - h[:, None]
+                Z0 = Kv(Ke_parts, V) - est * F
+                nf = c_f @ V
+                n0l.append(c_e @ V - est * nf)
+                n1l.append(nf)
+                q00l.append((Z0 * Z0).sum(axis=0))
+                q01l.append((Z0 * F).sum(axis=0))
+                q11l.append((F * F).sum(axis=0))
+            wq = WCRQuad(estimate=est, se=se, n0=np.concatenate(n0l), n1=np.concatenate(n1l),
+                         q00=np.concatenate(q00l), q01=np.concatenate(q01l), q11=np.concatenate(q11l),
+                         enumerated=enumerated)
+            tests.append(wq)
+            outs.append(wq.out(alpha))
     return outs, tests
 
 
