@@ -167,3 +167,35 @@ def test_bjs_wild_null_rejection_few_clusters() -> None:
         r = imputation(_null_panel(rng), **KW, horizons=False, inference="wild", n_boot=4096)
         rej += r.pvalue < 0.05
     assert rej / reps <= 0.10
+
+
+@pytest.mark.parametrize(("unbalanced", "delta", "n_perm"), [(False, 0, 199), (True, 0, 199), (False, 1, 199),
+                                                            (False, 0, 5000)])
+def test_bjs_ri_equals_dummy_regression_ri(unbalanced: bool, delta: int, n_perm: int) -> None:
+    """The FE-solve RI (one two-way solve per permutation) gives the same p-values and CIs as
+    the RI on the dense regression with one dummy per treated observation (same permutations)."""
+    from zonespill.did.inference import bjs_maker, design_from_long, linear_inference
+    from zonespill.did.regression import _drop_always_treated, _long
+
+    df, _ = staggered_panel(9, 7, seed=12, never_share=0.4, cohorts=[4, 5])
+    if unbalanced:  # drop a few untreated-period rows of never-treated units
+        drop = df.index[(df["cohort"] == 0) & (df["time"].isin([2, 6]))][:3]
+        df = df.drop(drop).reset_index(drop=True)
+    for horizons in (False, True):
+        new = imputation(df, **KW, horizons=horizons, anticipation=delta, inference="ri", n_boot=n_perm,
+                         seed=4)
+        ld, cn = _long(df, cluster=None, anticipation=delta, **KW)
+        ld, _ = _drop_always_treated(ld, anticipation=delta)
+        ana = imputation(df, **KW, horizons=horizons, anticipation=delta)
+        used = {(float(a), int(b)) for a, b, k in zip(ana.cells["cohort"], ana.cells["e"], ana.cells["used"],
+                                                      strict=True) if k}
+        hs = [int(h) for h in ana.table["e"]] if horizons else None
+        post = np.array([True] + [h >= -delta for h in hs or []])
+        des = design_from_long(ld, cn[0], bjs_maker(hs, anticipation=delta, used=used), post,
+                               anticipation=delta)
+        old = linear_inference(des, "ri", n_boot=n_perm, weights="rademacher", seed=4, alpha=0.05)
+        assert new.pvalue == pytest.approx(old[0].pvalue, abs=1e-12)
+        np.testing.assert_allclose(new.ci, old[0].ci, rtol=1e-8, atol=1e-10)
+        if horizons:
+            np.testing.assert_allclose(new.table["pvalue"], [o.pvalue for o in old[1:]], atol=1e-12)
+        assert new.inference == "ri" and new.inference_label.startswith("randomisation")

@@ -1008,3 +1008,115 @@ def bjs_wild_label(n_draws: int, weights: str, enumerated: bool, G: int) -> str:
            else f"{n_draws} {weights.capitalize()} draws")
     return ("wild cluster restricted bootstrap-t of the BJS imputation t-statistic (homogeneous-effect "
             f"null imposed; {how}; {G} clusters)")
+
+
+def bjs_ri(
+    y: np.ndarray,
+    unit: np.ndarray,
+    tcode: np.ndarray,
+    t: np.ndarray,
+    g_obs: np.ndarray,
+    *,
+    fe0: Any,
+    anticipation: int,
+    horizons: list[int] | None,
+    used: set[tuple[float, int]],
+    n_perm: int,
+    seed: int,
+    alpha: float,
+) -> list[InferenceOut]:
+    """Randomisation inference for the BJS imputation estimates (static ATT, then ``horizons``):
+    cohorts permuted across units (sizes kept; :func:`permutations`), the estimate recomputed
+    under each assignment by one two-way solve on its untreated observations — no dummy per
+    treated observation.  Statistic and sharp null as :func:`ri_inference` (estimates on y and on
+    the observed treatment indicator); only the (cohort, event time) cells in ``used`` (the
+    observed fit's) enter, as in the estimator.
+
+    On a balanced panel the period block of the first-stage normal equations depends only on the
+    cohort sizes, so it is factorised once (``fe0``: the observed first stage); otherwise each
+    assignment gets its own exact :class:`~zonespill.twoway.TwoWayFE`.
+    """
+    from zonespill.twoway import TwoWayFE
+
+    y = np.asarray(y, dtype=float)
+    unit = np.asarray(unit, dtype=np.int64)
+    tcode = np.asarray(tcode, dtype=np.int64)
+    t = np.asarray(t, dtype=float)
+    g_obs = np.asarray(g_obs, dtype=float)
+    n_u, n_t = int(fe0.n_units), int(fe0.n_times)
+    N = len(y)
+    d_obs = ((g_obs > 0) & (t >= g_obs - anticipation)).astype(float)
+    Y2 = np.column_stack([y, d_obs])
+    g_unit = _unit_cohorts(unit, g_obs)
+    H = list(horizons) if horizons else []
+    m = 1 + len(H)
+    cohorts = np.unique(g_unit[g_unit > 0])
+    e_min = int(np.floor(t.min() - cohorts.max())) if len(cohorts) else 0
+    e_max = int(np.ceil(t.max() - cohorts.min())) if len(cohorts) else 0
+    ok_tab = np.zeros((len(cohorts), e_max - e_min + 1), dtype=bool)
+    h_tab = np.full(e_max - e_min + 1, -1, dtype=np.int64)
+    for (cg, ce) in used:
+        ci = np.searchsorted(cohorts, cg)
+        if ci < len(cohorts) and cohorts[ci] == cg and e_min <= ce <= e_max:
+            ok_tab[ci, ce - e_min] = True
+    for k, h in enumerate(H):
+        if e_min <= h <= e_max:
+            h_tab[h - e_min] = k
+    balanced = n_u * n_t == N
+    schur = _time_schur(fe0) if balanced else None
+
+    def estimates(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(m × 2) estimates on (y, d_obs) and (m,) counts under cohort assignment ``gu``."""
+        g = gu[unit]
+        tr = (g > 0) & (t >= g - anticipation)
+        o0 = ~tr
+        u0, t0 = unit[o0], tcode[o0]
+        cu = np.bincount(u0, minlength=n_u).astype(float)
+        ct = np.bincount(t0, minlength=n_t)
+        if (cu[unit[tr]] == 0).any() or (ct[tcode[tr]] == 0).any():
+            raise EstimationError("randomisation inference: a permuted cohort assignment leaves treated "
+                                  "observations without untreated observations of their unit or period "
+                                  "(unbalanced panel); use inference='wild'")
+        if schur is not None:
+            ru = np.column_stack([np.bincount(u0, weights=Y2[o0, k], minlength=n_u) for k in range(2)])
+            rt = np.column_stack([np.bincount(t0, weights=Y2[o0, k], minlength=n_t) for k in range(2)])
+            q = ru / cu[:, None]
+            rhs = rt - np.column_stack([np.bincount(t0, weights=q[u0, k], minlength=n_t) for k in range(2)])
+            b = schur(rhs)
+            Bb = np.column_stack([np.bincount(u0, weights=b[t0, k], minlength=n_u) for k in range(2)])
+            a = (ru - Bb) / cu[:, None]
+        else:
+            fe = TwoWayFE(u0, t0, n_units=n_u, n_times=n_t)
+            if not fe.identified(unit[tr], tcode[tr]).all():
+                raise EstimationError("randomisation inference: a permuted cohort assignment leaves "
+                                      "treated observations unidentified (disconnected panel); use "
+                                      "inference='wild'")
+            a, b = fe.fit(Y2[o0])
+        it = np.flatnonzero(tr)
+        tau = Y2[it] - a[unit[it]] - b[tcode[it]]
+        ev = np.rint(t[it] - g[it]).astype(np.int64) - e_min
+        ok = ok_tab[np.searchsorted(cohorts, g[it]), ev]
+        cnt = np.zeros(m)
+        est = np.zeros((m, 2))
+        st = ok & (ev + e_min >= 0)
+        cnt[0] = st.sum()
+        est[0] = tau[st].sum(axis=0)
+        if H:
+            hk = h_tab[ev]
+            sel = ok & (hk >= 0)
+            cnt[1:] = np.bincount(hk[sel], minlength=len(H))
+            for k in range(2):
+                est[1:, k] = np.bincount(hk[sel], weights=tau[sel, k], minlength=len(H))
+        est = np.divide(est, cnt[:, None], out=np.zeros_like(est), where=cnt[:, None] > 0)
+        return est, cnt
+
+    est_obs, cnt_obs = estimates(g_unit)
+    perms, exact = permutations(g_unit, n_perm, seed)
+    Ay = np.empty((len(perms), m))
+    Ad = np.empty((len(perms), m))
+    for i, gp in enumerate(perms):
+        e_p, _ = estimates(gp)
+        Ay[i], Ad[i] = e_p[:, 0], e_p[:, 1]
+    post = np.array([True] + [h >= -anticipation for h in H])
+    return ri_from_stats(np.where(cnt_obs > 0, est_obs[:, 0], np.nan), est_obs[:, 1], Ay, Ad, exact=exact,
+                         alpha=alpha, post=post)

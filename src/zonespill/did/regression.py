@@ -36,10 +36,12 @@ from zonespill.did.inference import (
     InferenceKind,
     attach,
     bjs_maker,
+    bjs_ri,
     bjs_wild,
     bjs_wild_label,
     check_inference_args,
     event_maker,
+    method_label,
     regression_inference,
     sunab_maker,
     treated_clusters,
@@ -637,6 +639,9 @@ def imputation(
     bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
     used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
                                                        strict=True) if k}
+    if inference == "ri":  # one two-way solve per permutation, no dummy per treated observation
+        return _bjs_ri(res, df, cn, y, u, tcode, fe, delta=delta, horizons=bjs_h, used=used_cells,
+                       n_boot=n_boot, seed=seed)
     return regression_inference(res, df, cn, [(bjs_maker(bjs_h, anticipation=delta, used=used_cells),
                                                bjs_post)],
                                 inference=inference, n_boot=n_boot,
@@ -664,6 +669,26 @@ def _bjs_wild(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarr
     g_unit = np.zeros(int(u.max()) + 1)
     g_unit[u] = df["zg"].to_numpy(dtype=float)
     return attach(res, "wild", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
+
+
+def _bjs_ri(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarray, u: np.ndarray,
+            tcode: np.ndarray, fe: TwoWayFE, *, delta: int, horizons: list[int] | None,
+            used: set[tuple[float, int]], n_boot: int | None,
+            seed: int | np.random.Generator | None) -> DiDResult:
+    """Attach :func:`~zonespill.did.inference.bjs_ri` p-values and CIs (overall, then rows)."""
+    from zonespill.did._bootstrap import seed_to_int
+
+    if len(cn) > 1:
+        raise InputError("inference='ri' supports one clustering dimension", source="cluster")
+    B = int(n_boot) if n_boot is not None else 999
+    g_obs = df["zg"].to_numpy(dtype=float)
+    outs = bjs_ri(y, u, tcode, df["zt"].to_numpy(dtype=float), g_obs, fe0=fe, anticipation=delta,
+                  horizons=horizons, used=used, n_perm=B, seed=seed_to_int(seed), alpha=res.alpha)
+    label = method_label("ri", n_draws=outs[0].n_draws, enumerated=outs[0].enumerated)
+    cl = df[cn[0]].to_numpy()
+    g_unit = np.zeros(int(u.max()) + 1)
+    g_unit[u] = g_obs
+    return attach(res, "ri", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
 
 
 def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
