@@ -86,8 +86,12 @@ class FEProjector:
             self.Q = np.zeros((len(self.t), 0))
 
     def _demean_unit(self, M: np.ndarray) -> np.ndarray:
-        sums = np.zeros((self.n_u, M.shape[1]))
-        np.add.at(sums, self.u, M)
+        import scipy.sparse as sp
+
+        if not hasattr(self, "_Ut"):  # unit-sum operator (sparse product: no slow ufunc.at)
+            self._Ut = sp.csr_matrix((np.ones(len(self.u)), (self.u, np.arange(len(self.u)))),
+                                     shape=(self.n_u, len(self.u)))
+        sums = np.asarray(self._Ut @ M)
         return M - (sums * self.inv_cnt[:, None])[self.u]
 
     def __call__(self, M: np.ndarray) -> np.ndarray:
@@ -188,7 +192,8 @@ class _WCRInvert:
 
 @dataclass(frozen=True)
 class WCRTest(_WCRInvert):
-    """Precomputed WCR bootstrap for ``R'β`` in one regression; ``.test(r)`` and ``.out()``."""
+    """WCR bootstrap of ``R'β`` with its G × B score matrices (kept for callers that build one by
+    hand; :func:`wcr_setup_many` returns the memory-light :class:`WCRQuad`)."""
 
     estimate: float
     se: float
@@ -208,6 +213,38 @@ class WCRTest(_WCRInvert):
         return d / self.se, tb
 
 
+@dataclass(frozen=True)
+class WCRQuad(_WCRInvert):
+    """A WCR bootstrap-t stored by its sufficient statistics: with ``d = θ̂ − θ0`` every draw has
+    ``t*(d) = (n0 + d·n1) / sqrt(q00 + 2d·q01 + d²·q11)`` (the squared bootstrap SE is quadratic
+    in d), so p-values and test inversion need O(B) memory, not the G × B score matrices."""
+
+    estimate: float
+    se: float
+    n0: np.ndarray
+    n1: np.ndarray
+    q00: np.ndarray
+    q01: np.ndarray
+    q11: np.ndarray
+    enumerated: bool
+
+    def tstats(self, d: float) -> tuple[float, np.ndarray]:
+        """Observed t and bootstrap t* at ``d = θ̂ − θ0``."""
+        den = np.sqrt(np.maximum(self.q00 + 2.0 * d * self.q01 + d * d * self.q11, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tb = (self.n0 + d * self.n1) / den
+        return d / self.se, tb
+
+
+
+def _one_blas_thread() -> Any:
+    """BLAS limited to one thread: the bootstrap's products are many small ones, where thread
+    start-up and oversubscription (shared cores) cost more than they save (5× measured)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def wcr_setup(
     X: np.ndarray,
     y: np.ndarray,
@@ -217,7 +254,7 @@ def wcr_setup(
     n_boot: int,
     weights: str = "rademacher",
     seed: int | None = None,
-) -> WCRTest:
+) -> WCRQuad:
     """Set up the WCR bootstrap of ``R'β`` in ``y = Xβ + u`` clustered by ``cluster``.
 
     ``X`` must already have any fixed effects projected out.  Small-sample factor
@@ -240,9 +277,17 @@ def wcr_setup_many(
     n_boot: int,
     weights: str = "rademacher",
     seed: int | None = None,
-) -> list[WCRTest | None]:
+    chunk: int = 1024,
+) -> list[WCRQuad | None]:
     """:func:`wcr_setup` for every column of ``R`` (k × m), one set of weight draws for all (None
-    for a column that is zero or has a zero cluster-robust SE)."""
+    for a column that is zero or has a zero cluster-robust SE).
+
+    Per column the bootstrap scores ``Z0 + d·Z1`` (G × B) are reduced, chunk by chunk of draws, to
+    their quadratic sums (:class:`WCRQuad`), and products are ordered G×k·(k×B) (never G × G):
+    memory O(k·B + G·chunk), not O(m·G·B).
+    """
+    import scipy.sparse as sp
+
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
@@ -261,32 +306,48 @@ def wcr_setup_many(
     def solve(b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(cho.T, np.linalg.solve(cho, b))
 
+    def csum_X(wt: np.ndarray) -> np.ndarray:
+        """k × G: X_g' wt_g per cluster (sparse cluster-weight matrix times X, no N × k temporary)."""
+        return np.asarray(sp.csr_matrix((wt, (codes, np.arange(N))), shape=(G, N)) @ X).T
+
     bhat = solve(X.T @ y)
     uhat = y - X @ bhat
     ssc = G / (G - 1) * (N - 1) / (N - k)
-    S0 = _csum(X * uhat[:, None], codes, G).T  # k × G scores at β̂
     v, enum = draw_weights(G, n_boot, weights, np.random.default_rng(seed))
+    B = v.shape[1]
     A = solve(R)  # k × m
-    out: list[WCRTest | None] = []
-    for j in range(R.shape[1]):
-        a = A[:, j]
-        denR = float(R[:, j] @ a)
-        if not denR > 0:
-            out.append(None)
-            continue
-        q = X @ a  # R'(X'X)^{-1} X_i'
-        c0 = _csum(q * uhat, codes, G)
-        se = float(np.sqrt(ssc * (c0**2).sum()))
-        if not se > 1e-12 * max(1.0, float(np.abs(q).max()) * float(np.abs(y).max())):
-            out.append(None)  # zero cluster-robust SE (e.g. a singleton cell): nothing to bootstrap
-            continue
-        c1 = _csum(q * q, codes, G) / denR
-        Aq = _csum(X * q[:, None], codes, G).T  # k × G, X_g'q_g
-        W = solve(Aq)
-        H0 = W.T @ S0  # G × G
-        H1 = W.T @ Aq / denR
-        out.append(WCRTest(estimate=float(R[:, j] @ bhat), se=se, ssc=ssc, n0=c0 @ v, n1=c1 @ v,
-                           Z0=c0[:, None] * v - H0 @ v, Z1=c1[:, None] * v - H1 @ v, enumerated=enum))
+    out: list[WCRQuad | None] = []
+    with _one_blas_thread():
+        SV = csum_X(uhat) @ v  # k × B: scores at β̂ times the weights, shared by every column
+        for j in range(R.shape[1]):
+            a = A[:, j]
+            denR = float(R[:, j] @ a)
+            if not denR > 0:
+                out.append(None)
+                continue
+            q = X @ a  # R'(X'X)^{-1} X_i'
+            c0 = _csum(q * uhat, codes, G)
+            se = float(np.sqrt(ssc * (c0**2).sum()))
+            if not se > 1e-12 * max(1.0, float(np.abs(q).max()) * float(np.abs(y).max())):
+                out.append(None)  # zero cluster-robust SE (e.g. a singleton cell): nothing to bootstrap
+                continue
+            c1 = _csum(q * q, codes, G) / denR
+            Aq = csum_X(q)  # k × G, X_g'q_g
+            Wt = solve(Aq).T  # G × k
+            AqV = Aq @ v / denR  # k × B
+            q00 = np.empty(B)
+            q01 = np.empty(B)
+            q11 = np.empty(B)
+            for s0 in range(0, B, chunk):
+                sl = slice(s0, min(s0 + chunk, B))
+                V = v[:, sl]
+                Z0 = c0[:, None] * V - Wt @ SV[:, sl]
+                Z1 = c1[:, None] * V - Wt @ AqV[:, sl]
+                q00[sl] = ssc * (Z0 * Z0).sum(axis=0)
+                q01[sl] = ssc * (Z0 * Z1).sum(axis=0)
+                q11[sl] = ssc * (Z1 * Z1).sum(axis=0)
+            out.append(WCRQuad(estimate=float(R[:, j] @ bhat), se=se, n0=c0 @ v, n1=c1 @ v, q00=q00,
+                               q01=q01, q11=q11, enumerated=enum))
     return out
 
 
@@ -735,30 +796,6 @@ def regression_inference(
 _CHUNK = 256  # bootstrap draws processed at once: memory O(G × chunk), never N × B
 
 
-@dataclass(frozen=True)
-class WCRQuad(_WCRInvert):
-    """A WCR bootstrap-t stored by its sufficient statistics: with ``d = θ̂ − θ0`` every draw has
-    ``t*(d) = (n0 + d·n1) / sqrt(q00 + 2d·q01 + d²·q11)`` (the squared bootstrap SE is quadratic
-    in d), so p-values and test inversion need O(B) memory, not the G × B score matrices."""
-
-    estimate: float
-    se: float
-    n0: np.ndarray
-    n1: np.ndarray
-    q00: np.ndarray
-    q01: np.ndarray
-    q11: np.ndarray
-    enumerated: bool
-
-    def tstats(self, d: float) -> tuple[float, np.ndarray]:
-        """Observed t and bootstrap t* at ``d = θ̂ − θ0``."""
-        den = np.sqrt(np.maximum(self.q00 + 2.0 * d * self.q01 + d * d * self.q11, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tb = (self.n0 + d * self.n1) / den
-        return d / self.se, tb
-
-
-
 def _wild_chunks(G: int, n_boot: int, kind: str, seed: int | None,
                  chunk: int = _CHUNK) -> tuple[list[np.ndarray] | None, bool, int]:
     """Enumerated sign vectors (Rademacher, 2^G ≤ n_boot) as column chunks, or None for random
@@ -778,14 +815,6 @@ def _random_chunks(G: int, n_boot: int, kind: str, seed: int | None, chunk: int 
             yield rng.integers(0, 2, size=(G, b)).astype(float) * 2.0 - 1.0
         else:
             yield _WEBB[rng.integers(0, 6, size=(G, b))]
-
-
-def _one_blas_thread() -> Any:
-    """BLAS limited to one thread: the bootstrap's products are many small ones, where thread
-    start-up and oversubscription (shared cores) cost more than they save (5× measured)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _time_schur(fe: Any) -> Callable[[np.ndarray], np.ndarray]:
