@@ -94,6 +94,19 @@ class FEProjector:
         sums = np.asarray(self._Ut @ M)
         return M - (sums * self.inv_cnt[:, None])[self.u]
 
+    def lowrank(self, X: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The projection of ``X`` (N × k) as sparse minus low rank: ``(Xw, Q, C)`` with
+        ``self(X) = Xw − Q C'``, Xw the unit-demeaned X (sparse when X is, e.g. dummies) and Q the
+        N × (T−1) period basis — lets the WCR work with k-dimensional cluster sums at O(nnz)."""
+        import scipy.sparse as sp
+
+        Xs = sp.csr_matrix(np.asarray(X, dtype=float).reshape(len(self.u), -1))
+        self._demean_unit(np.zeros((len(self.u), 0)))  # builds the unit-sum operator
+        means = sp.diags(self.inv_cnt) @ (self._Ut @ Xs)
+        Xw = (Xs - self._Ut.T @ means).tocsr()
+        C = np.asarray(Xw.T @ self.Q)
+        return Xw, self.Q, C
+
     def __call__(self, M: np.ndarray) -> np.ndarray:
         """Residuals of the columns of ``M`` (N × k, or N) on unit and time dummies."""
         one = M.ndim == 1
@@ -269,7 +282,7 @@ def wcr_setup(
 
 
 def wcr_setup_many(
-    X: np.ndarray,
+    X: np.ndarray | None,
     y: np.ndarray,
     cluster: np.ndarray,
     R: np.ndarray,
@@ -278,26 +291,47 @@ def wcr_setup_many(
     weights: str = "rademacher",
     seed: int | None = None,
     chunk: int = 1024,
+    X_lowrank: tuple[Any, np.ndarray, np.ndarray] | None = None,
 ) -> list[WCRQuad | None]:
     """:func:`wcr_setup` for every column of ``R`` (k × m), one set of weight draws for all (None
     for a column that is zero or has a zero cluster-robust SE).
 
     Per column the bootstrap scores ``Z0 + d·Z1`` (G × B) are reduced, chunk by chunk of draws, to
     their quadratic sums (:class:`WCRQuad`), and products are ordered G×k·(k×B) (never G × G):
-    memory O(k·B + G·chunk), not O(m·G·B).
+    memory O(k·B + G·chunk), not O(m·G·B).  ``X_lowrank = (Xs, Q, C)`` gives X as
+    ``Xs − Q C'`` (``Xs`` sparse, Q N × r; :meth:`FEProjector.lowrank`), ``X`` then unused: every
+    cluster sum X_g'w_g is a sparse product plus a rank-r term, never an N × k array.
     """
     import scipy.sparse as sp
 
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
+    Xs: Any
+    if X_lowrank is not None:
+        Xs, Ql, Cl = X_lowrank
+    else:
+        if X is None:
+            raise InputError("wcr_setup_many needs X or X_lowrank", source="X")
+        Xd = np.asarray(X, dtype=float)
+        Xs = Xd[:, None] if Xd.ndim == 1 else Xd
+        Ql = np.zeros((Xs.shape[0], 0))
+        Cl = np.zeros((Xs.shape[1], 0))
     y = np.asarray(y, dtype=float)
     R = np.asarray(R, dtype=float)
-    N, k = X.shape
+    N, k = Xs.shape
     codes, G = _cluster_codes(cluster)
     if G < 2:
         raise EstimationError("the wild cluster bootstrap needs at least 2 clusters")
-    XtX = X.T @ X
+    rows = np.arange(N)
+
+    def xmul(a: np.ndarray) -> np.ndarray:  # X a
+        return np.asarray(Xs @ a) - Ql @ (Cl.T @ a)
+
+    def xtmul(z: np.ndarray) -> np.ndarray:  # X'z
+        return np.asarray(Xs.T @ z) - Cl @ (Ql.T @ z)
+
+    XsQ = np.asarray(Xs.T @ Ql)
+    XtX0: Any = Xs.T @ Xs
+    XtX = (XtX0.toarray() if hasattr(XtX0, "toarray") else np.asarray(XtX0)) - XsQ @ Cl.T - Cl @ XsQ.T \
+        + Cl @ (Ql.T @ Ql) @ Cl.T
     try:
         cho = np.linalg.cholesky(XtX)
     except np.linalg.LinAlgError as exc:
@@ -306,43 +340,49 @@ def wcr_setup_many(
     def solve(b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(cho.T, np.linalg.solve(cho, b))
 
-    def csum_X(wt: np.ndarray) -> np.ndarray:
-        """k × G: X_g' wt_g per cluster (sparse cluster-weight matrix times X, no N × k temporary)."""
-        return np.asarray(sp.csr_matrix((wt, (codes, np.arange(N))), shape=(G, N)) @ X).T
+    def csums(wt: np.ndarray) -> tuple[Any, np.ndarray]:
+        """Cluster sums of X weighted by wt, G × k, as (sparse-or-dense part, G × r part)."""
+        Gw = sp.csr_matrix((wt, (codes, rows)), shape=(G, N))
+        return Gw @ Xs, np.asarray(Gw @ Ql)
 
-    bhat = solve(X.T @ y)
-    uhat = y - X @ bhat
+    def at_mul(cs: tuple[Any, np.ndarray], M: np.ndarray) -> np.ndarray:  # (G × k) @ M
+        return np.asarray(cs[0] @ M) - cs[1] @ (Cl.T @ M)
+
+    def a_mul(cs: tuple[Any, np.ndarray], V: np.ndarray) -> np.ndarray:  # (k × G) @ V
+        return np.asarray(cs[0].T @ V) - Cl @ (cs[1].T @ V)
+
+    bhat = solve(xtmul(y))
+    uhat = y - xmul(bhat)
     ssc = G / (G - 1) * (N - 1) / (N - k)
     v, enum = draw_weights(G, n_boot, weights, np.random.default_rng(seed))
     B = v.shape[1]
     A = solve(R)  # k × m
     out: list[WCRQuad | None] = []
     with _one_blas_thread():
-        SV = csum_X(uhat) @ v  # k × B: scores at β̂ times the weights, shared by every column
+        P0 = solve(a_mul(csums(uhat), v))  # (X'X)⁻¹ S0 v, k × B: shared by every column
         for j in range(R.shape[1]):
             a = A[:, j]
             denR = float(R[:, j] @ a)
             if not denR > 0:
                 out.append(None)
                 continue
-            q = X @ a  # R'(X'X)^{-1} X_i'
+            q = xmul(a)  # R'(X'X)^{-1} X_i'
             c0 = _csum(q * uhat, codes, G)
             se = float(np.sqrt(ssc * (c0**2).sum()))
             if not se > 1e-12 * max(1.0, float(np.abs(q).max()) * float(np.abs(y).max())):
                 out.append(None)  # zero cluster-robust SE (e.g. a singleton cell): nothing to bootstrap
                 continue
             c1 = _csum(q * q, codes, G) / denR
-            Aq = csum_X(q)  # k × G, X_g'q_g
-            Wt = solve(Aq).T  # G × k
-            AqV = Aq @ v / denR  # k × B
+            Aq = csums(q)  # X_g'q_g
+            P1 = solve(a_mul(Aq, v)) / denR  # k × B
             q00 = np.empty(B)
             q01 = np.empty(B)
             q11 = np.empty(B)
             for s0 in range(0, B, chunk):
                 sl = slice(s0, min(s0 + chunk, B))
                 V = v[:, sl]
-                Z0 = c0[:, None] * V - Wt @ SV[:, sl]
-                Z1 = c1[:, None] * V - Wt @ AqV[:, sl]
+                Z0 = c0[:, None] * V - at_mul(Aq, P0[:, sl])
+                Z1 = c1[:, None] * V - at_mul(Aq, P1[:, sl])
                 q00[sl] = ssc * (Z0 * Z0).sum(axis=0)
                 q01[sl] = ssc * (Z0 * Z1).sum(axis=0)
                 q11[sl] = ssc * (Z1 * Z1).sum(axis=0)
@@ -587,8 +627,8 @@ def linear_inference(
     proj = FEProjector(design.unit, design.time)
     if kind == "wild":
         X, R = design.build(design.g_unit)
-        tests = wcr_setup_many(proj(X), proj(design.y), design.cluster, R, n_boot=n_boot,
-                               weights=weights, seed=seed)
+        tests = wcr_setup_many(None, proj(design.y), design.cluster, R, n_boot=n_boot,
+                               weights=weights, seed=seed, X_lowrank=proj.lowrank(X))
         return [w.out(alpha) if w is not None else NAN_OUT for w in tests]
     m = design.post.shape[0]
 
