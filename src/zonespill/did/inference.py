@@ -100,7 +100,8 @@ class FEProjector:
         N × (T−1) period basis — lets the WCR work with k-dimensional cluster sums at O(nnz)."""
         import scipy.sparse as sp
 
-        Xs = sp.csr_matrix(np.asarray(X, dtype=float).reshape(len(self.u), -1))
+        Xs = (sp.csr_matrix(X, dtype=float) if sp.issparse(X)
+              else sp.csr_matrix(np.asarray(X, dtype=float).reshape(len(self.u), -1)))
         self._demean_unit(np.zeros((len(self.u), 0)))  # builds the unit-sum operator
         means = sp.diags(self.inv_cnt) @ (self._Ut @ Xs)
         Xw = (Xs - self._Ut.T @ means).tocsr()
@@ -604,6 +605,8 @@ class LinearDesign:
     cluster: np.ndarray
     g_unit: np.ndarray
     post: np.ndarray
+    # the same regressors as a scipy sparse matrix (when the maker has one): fast WCR / RI
+    build_sparse: Callable[[np.ndarray], tuple[Any, np.ndarray]] | None = None
 
 
 def linear_weights(design: LinearDesign, proj: FEProjector, g_unit: np.ndarray) -> np.ndarray:
@@ -626,11 +629,13 @@ def linear_inference(
     """WCR (``kind="wild"``) or RI (``kind="ri"``) for every estimate of a linear design."""
     proj = FEProjector(design.unit, design.time)
     if kind == "wild":
-        X, R = design.build(design.g_unit)
+        X, R = (design.build_sparse or design.build)(design.g_unit)
         tests = wcr_setup_many(None, proj(design.y), design.cluster, R, n_boot=n_boot,
                                weights=weights, seed=seed, X_lowrank=proj.lowrank(X))
         return [w.out(alpha) if w is not None else NAN_OUT for w in tests]
     m = design.post.shape[0]
+    if design.build_sparse is not None:
+        return _ri_sparse(design, proj, n_perm=n_boot, seed=seed, alpha=alpha)
 
     def wfn(g: np.ndarray) -> np.ndarray:
         A = linear_weights(design, proj, g)
@@ -641,6 +646,42 @@ def linear_inference(
 
     return ri_inference(wfn, design.g_unit, design.y, design.d_obs, n_perm=n_boot, seed=seed,
                         alpha=alpha, post=design.post)
+
+
+def _ri_sparse(design: LinearDesign, proj: FEProjector, *, n_perm: int, seed: int,
+               alpha: float) -> list[InferenceOut]:
+    """:func:`ri_inference` for a design with sparse regressors: per assignment only the k × k
+    normal matrix of the FE-projected regressors (unit demeaning by sparse sums, the period part
+    through the rank-(T−1) basis) and X'(My, Md) — no N × k array, no N × m weights."""
+    assert design.build_sparse is not None
+    m = design.post.shape[0]
+    MZ = proj(np.column_stack([design.y, design.d_obs]))
+    proj._demean_unit(np.zeros((len(design.y), 0)))  # builds the unit-sum operator
+    Ut, inv, Q = proj._Ut, proj.inv_cnt, proj.Q
+    invUtQ = inv[:, None] * np.asarray(Ut @ Q)
+
+    def thetas(g_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Xr, R = design.build_sparse(g_unit)  # type: ignore[misc]
+        if R.shape[1] != m:  # pragma: no cover - guarded by builders on balanced panels
+            raise EstimationError("randomisation inference: a permuted assignment changes the set of "
+                                  "estimated effects (unbalanced panel); use inference='wild'")
+        UX = (Ut @ Xr).tocsc()
+        XtX = np.asarray((Xr.T @ Xr - UX.T @ (UX.multiply(inv[:, None]))).todense())
+        C = np.asarray(Xr.T @ Q) - np.asarray(UX.T @ invUtQ)
+        XtX -= C @ C.T
+        return R.T @ np.linalg.solve(XtX, np.asarray(Xr.T @ MZ)), R
+
+    with _one_blas_thread():
+        th_obs, R_obs = thetas(design.g_unit)
+        perms, exact = permutations(design.g_unit, n_perm, seed)
+        Ay = np.empty((len(perms), m))
+        Ad = np.empty((len(perms), m))
+        for i, gp in enumerate(perms):
+            th, _ = thetas(gp)
+            Ay[i], Ad[i] = th[:, 0], th[:, 1]
+    ok = np.abs(R_obs).max(axis=0) > 0
+    return ri_from_stats(np.where(ok, th_obs[:, 0], np.nan), th_obs[:, 1], Ay, Ad, exact=exact,
+                         alpha=alpha, post=design.post)
 
 
 def _unit_cohorts(unit: np.ndarray, g_obs: np.ndarray) -> np.ndarray:
@@ -670,9 +711,15 @@ def design_from_long(
     def build(g_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return make(g_unit[unit], t, unit)
 
+    sparse_make = getattr(make, "sparse", None)
+    build_sparse = None
+    if sparse_make is not None:
+        def build_sparse(g_unit: np.ndarray) -> tuple[Any, np.ndarray]:
+            return sparse_make(g_unit[unit], t, unit)  # type: ignore[no-any-return]
+
     return LinearDesign(build=build, unit=unit, time=time, y=df["zy"].to_numpy(dtype=float), d_obs=d,
                         cluster=df[cluster_col].to_numpy(), g_unit=_unit_cohorts(unit, g_obs),
-                        post=np.asarray(post, dtype=bool))
+                        post=np.asarray(post, dtype=bool), build_sparse=build_sparse)
 
 
 def twfe_static_maker(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -680,12 +727,35 @@ def twfe_static_maker(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[n
     return ((g > 0) & (t >= g)).astype(float)[:, None], np.ones((1, 1))
 
 
+@dataclass(frozen=True)
+class _Maker:
+    """A regressor builder ``(g, t, unit) → (X, R)`` with the same X as a sparse matrix
+    (``.sparse``): the WCR and RI use the sparse form at scale, the dense one stays the reference."""
+
+    dense: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    sparse: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[Any, np.ndarray]]
+
+    def __call__(self, g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense(g, t, unit)
+
+
+def _dummies(col: np.ndarray, k: int) -> Any:
+    """N × k sparse 0/1 matrix with a one at (i, col[i]) where col[i] ≥ 0."""
+    import scipy.sparse as sp
+
+    r = np.flatnonzero(col >= 0)
+    return sp.csr_matrix((np.ones(len(r)), (r, col[r])), shape=(len(col), k))
+
+
 def twfe_maker(anticipation: int = 0) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
                                                   tuple[np.ndarray, np.ndarray]]:
     """TWFE with treatment dated from G − δ: X = 1{G > 0, t ≥ G − δ}, R = 1."""
     def make(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ((g > 0) & (t >= g - anticipation)).astype(float)[:, None], np.ones((1, 1))
-    return make
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        return _dummies(np.where((g > 0) & (t >= g - anticipation), 0, -1), 1), np.ones((1, 1))
+    return _Maker(make, make_sp)
 
 
 def event_maker(evs: list[int]) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
@@ -695,7 +765,17 @@ def event_maker(evs: list[int]) -> Callable[[np.ndarray, np.ndarray, np.ndarray]
         rel = np.where(g > 0, t - g, np.nan)
         X = np.column_stack([(rel == e).astype(float) for e in evs])
         return X, np.eye(len(evs))
-    return make
+
+    ev_arr = np.array(evs, dtype=float)
+    order = np.argsort(ev_arr)
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        rel = np.where(g > 0, t - g, np.nan)
+        pos = np.clip(np.searchsorted(ev_arr[order], rel), 0, max(len(evs) - 1, 0))
+        col = order[pos] if len(evs) else np.zeros(len(g), dtype=np.int64)
+        hit = (g > 0) & (ev_arr[col] == rel) if len(evs) else np.zeros(len(g), dtype=bool)
+        return _dummies(np.where(hit, col, -1), len(evs)), np.eye(len(evs))
+    return _Maker(make, make_sp)
 
 
 def sunab_maker(cells: list[tuple[float, int]], rows: list[int], *,
@@ -707,14 +787,29 @@ def sunab_maker(cells: list[tuple[float, int]], rows: list[int], *,
     ce = np.array([c[1] for c in cells])
     ok = np.ones(len(cells), dtype=bool) if used is None else np.asarray(used, dtype=bool)
 
+    def weights(n_cell: np.ndarray) -> np.ndarray:
+        n = np.where(ok, n_cell, 0.0)
+        M = np.column_stack([np.where(ce >= 0, n, 0.0)] + [np.where(ce == e, n, 0.0) for e in rows])
+        cnt = M.sum(axis=0)
+        return np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
+
     def make(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rel = np.where(g > 0, t - g, np.nan)
         X = np.column_stack([((g == cg) & (rel == e)).astype(float) for cg, e in cells])
-        n = np.where(ok, X.sum(axis=0), 0.0)
-        M = np.column_stack([np.where(ce >= 0, n, 0.0)] + [np.where(ce == e, n, 0.0) for e in rows])
-        cnt = M.sum(axis=0)
-        return X, np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
-    return make
+        return X, weights(X.sum(axis=0))
+
+    look = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_arrays(
+        [np.array([float(c[0]) for c in cells]), np.array([int(c[1]) for c in cells], dtype=np.int64)]))
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        col = np.full(len(g), -1, dtype=np.int64)
+        tr = np.flatnonzero(g > 0)
+        if len(cells) and len(tr):
+            keys = pd.MultiIndex.from_arrays([g[tr].astype(float), np.rint(t[tr] - g[tr]).astype(np.int64)])
+            col[tr] = look.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
+        X = _dummies(col, len(cells))
+        return X, weights(np.asarray(X.sum(axis=0)).ravel())
+    return _Maker(make, make_sp)
 
 
 def bjs_maker(
