@@ -80,3 +80,20 @@ def test_fast_wcr_and_ri_equal_dense_reference(seed: int) -> None:
         for a2, b2 in zip(slow_ri, fast_ri, strict=True):
             np.testing.assert_allclose(b2.pvalue, a2.pvalue, rtol=0, atol=1e-12)
             np.testing.assert_allclose(b2.ci, a2.ci, rtol=1e-8, atol=1e-10)
+
+
+def test_fe_projector_unbalanced_equals_lstsq_and_lowrank() -> None:
+    """Unit + time residual maker on an unbalanced panel (a period observed by few units) equals
+    a dense least-squares residual; its sparse-minus-low-rank form reproduces it."""
+    rng = np.random.default_rng(5)
+    unit, time = np.meshgrid(np.arange(9), np.arange(6), indexing="ij")
+    keep = rng.random(unit.size) > 0.25
+    keep[unit.ravel() == 0] = True
+    u, t = unit.ravel()[keep], time.ravel()[keep]
+    M = rng.normal(size=(len(u), 3))
+    Z = np.column_stack([np.eye(9)[u], np.eye(6)[t]])
+    ref = M - Z @ np.linalg.lstsq(Z, M, rcond=None)[0]
+    P = FEProjector(u, t)
+    np.testing.assert_allclose(P(M), ref, atol=1e-10)
+    Xw, Q, C = P.lowrank(M)
+    np.testing.assert_allclose(Xw.toarray() - Q @ C.T, ref, atol=1e-10)

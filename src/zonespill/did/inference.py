@@ -79,9 +79,12 @@ class FEProjector:
         Td = self._demean_unit(Td[:, 1:])
         # orthonormal basis of the unit-demeaned period dummies (rank-revealing: unbalanced panels)
         if Td.shape[1]:
-            U, s, _ = np.linalg.svd(Td, full_matrices=False)
-            keep = s > s.max() * 1e-10 if len(s) else np.zeros(0, dtype=bool)
-            self.Q = U[:, keep]
+            # orthonormal basis from the (T−1) × (T−1) Gram matrix (an N × T SVD costs seconds at
+            # county scale); rank: eigenvalues > 1e-12 × the largest (rounding leaves ~1e-16 on
+            # directions that are exactly collinear, e.g. in unbalanced panels)
+            lam, V = np.linalg.eigh(Td.T @ Td)
+            keep = lam > lam.max() * 1e-12
+            self.Q = Td @ (V[:, keep] / np.sqrt(lam[keep]))
         else:
             self.Q = np.zeros((len(self.t), 0))
 
