@@ -630,6 +630,12 @@ def linear_inference(
     alpha: float,
 ) -> list[InferenceOut]:
     """WCR (``kind="wild"``) or RI (``kind="ri"``) for every estimate of a linear design."""
+    with _one_blas_thread():  # tall-skinny products: threads cost 10-100× on shared cores
+        return _linear_inference(design, kind, n_boot=n_boot, weights=weights, seed=seed, alpha=alpha)
+
+
+def _linear_inference(design: LinearDesign, kind: str, *, n_boot: int, weights: str, seed: int,
+                      alpha: float) -> list[InferenceOut]:
     proj = FEProjector(design.unit, design.time)
     if kind == "wild":
         X, R = (design.build_sparse or design.build)(design.g_unit)
@@ -1277,13 +1283,14 @@ def bjs_ri(
         est = np.divide(est, cnt[:, None], out=np.zeros_like(est), where=cnt[:, None] > 0)
         return est, cnt
 
-    est_obs, cnt_obs = estimates(g_unit)
-    perms, exact = permutations(g_unit, n_perm, seed)
-    Ay = np.empty((len(perms), m))
-    Ad = np.empty((len(perms), m))
-    for i, gp in enumerate(perms):
-        e_p, _ = estimates(gp)
-        Ay[i], Ad[i] = e_p[:, 0], e_p[:, 1]
+    with _one_blas_thread():
+        est_obs, cnt_obs = estimates(g_unit)
+        perms, exact = permutations(g_unit, n_perm, seed)
+        Ay = np.empty((len(perms), m))
+        Ad = np.empty((len(perms), m))
+        for i, gp in enumerate(perms):
+            e_p, _ = estimates(gp)
+            Ay[i], Ad[i] = e_p[:, 0], e_p[:, 1]
     post = np.array([True] + [h >= -anticipation for h in H])
     return ri_from_stats(np.where(cnt_obs > 0, est_obs[:, 0], np.nan), est_obs[:, 1], Ay, Ad, exact=exact,
                          alpha=alpha, post=post)
