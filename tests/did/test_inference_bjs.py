@@ -159,14 +159,14 @@ def _null_panel(rng: np.random.Generator, G: int = 12) -> pd.DataFrame:
 @pytest.mark.slow
 def test_bjs_wild_null_rejection_few_clusters() -> None:
     """G = 12 clusters, 4 treated, true effect 0: the BJS wild p-value rejects at 5 % in at most
-    10 % of replications (full enumeration, deterministic)."""
+    10 % of replications (full enumeration, deterministic; measured 0.058, analytic 0.092)."""
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(20261129)
-    reps, rej = 60, 0
+    reps, rej = 240, 0
     for _ in range(reps):
         r = imputation(_null_panel(rng), **KW, horizons=False, inference="wild", n_boot=4096)
         rej += r.pvalue < 0.05
-    assert rej / reps <= 0.10
+    assert 0.0 < rej / reps <= 0.10
 
 
 @pytest.mark.parametrize(("unbalanced", "delta", "n_perm"), [(False, 0, 199), (True, 0, 199), (False, 1, 199),

@@ -514,6 +514,13 @@ def imputation(
     pretrend_leads : int, optional
         Number of leads in the BJS pre-test (default: every pre-period event time below −δ but
         the earliest, which is the reference).
+    inference : {"analytic", "wild", "ri"}
+        ``"wild"``: wild cluster restricted bootstrap-t of the BJS t-statistic under the
+        homogeneous-effect null (τ_it = τ0 on the estimand's treated observations; each horizon its
+        own), the BJS estimate and SE recomputed on every draw (:func:`~zonespill.did.inference.bjs_wild`);
+        ``"ri"``: cohorts permuted across units (:func:`~zonespill.did.inference.bjs_ri`).
+    n_boot, boot_weights, seed
+        Draws / permutations (default 9999 / 999), Rademacher or Webb weights, seed.
 
     Returns
     -------
