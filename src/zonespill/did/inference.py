@@ -79,16 +79,37 @@ class FEProjector:
         Td = self._demean_unit(Td[:, 1:])
         # orthonormal basis of the unit-demeaned period dummies (rank-revealing: unbalanced panels)
         if Td.shape[1]:
-            U, s, _ = np.linalg.svd(Td, full_matrices=False)
-            keep = s > s.max() * 1e-10 if len(s) else np.zeros(0, dtype=bool)
-            self.Q = U[:, keep]
+            # orthonormal basis from the (T−1) × (T−1) Gram matrix (an N × T SVD costs seconds at
+            # county scale); rank: eigenvalues > 1e-12 × the largest (rounding leaves ~1e-16 on
+            # directions that are exactly collinear, e.g. in unbalanced panels)
+            lam, V = np.linalg.eigh(Td.T @ Td)
+            keep = lam > lam.max() * 1e-12
+            self.Q = Td @ (V[:, keep] / np.sqrt(lam[keep]))
         else:
             self.Q = np.zeros((len(self.t), 0))
 
     def _demean_unit(self, M: np.ndarray) -> np.ndarray:
-        sums = np.zeros((self.n_u, M.shape[1]))
-        np.add.at(sums, self.u, M)
+        import scipy.sparse as sp
+
+        if not hasattr(self, "_Ut"):  # unit-sum operator (sparse product: no slow ufunc.at)
+            self._Ut = sp.csr_matrix((np.ones(len(self.u)), (self.u, np.arange(len(self.u)))),
+                                     shape=(self.n_u, len(self.u)))
+        sums = np.asarray(self._Ut @ M)
         return M - (sums * self.inv_cnt[:, None])[self.u]
+
+    def lowrank(self, X: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The projection of ``X`` (N × k) as sparse minus low rank: ``(Xw, Q, C)`` with
+        ``self(X) = Xw − Q C'``, Xw the unit-demeaned X (sparse when X is, e.g. dummies) and Q the
+        N × (T−1) period basis — lets the WCR work with k-dimensional cluster sums at O(nnz)."""
+        import scipy.sparse as sp
+
+        Xs = (sp.csr_matrix(X, dtype=float) if sp.issparse(X)
+              else sp.csr_matrix(np.asarray(X, dtype=float).reshape(len(self.u), -1)))
+        self._demean_unit(np.zeros((len(self.u), 0)))  # builds the unit-sum operator
+        means = sp.diags(self.inv_cnt) @ (self._Ut @ Xs)
+        Xw = (Xs - self._Ut.T @ means).tocsr()
+        C = np.asarray(Xw.T @ self.Q)
+        return Xw, self.Q, C
 
     def __call__(self, M: np.ndarray) -> np.ndarray:
         """Residuals of the columns of ``M`` (N × k, or N) on unit and time dummies."""
@@ -159,9 +180,37 @@ def _invert(pfun: Callable[[float], float], scale: float, alpha: float) -> tuple
 # ----------------------------------------------------------------------------------------------
 # wild cluster restricted bootstrap-t
 # ----------------------------------------------------------------------------------------------
+class _WCRInvert:
+    """p-value and test-inversion CI shared by every WCR bootstrap-t (one tie convention)."""
+
+    estimate: float
+    se: float
+    n0: np.ndarray
+    enumerated: bool
+
+    def tstats(self, d: float) -> tuple[float, np.ndarray]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def pvalue_at(self, d: float) -> float:
+        """Two-sided p-value: share of draws with |t*| > |t| (ties in exact arithmetic excluded)."""
+        t, tb = self.tstats(d)
+        return float(np.mean(np.abs(tb) > abs(t) * (1 + _REL_TIE)))
+
+    def out(self, alpha: float, *, r: float = 0.0) -> InferenceOut:
+        """p-value of H0: R'β = r and the (1 − α) WCR confidence interval by test inversion."""
+        d0 = self.estimate - r
+        p = self.pvalue_at(d0)
+        dl, du = _invert(self.pvalue_at, self.se, alpha)
+        B = self.n0.shape[0]
+        return InferenceOut(pvalue=p, ci=(self.estimate - dl, self.estimate - du),
+                            stat=d0 / self.se, n_draws=B, enumerated=self.enumerated,
+                            min_pvalue=2.0 / B if self.enumerated else 0.0)
+
+
 @dataclass(frozen=True)
-class WCRTest:
-    """Precomputed WCR bootstrap for ``R'β`` in one regression; ``.test(r)`` and ``.out()``."""
+class WCRTest(_WCRInvert):
+    """WCR bootstrap of ``R'β`` with its G × B score matrices (kept for callers that build one by
+    hand; :func:`wcr_setup_many` returns the memory-light :class:`WCRQuad`)."""
 
     estimate: float
     se: float
@@ -180,20 +229,37 @@ class WCRTest:
             tb = num / den
         return d / self.se, tb
 
-    def pvalue_at(self, d: float) -> float:
-        """Two-sided p-value: share of draws with |t*| > |t| (ties in exact arithmetic excluded)."""
-        t, tb = self.tstats(d)
-        return float(np.mean(np.abs(tb) > abs(t) * (1 + _REL_TIE)))
 
-    def out(self, alpha: float, *, r: float = 0.0) -> InferenceOut:
-        """p-value of H0: R'β = r and the (1 − α) WCR confidence interval by test inversion."""
-        d0 = self.estimate - r
-        p = self.pvalue_at(d0)
-        dl, du = _invert(self.pvalue_at, self.se, alpha)
-        B = self.n0.shape[0]
-        return InferenceOut(pvalue=p, ci=(self.estimate - dl, self.estimate - du),
-                            stat=d0 / self.se, n_draws=B, enumerated=self.enumerated,
-                            min_pvalue=2.0 / B if self.enumerated else 0.0)
+@dataclass(frozen=True)
+class WCRQuad(_WCRInvert):
+    """A WCR bootstrap-t stored by its sufficient statistics: with ``d = θ̂ − θ0`` every draw has
+    ``t*(d) = (n0 + d·n1) / sqrt(q00 + 2d·q01 + d²·q11)`` (the squared bootstrap SE is quadratic
+    in d), so p-values and test inversion need O(B) memory, not the G × B score matrices."""
+
+    estimate: float
+    se: float
+    n0: np.ndarray
+    n1: np.ndarray
+    q00: np.ndarray
+    q01: np.ndarray
+    q11: np.ndarray
+    enumerated: bool
+
+    def tstats(self, d: float) -> tuple[float, np.ndarray]:
+        """Observed t and bootstrap t* at ``d = θ̂ − θ0``."""
+        den = np.sqrt(np.maximum(self.q00 + 2.0 * d * self.q01 + d * d * self.q11, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tb = (self.n0 + d * self.n1) / den
+        return d / self.se, tb
+
+
+
+def _one_blas_thread() -> Any:
+    """BLAS limited to one thread: the bootstrap's products are many small ones, where thread
+    start-up and oversubscription (shared cores) cost more than they save (5× measured)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def wcr_setup(
@@ -205,7 +271,7 @@ def wcr_setup(
     n_boot: int,
     weights: str = "rademacher",
     seed: int | None = None,
-) -> WCRTest:
+) -> WCRQuad:
     """Set up the WCR bootstrap of ``R'β`` in ``y = Xβ + u`` clustered by ``cluster``.
 
     ``X`` must already have any fixed effects projected out.  Small-sample factor
@@ -220,7 +286,7 @@ def wcr_setup(
 
 
 def wcr_setup_many(
-    X: np.ndarray,
+    X: np.ndarray | None,
     y: np.ndarray,
     cluster: np.ndarray,
     R: np.ndarray,
@@ -228,19 +294,48 @@ def wcr_setup_many(
     n_boot: int,
     weights: str = "rademacher",
     seed: int | None = None,
-) -> list[WCRTest | None]:
+    chunk: int = 1024,
+    X_lowrank: tuple[Any, np.ndarray, np.ndarray] | None = None,
+) -> list[WCRQuad | None]:
     """:func:`wcr_setup` for every column of ``R`` (k × m), one set of weight draws for all (None
-    for a column that is zero or has a zero cluster-robust SE)."""
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
+    for a column that is zero or has a zero cluster-robust SE).
+
+    Per column the bootstrap scores ``Z0 + d·Z1`` (G × B) are reduced, chunk by chunk of draws, to
+    their quadratic sums (:class:`WCRQuad`), and products are ordered G×k·(k×B) (never G × G):
+    memory O(k·B + G·chunk), not O(m·G·B).  ``X_lowrank = (Xs, Q, C)`` gives X as
+    ``Xs − Q C'`` (``Xs`` sparse, Q N × r; :meth:`FEProjector.lowrank`), ``X`` then unused: every
+    cluster sum X_g'w_g is a sparse product plus a rank-r term, never an N × k array.
+    """
+    import scipy.sparse as sp
+
+    Xs: Any
+    if X_lowrank is not None:
+        Xs, Ql, Cl = X_lowrank
+    else:
+        if X is None:
+            raise InputError("wcr_setup_many needs X or X_lowrank", source="X")
+        Xd = np.asarray(X, dtype=float)
+        Xs = Xd[:, None] if Xd.ndim == 1 else Xd
+        Ql = np.zeros((Xs.shape[0], 0))
+        Cl = np.zeros((Xs.shape[1], 0))
     y = np.asarray(y, dtype=float)
     R = np.asarray(R, dtype=float)
-    N, k = X.shape
+    N, k = Xs.shape
     codes, G = _cluster_codes(cluster)
     if G < 2:
         raise EstimationError("the wild cluster bootstrap needs at least 2 clusters")
-    XtX = X.T @ X
+    rows = np.arange(N)
+
+    def xmul(a: np.ndarray) -> np.ndarray:  # X a
+        return np.asarray(Xs @ a) - Ql @ (Cl.T @ a)
+
+    def xtmul(z: np.ndarray) -> np.ndarray:  # X'z
+        return np.asarray(Xs.T @ z) - Cl @ (Ql.T @ z)
+
+    XsQ = np.asarray(Xs.T @ Ql)
+    XtX0: Any = Xs.T @ Xs
+    XtX = (XtX0.toarray() if hasattr(XtX0, "toarray") else np.asarray(XtX0)) - XsQ @ Cl.T - Cl @ XsQ.T \
+        + Cl @ (Ql.T @ Ql) @ Cl.T
     try:
         cho = np.linalg.cholesky(XtX)
     except np.linalg.LinAlgError as exc:
@@ -249,32 +344,54 @@ def wcr_setup_many(
     def solve(b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(cho.T, np.linalg.solve(cho, b))
 
-    bhat = solve(X.T @ y)
-    uhat = y - X @ bhat
+    def csums(wt: np.ndarray) -> tuple[Any, np.ndarray]:
+        """Cluster sums of X weighted by wt, G × k, as (sparse-or-dense part, G × r part)."""
+        Gw = sp.csr_matrix((wt, (codes, rows)), shape=(G, N))
+        return Gw @ Xs, np.asarray(Gw @ Ql)
+
+    def at_mul(cs: tuple[Any, np.ndarray], M: np.ndarray) -> np.ndarray:  # (G × k) @ M
+        return np.asarray(cs[0] @ M) - cs[1] @ (Cl.T @ M)
+
+    def a_mul(cs: tuple[Any, np.ndarray], V: np.ndarray) -> np.ndarray:  # (k × G) @ V
+        return np.asarray(cs[0].T @ V) - Cl @ (cs[1].T @ V)
+
+    bhat = solve(xtmul(y))
+    uhat = y - xmul(bhat)
     ssc = G / (G - 1) * (N - 1) / (N - k)
-    S0 = _csum(X * uhat[:, None], codes, G).T  # k × G scores at β̂
     v, enum = draw_weights(G, n_boot, weights, np.random.default_rng(seed))
+    B = v.shape[1]
     A = solve(R)  # k × m
-    out: list[WCRTest | None] = []
-    for j in range(R.shape[1]):
-        a = A[:, j]
-        denR = float(R[:, j] @ a)
-        if not denR > 0:
-            out.append(None)
-            continue
-        q = X @ a  # R'(X'X)^{-1} X_i'
-        c0 = _csum(q * uhat, codes, G)
-        se = float(np.sqrt(ssc * (c0**2).sum()))
-        if not se > 1e-12 * max(1.0, float(np.abs(q).max()) * float(np.abs(y).max())):
-            out.append(None)  # zero cluster-robust SE (e.g. a singleton cell): nothing to bootstrap
-            continue
-        c1 = _csum(q * q, codes, G) / denR
-        Aq = _csum(X * q[:, None], codes, G).T  # k × G, X_g'q_g
-        W = solve(Aq)
-        H0 = W.T @ S0  # G × G
-        H1 = W.T @ Aq / denR
-        out.append(WCRTest(estimate=float(R[:, j] @ bhat), se=se, ssc=ssc, n0=c0 @ v, n1=c1 @ v,
-                           Z0=c0[:, None] * v - H0 @ v, Z1=c1[:, None] * v - H1 @ v, enumerated=enum))
+    out: list[WCRQuad | None] = []
+    with _one_blas_thread():
+        P0 = solve(a_mul(csums(uhat), v))  # (X'X)⁻¹ S0 v, k × B: shared by every column
+        for j in range(R.shape[1]):
+            a = A[:, j]
+            denR = float(R[:, j] @ a)
+            if not denR > 0:
+                out.append(None)
+                continue
+            q = xmul(a)  # R'(X'X)^{-1} X_i'
+            c0 = _csum(q * uhat, codes, G)
+            se = float(np.sqrt(ssc * (c0**2).sum()))
+            if not se > 1e-12 * max(1.0, float(np.abs(q).max()) * float(np.abs(y).max())):
+                out.append(None)  # zero cluster-robust SE (e.g. a singleton cell): nothing to bootstrap
+                continue
+            c1 = _csum(q * q, codes, G) / denR
+            Aq = csums(q)  # X_g'q_g
+            P1 = solve(a_mul(Aq, v)) / denR  # k × B
+            q00 = np.empty(B)
+            q01 = np.empty(B)
+            q11 = np.empty(B)
+            for s0 in range(0, B, chunk):
+                sl = slice(s0, min(s0 + chunk, B))
+                V = v[:, sl]
+                Z0 = c0[:, None] * V - at_mul(Aq, P0[:, sl])
+                Z1 = c1[:, None] * V - at_mul(Aq, P1[:, sl])
+                q00[sl] = ssc * (Z0 * Z0).sum(axis=0)
+                q01[sl] = ssc * (Z0 * Z1).sum(axis=0)
+                q11[sl] = ssc * (Z1 * Z1).sum(axis=0)
+            out.append(WCRQuad(estimate=float(R[:, j] @ bhat), se=se, n0=c0 @ v, n1=c1 @ v, q00=q00,
+                               q01=q01, q11=q11, enumerated=enum))
     return out
 
 
@@ -491,6 +608,8 @@ class LinearDesign:
     cluster: np.ndarray
     g_unit: np.ndarray
     post: np.ndarray
+    # the same regressors as a scipy sparse matrix (when the maker has one): fast WCR / RI
+    build_sparse: Callable[[np.ndarray], tuple[Any, np.ndarray]] | None = None
 
 
 def linear_weights(design: LinearDesign, proj: FEProjector, g_unit: np.ndarray) -> np.ndarray:
@@ -511,13 +630,21 @@ def linear_inference(
     alpha: float,
 ) -> list[InferenceOut]:
     """WCR (``kind="wild"``) or RI (``kind="ri"``) for every estimate of a linear design."""
+    with _one_blas_thread():  # tall-skinny products: threads cost 10-100× on shared cores
+        return _linear_inference(design, kind, n_boot=n_boot, weights=weights, seed=seed, alpha=alpha)
+
+
+def _linear_inference(design: LinearDesign, kind: str, *, n_boot: int, weights: str, seed: int,
+                      alpha: float) -> list[InferenceOut]:
     proj = FEProjector(design.unit, design.time)
     if kind == "wild":
-        X, R = design.build(design.g_unit)
-        tests = wcr_setup_many(proj(X), proj(design.y), design.cluster, R, n_boot=n_boot,
-                               weights=weights, seed=seed)
+        X, R = (design.build_sparse or design.build)(design.g_unit)
+        tests = wcr_setup_many(None, proj(design.y), design.cluster, R, n_boot=n_boot,
+                               weights=weights, seed=seed, X_lowrank=proj.lowrank(X))
         return [w.out(alpha) if w is not None else NAN_OUT for w in tests]
     m = design.post.shape[0]
+    if design.build_sparse is not None:
+        return _ri_sparse(design, proj, n_perm=n_boot, seed=seed, alpha=alpha)
 
     def wfn(g: np.ndarray) -> np.ndarray:
         A = linear_weights(design, proj, g)
@@ -528,6 +655,42 @@ def linear_inference(
 
     return ri_inference(wfn, design.g_unit, design.y, design.d_obs, n_perm=n_boot, seed=seed,
                         alpha=alpha, post=design.post)
+
+
+def _ri_sparse(design: LinearDesign, proj: FEProjector, *, n_perm: int, seed: int,
+               alpha: float) -> list[InferenceOut]:
+    """:func:`ri_inference` for a design with sparse regressors: per assignment only the k × k
+    normal matrix of the FE-projected regressors (unit demeaning by sparse sums, the period part
+    through the rank-(T−1) basis) and X'(My, Md) — no N × k array, no N × m weights."""
+    assert design.build_sparse is not None
+    m = design.post.shape[0]
+    MZ = proj(np.column_stack([design.y, design.d_obs]))
+    proj._demean_unit(np.zeros((len(design.y), 0)))  # builds the unit-sum operator
+    Ut, inv, Q = proj._Ut, proj.inv_cnt, proj.Q
+    invUtQ = inv[:, None] * np.asarray(Ut @ Q)
+
+    def thetas(g_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Xr, R = design.build_sparse(g_unit)  # type: ignore[misc]
+        if R.shape[1] != m:  # pragma: no cover - guarded by builders on balanced panels
+            raise EstimationError("randomisation inference: a permuted assignment changes the set of "
+                                  "estimated effects (unbalanced panel); use inference='wild'")
+        UX = (Ut @ Xr).tocsc()
+        XtX = np.asarray((Xr.T @ Xr - UX.T @ (UX.multiply(inv[:, None]))).todense())
+        C = np.asarray(Xr.T @ Q) - np.asarray(UX.T @ invUtQ)
+        XtX -= C @ C.T
+        return R.T @ np.linalg.solve(XtX, np.asarray(Xr.T @ MZ)), R
+
+    with _one_blas_thread():
+        th_obs, R_obs = thetas(design.g_unit)
+        perms, exact = permutations(design.g_unit, n_perm, seed)
+        Ay = np.empty((len(perms), m))
+        Ad = np.empty((len(perms), m))
+        for i, gp in enumerate(perms):
+            th, _ = thetas(gp)
+            Ay[i], Ad[i] = th[:, 0], th[:, 1]
+    ok = np.abs(R_obs).max(axis=0) > 0
+    return ri_from_stats(np.where(ok, th_obs[:, 0], np.nan), th_obs[:, 1], Ay, Ad, exact=exact,
+                         alpha=alpha, post=design.post)
 
 
 def _unit_cohorts(unit: np.ndarray, g_obs: np.ndarray) -> np.ndarray:
@@ -557,9 +720,15 @@ def design_from_long(
     def build(g_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return make(g_unit[unit], t, unit)
 
+    sparse_make = getattr(make, "sparse", None)
+    build_sparse = None
+    if sparse_make is not None:
+        def build_sparse(g_unit: np.ndarray) -> tuple[Any, np.ndarray]:
+            return sparse_make(g_unit[unit], t, unit)  # type: ignore[no-any-return]
+
     return LinearDesign(build=build, unit=unit, time=time, y=df["zy"].to_numpy(dtype=float), d_obs=d,
                         cluster=df[cluster_col].to_numpy(), g_unit=_unit_cohorts(unit, g_obs),
-                        post=np.asarray(post, dtype=bool))
+                        post=np.asarray(post, dtype=bool), build_sparse=build_sparse)
 
 
 def twfe_static_maker(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -567,12 +736,35 @@ def twfe_static_maker(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[n
     return ((g > 0) & (t >= g)).astype(float)[:, None], np.ones((1, 1))
 
 
+@dataclass(frozen=True)
+class _Maker:
+    """A regressor builder ``(g, t, unit) → (X, R)`` with the same X as a sparse matrix
+    (``.sparse``): the WCR and RI use the sparse form at scale, the dense one stays the reference."""
+
+    dense: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    sparse: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[Any, np.ndarray]]
+
+    def __call__(self, g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense(g, t, unit)
+
+
+def _dummies(col: np.ndarray, k: int) -> Any:
+    """N × k sparse 0/1 matrix with a one at (i, col[i]) where col[i] ≥ 0."""
+    import scipy.sparse as sp
+
+    r = np.flatnonzero(col >= 0)
+    return sp.csr_matrix((np.ones(len(r)), (r, col[r])), shape=(len(col), k))
+
+
 def twfe_maker(anticipation: int = 0) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
                                                   tuple[np.ndarray, np.ndarray]]:
     """TWFE with treatment dated from G − δ: X = 1{G > 0, t ≥ G − δ}, R = 1."""
     def make(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ((g > 0) & (t >= g - anticipation)).astype(float)[:, None], np.ones((1, 1))
-    return make
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        return _dummies(np.where((g > 0) & (t >= g - anticipation), 0, -1), 1), np.ones((1, 1))
+    return _Maker(make, make_sp)
 
 
 def event_maker(evs: list[int]) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
@@ -582,7 +774,17 @@ def event_maker(evs: list[int]) -> Callable[[np.ndarray, np.ndarray, np.ndarray]
         rel = np.where(g > 0, t - g, np.nan)
         X = np.column_stack([(rel == e).astype(float) for e in evs])
         return X, np.eye(len(evs))
-    return make
+
+    ev_arr = np.array(evs, dtype=float)
+    order = np.argsort(ev_arr)
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        rel = np.where(g > 0, t - g, np.nan)
+        pos = np.clip(np.searchsorted(ev_arr[order], rel), 0, max(len(evs) - 1, 0))
+        col = order[pos] if len(evs) else np.zeros(len(g), dtype=np.int64)
+        hit = (g > 0) & (ev_arr[col] == rel) if len(evs) else np.zeros(len(g), dtype=bool)
+        return _dummies(np.where(hit, col, -1), len(evs)), np.eye(len(evs))
+    return _Maker(make, make_sp)
 
 
 def sunab_maker(cells: list[tuple[float, int]], rows: list[int], *,
@@ -594,14 +796,29 @@ def sunab_maker(cells: list[tuple[float, int]], rows: list[int], *,
     ce = np.array([c[1] for c in cells])
     ok = np.ones(len(cells), dtype=bool) if used is None else np.asarray(used, dtype=bool)
 
+    def weights(n_cell: np.ndarray) -> np.ndarray:
+        n = np.where(ok, n_cell, 0.0)
+        M = np.column_stack([np.where(ce >= 0, n, 0.0)] + [np.where(ce == e, n, 0.0) for e in rows])
+        cnt = M.sum(axis=0)
+        return np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
+
     def make(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rel = np.where(g > 0, t - g, np.nan)
         X = np.column_stack([((g == cg) & (rel == e)).astype(float) for cg, e in cells])
-        n = np.where(ok, X.sum(axis=0), 0.0)
-        M = np.column_stack([np.where(ce >= 0, n, 0.0)] + [np.where(ce == e, n, 0.0) for e in rows])
-        cnt = M.sum(axis=0)
-        return X, np.divide(M, cnt, out=np.zeros_like(M), where=cnt > 0)
-    return make
+        return X, weights(X.sum(axis=0))
+
+    look = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_arrays(
+        [np.array([float(c[0]) for c in cells]), np.array([int(c[1]) for c in cells], dtype=np.int64)]))
+
+    def make_sp(g: np.ndarray, t: np.ndarray, unit: np.ndarray) -> tuple[Any, np.ndarray]:
+        col = np.full(len(g), -1, dtype=np.int64)
+        tr = np.flatnonzero(g > 0)
+        if len(cells) and len(tr):
+            keys = pd.MultiIndex.from_arrays([g[tr].astype(float), np.rint(t[tr] - g[tr]).astype(np.int64)])
+            col[tr] = look.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
+        X = _dummies(col, len(cells))
+        return X, weights(np.asarray(X.sum(axis=0)).ravel())
+    return _Maker(make, make_sp)
 
 
 def bjs_maker(
@@ -715,3 +932,365 @@ def regression_inference(
                          enumerated=outs[0].enumerated, G=G)
     return attach(res, inference, outs, label=label,
                   n_treated_clusters=treated_clusters(design.g_unit, design.unit, design.cluster))
+
+
+# ----------------------------------------------------------------------------------------------
+# BJS imputation: WCR bootstrap-t under the homogeneous-effect null (issue 11, open part)
+# ----------------------------------------------------------------------------------------------
+_CHUNK = 256  # bootstrap draws processed at once: memory O(G × chunk), never N × B
+
+
+def _wild_chunks(G: int, n_boot: int, kind: str, seed: int | None,
+                 chunk: int = _CHUNK) -> tuple[list[np.ndarray] | None, bool, int]:
+    """Enumerated sign vectors (Rademacher, 2^G ≤ n_boot) as column chunks, or None for random
+    draws (then :func:`_random_chunks` regenerates them from ``seed``); with the number of draws."""
+    if kind == "rademacher" and G < 63 and n_boot >= 2**G:
+        v, _ = draw_weights(G, n_boot, kind, np.random.default_rng(0))
+        return [v[:, s:s + chunk] for s in range(0, v.shape[1], chunk)], True, v.shape[1]
+    return None, False, int(n_boot)
+
+
+def _random_chunks(G: int, n_boot: int, kind: str, seed: int | None, chunk: int = _CHUNK):  # type: ignore[no-untyped-def]
+    """The same G × n_boot random weights, column chunk by chunk, for every call with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for s in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - s)
+        if kind == "rademacher":
+            yield rng.integers(0, 2, size=(G, b)).astype(float) * 2.0 - 1.0
+        else:
+            yield _WEBB[rng.integers(0, 6, size=(G, b))]
+
+
+def _time_schur(fe: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Solver of the period block of two-way normal equations after eliminating the units,
+    ``(diag(c_t) − B'D⁻¹B) b = r``, one period per connected component grounded at zero (Cholesky
+    of the small T × T system; the right-hand side must be consistent, as Z'x is)."""
+    import scipy.linalg as sla
+
+    Dinv = np.divide(1.0, fe.cu, out=np.zeros_like(fe.cu), where=fe.cu > 0)
+    S = np.diag(fe.ct) - np.asarray((fe.B.T @ (fe.B.multiply(Dinv[:, None]))).todense())
+    lab = fe.time_component
+    ground = np.zeros(len(lab), dtype=bool)
+    for c in np.unique(lab[lab >= 0]):
+        ground[np.flatnonzero(lab == c)[0]] = True
+    free = np.flatnonzero((fe.ct > 0) & ~ground)
+    cho = sla.cho_factor(S[np.ix_(free, free)], lower=True) if len(free) else None
+
+    def solve(r: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(r, dtype=float)
+        if cho is not None:
+            out[free] = sla.cho_solve(cho, np.asfortranarray(r[free]))
+        return out
+
+    return solve
+
+
+def bjs_wild(
+    y: np.ndarray,
+    unit: np.ndarray,
+    time: np.ndarray,
+    treated: np.ndarray,
+    weights: np.ndarray,
+    a: np.ndarray,
+    cell: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    fe0: Any,
+    leave_out: bool,
+    n_boot: int,
+    boot_weights: str = "rademacher",
+    seed: int | None = None,
+    alpha: float = 0.05,
+    chunk: int = _CHUNK,
+) -> tuple[list[InferenceOut], list[WCRQuad | None]]:
+    """Wild cluster restricted bootstrap-t for BJS imputation estimates under the homogeneous-effect
+    null ``H0: τ_it = τ0`` on every treated observation the estimand weights (its support S).
+
+    Restricted model: ``y = α_i + β_t + τ0·1{it ∈ S} + ε`` fitted on Ω0 ∪ S (treated observations
+    outside S, e.g. other horizons, keep free effects), restricted residuals ``ε̃`` (treated
+    observations of S included) and ``y* = y − ε̃ + v_g ε̃``.  On each y* the BJS estimate
+    ``τ̂* = a'y*`` (``a`` = the imputation weights: ``w`` on Ω1, ``−Z0(Z0'Z0)⁻Z1'w`` on Ω0) and its
+    BJS conservative cluster SE (first-stage residuals on Ω0; τ̂_it minus the v²-weighted
+    [leave-out] cohort × period mean on Ω1; no small-sample factor, as the analytic SE) give
+    ``t* = (τ̂* − τ0)/SE*``.  Numerator and scores are linear in y*, hence in τ0: the squared SE*
+    is quadratic in τ0, so one pass over the draws gives p(τ0) for every τ0 (:class:`WCRQuad`)
+    and the CI by test inversion.  Everything runs on sparse cluster/cell/FE aggregates plus one
+    two-way solve per chunk of draws: no N × B or N × |Ω1| dense arrays.
+
+    Parameters
+    ----------
+    y, unit, time, treated : arrays (N,)
+        Outcome, integer unit and period codes (those of ``fe0``), treated indicator (Ω1).
+    weights : (N, m)
+        Estimand weights w (zero outside Ω1 and outside each estimand's cells).
+    a : (N, m)
+        Imputation weights (τ̂ = a'y).
+    cell : (N,)
+        Cohort × period cell code of every treated observation (any value elsewhere).
+    cluster : (N,)
+        One clustering dimension.
+    fe0 : TwoWayFE
+        First-stage solver on the untreated observations (``n_units``/``n_times`` = all codes).
+    leave_out : bool
+        Leave-out cell means (as the analytic SE).
+
+    Returns
+    -------
+    (list of InferenceOut, list of WCRQuad or None)
+        One per estimand column (NaN result where the column has no support or a zero SE).
+    """
+    import scipy.sparse as sp
+
+    from zonespill.twoway import TwoWayFE
+
+    y = np.asarray(y, dtype=float)
+    unit = np.asarray(unit, dtype=np.int64)
+    time = np.asarray(time, dtype=np.int64)
+    treated = np.asarray(treated, dtype=bool)
+    weights = np.asarray(weights, dtype=float).reshape(len(y), -1)
+    a = np.asarray(a, dtype=float).reshape(len(y), -1)
+    N, m = weights.shape
+    codes, G = _cluster_codes(cluster)
+    if G < 2:
+        raise EstimationError("the wild cluster bootstrap needs at least 2 clusters")
+    n_u, n_t = int(fe0.n_units), int(fe0.n_times)
+    o0 = ~treated
+    u0, t0, g0 = unit[o0], time[o0], codes[o0]
+    rows = np.arange(N)
+    Gam_T = sp.csr_matrix((np.ones(N), (codes, rows)), shape=(G, N))
+    enum_chunks, enumerated, B = _wild_chunks(G, n_boot, boot_weights, seed, chunk)
+    Dinv = np.divide(1.0, fe0.cu, out=np.zeros(n_u), where=fe0.cu > 0)
+    Dinv_m = sp.diags(Dinv)
+    DinvB = (Dinv_m @ fe0.B).tocsr()
+    schur = _time_schur(fe0)
+
+    def csr(r: np.ndarray, c: np.ndarray, d: np.ndarray, shape: tuple[int, int]) -> Any:
+        return sp.csr_matrix((d, (r, c)), shape=shape)
+
+    outs: list[InferenceOut] = []
+    tests: list[WCRQuad | None] = []
+    with _one_blas_thread():  # many small products: one thread is faster
+        for j in range(m):
+            w = weights[:, j]
+            S = treated & (w != 0)
+            aj = a[:, j]
+            if not S.any():
+                outs.append(NAN_OUT)
+                tests.append(None)
+                continue
+            # -- restricted fit on Ω0 ∪ S of (y, D_S): residuals e (of y) and f (of D_S), 0 elsewhere
+            om = o0 | S
+            fes = TwoWayFE(unit[om], time[om], n_units=n_u, n_times=n_t)
+            DS = S.astype(float)
+            ca, cb = fes.fit(np.column_stack([y[om], DS[om]]))
+            e = np.zeros(N)
+            f = np.zeros(N)
+            fit = ca[unit[om]] + cb[time[om]]
+            e[om] = y[om] - fit[:, 0]
+            f[om] = DS[om] - fit[:, 1]
+            # -- BJS score map s(z) = Γ'(a ∘ ε̃(z)), written as s(z) = M'z − M'Z θ(z_Ω0) with
+            #    M = diag(α)Γ − diag(w²)Ψ Q' (Ψ: cells, Q: cluster × cell leave-out coefficients)
+            cs, ncell_codes = np.unique(np.asarray(cell)[S], return_inverse=True)
+            n_cell = len(cs)
+            w2 = w[S] ** 2
+            Wc = np.bincount(ncell_codes, weights=w2, minlength=n_cell)
+            if leave_out:
+                Dn = Wc[ncell_codes] - w2
+                ok = Dn > 1e-12 * np.maximum(Wc[ncell_codes], 1e-300)
+            else:
+                Dn = Wc[ncell_codes]
+                ok = Dn > 0
+            coef = np.divide(aj[S], Dn, out=np.zeros(int(S.sum())), where=ok)
+            alpha_v = aj.copy()
+            if leave_out:
+                alpha_v[S] += coef * w2
+            uS, tS, gS = unit[S], time[S], codes[S]
+            Q = csr(gS, ncell_codes, coef, (G, n_cell))
+            A_u = csr(codes, unit, alpha_v, (G, n_u))
+            A_t = csr(codes, time, alpha_v, (G, n_t))
+            C_u = csr(ncell_codes, uS, w2, (n_cell, n_u))
+            C_t = csr(ncell_codes, tS, w2, (n_cell, n_t))
+            Psi_T = csr(ncell_codes, np.flatnonzero(S), w2, (n_cell, N))
+
+            def MZ(th_u: np.ndarray, th_t: np.ndarray) -> np.ndarray:
+                return np.asarray(A_u @ th_u + A_t @ th_t - Q @ (C_u @ th_u + C_t @ th_t))  # noqa: B023
+
+            def scores(z: np.ndarray) -> np.ndarray:
+                th_u, th_t = fe0.fit(z[o0])
+                return np.asarray(Gam_T @ (alpha_v[:, None] * z) - Q @ (Psi_T @ z)) - MZ(th_u, th_t)  # noqa: B023
+
+            base = scores(np.column_stack([y, DS]))
+            s_obs, h = base[:, 0], base[:, 1]
+            se = float(np.sqrt((s_obs**2).sum()))
+            est = float(aj @ y)
+            if not se > 1e-12 * max(1.0, float(np.abs(aj).max()) * float(np.abs(y).max())):
+                outs.append(NAN_OUT)
+                tests.append(None)
+                continue
+            c_e = np.asarray(Gam_T @ (aj * e))
+            c_f = np.asarray(Gam_T @ (aj * f))
+
+            # K_x v = s(r(x ∘ Γv)) in closed form: the unit effects of the first-stage solve are
+            # eliminated exactly (θ_u = D⁻¹(r_u − Bθ_t)), leaving a sparse part and a rank-T part
+            # (T = periods), so a chunk of draws costs sparse products and G × T × chunk flops.
+            Pt = np.asarray((A_u @ DinvB).todense())
+            Lt = np.asarray(A_t.todense()) - Pt - np.asarray((Q @ (C_t - C_u @ DinvB)).todense())
+
+            def K_parts(x: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+                Y_u = csr(u0, g0, x[o0], (n_u, G))
+                Y_t = csr(t0, g0, x[o0], (n_t, G))
+                DY = Dinv_m @ Y_u
+                Sx = sp.diags(np.asarray(Gam_T @ (alpha_v * x))) - A_u @ DY  # noqa: B023
+                Rx = csr(ncell_codes, gS, w2 * x[S], (n_cell, G)) - C_u @ DY  # noqa: B023
+                Tx = schur(np.asarray((Y_t - fe0.B.T @ DY).todense()))
+                return Sx.tocsr(), Rx.tocsr(), Tx
+
+            def Kv(parts: tuple[Any, Any, np.ndarray], V: np.ndarray) -> np.ndarray:
+                Sx, Rx, Tx = parts
+                return np.asarray(Sx @ V - Q @ (Rx @ V)) - Lt @ (Tx @ V)  # noqa: B023
+
+            Ke_parts, Kf_parts = K_parts(e), K_parts(f)
+
+            n0l: list[np.ndarray] = []
+            n1l: list[np.ndarray] = []
+            q00l: list[np.ndarray] = []
+            q01l: list[np.ndarray] = []
+            q11l: list[np.ndarray] = []
+            chunks = (enum_chunks if enum_chunks is not None
+                      else _random_chunks(G, B, boot_weights, seed, chunk))
+            for V in chunks:
+                F = Kv(Kf_parts, V) - h[:, None]
+                Z0 = Kv(Ke_parts, V) - est * F
+                nf = c_f @ V
+                n0l.append(c_e @ V - est * nf)
+                n1l.append(nf)
+                q00l.append((Z0 * Z0).sum(axis=0))
+                q01l.append((Z0 * F).sum(axis=0))
+                q11l.append((F * F).sum(axis=0))
+            wq = WCRQuad(estimate=est, se=se, n0=np.concatenate(n0l), n1=np.concatenate(n1l),
+                         q00=np.concatenate(q00l), q01=np.concatenate(q01l), q11=np.concatenate(q11l),
+                         enumerated=enumerated)
+            tests.append(wq)
+            outs.append(wq.out(alpha))
+    return outs, tests
+
+
+def bjs_wild_label(n_draws: int, weights: str, enumerated: bool, G: int) -> str:
+    """Table-note name of :func:`bjs_wild`."""
+    how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
+           else f"{n_draws} {weights.capitalize()} draws")
+    return ("wild cluster restricted bootstrap-t of the BJS imputation t-statistic (homogeneous-effect "
+            f"null imposed; {how}; {G} clusters)")
+
+
+def bjs_ri(
+    y: np.ndarray,
+    unit: np.ndarray,
+    tcode: np.ndarray,
+    t: np.ndarray,
+    g_obs: np.ndarray,
+    *,
+    fe0: Any,
+    anticipation: int,
+    horizons: list[int] | None,
+    used: set[tuple[float, int]],
+    n_perm: int,
+    seed: int,
+    alpha: float,
+) -> list[InferenceOut]:
+    """Randomisation inference for the BJS imputation estimates (static ATT, then ``horizons``):
+    cohorts permuted across units (sizes kept; :func:`permutations`), the estimate recomputed
+    under each assignment by one two-way solve on its untreated observations — no dummy per
+    treated observation.  Statistic and sharp null as :func:`ri_inference` (estimates on y and on
+    the observed treatment indicator); only the (cohort, event time) cells in ``used`` (the
+    observed fit's) enter, as in the estimator.
+
+    On a balanced panel the period block of the first-stage normal equations depends only on the
+    cohort sizes, so it is factorised once (``fe0``: the observed first stage); otherwise each
+    assignment gets its own exact :class:`~zonespill.twoway.TwoWayFE`.
+    """
+    from zonespill.twoway import TwoWayFE
+
+    y = np.asarray(y, dtype=float)
+    unit = np.asarray(unit, dtype=np.int64)
+    tcode = np.asarray(tcode, dtype=np.int64)
+    t = np.asarray(t, dtype=float)
+    g_obs = np.asarray(g_obs, dtype=float)
+    n_u, n_t = int(fe0.n_units), int(fe0.n_times)
+    N = len(y)
+    d_obs = ((g_obs > 0) & (t >= g_obs - anticipation)).astype(float)
+    Y2 = np.column_stack([y, d_obs])
+    g_unit = _unit_cohorts(unit, g_obs)
+    H = list(horizons) if horizons else []
+    m = 1 + len(H)
+    cohorts = np.unique(g_unit[g_unit > 0])
+    e_min = int(np.floor(t.min() - cohorts.max())) if len(cohorts) else 0
+    e_max = int(np.ceil(t.max() - cohorts.min())) if len(cohorts) else 0
+    ok_tab = np.zeros((len(cohorts), e_max - e_min + 1), dtype=bool)
+    h_tab = np.full(e_max - e_min + 1, -1, dtype=np.int64)
+    for (cg, ce) in used:
+        ci = np.searchsorted(cohorts, cg)
+        if ci < len(cohorts) and cohorts[ci] == cg and e_min <= ce <= e_max:
+            ok_tab[ci, ce - e_min] = True
+    for k, h in enumerate(H):
+        if e_min <= h <= e_max:
+            h_tab[h - e_min] = k
+    balanced = n_u * n_t == N
+    schur = _time_schur(fe0) if balanced else None
+
+    def estimates(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(m × 2) estimates on (y, d_obs) and (m,) counts under cohort assignment ``gu``."""
+        g = gu[unit]
+        tr = (g > 0) & (t >= g - anticipation)
+        o0 = ~tr
+        u0, t0 = unit[o0], tcode[o0]
+        cu = np.bincount(u0, minlength=n_u).astype(float)
+        ct = np.bincount(t0, minlength=n_t)
+        if (cu[unit[tr]] == 0).any() or (ct[tcode[tr]] == 0).any():
+            raise EstimationError("randomisation inference: a permuted cohort assignment leaves treated "
+                                  "observations without untreated observations of their unit or period "
+                                  "(unbalanced panel); use inference='wild'")
+        if schur is not None:
+            ru = np.column_stack([np.bincount(u0, weights=Y2[o0, k], minlength=n_u) for k in range(2)])
+            rt = np.column_stack([np.bincount(t0, weights=Y2[o0, k], minlength=n_t) for k in range(2)])
+            q = ru / cu[:, None]
+            rhs = rt - np.column_stack([np.bincount(t0, weights=q[u0, k], minlength=n_t) for k in range(2)])
+            b = schur(rhs)
+            Bb = np.column_stack([np.bincount(u0, weights=b[t0, k], minlength=n_u) for k in range(2)])
+            a = (ru - Bb) / cu[:, None]
+        else:
+            fe = TwoWayFE(u0, t0, n_units=n_u, n_times=n_t)
+            if not fe.identified(unit[tr], tcode[tr]).all():
+                raise EstimationError("randomisation inference: a permuted cohort assignment leaves "
+                                      "treated observations unidentified (disconnected panel); use "
+                                      "inference='wild'")
+            a, b = fe.fit(Y2[o0])
+        it = np.flatnonzero(tr)
+        tau = Y2[it] - a[unit[it]] - b[tcode[it]]
+        ev = np.rint(t[it] - g[it]).astype(np.int64) - e_min
+        ok = ok_tab[np.searchsorted(cohorts, g[it]), ev]
+        cnt = np.zeros(m)
+        est = np.zeros((m, 2))
+        st = ok & (ev + e_min >= 0)
+        cnt[0] = st.sum()
+        est[0] = tau[st].sum(axis=0)
+        if H:
+            hk = h_tab[ev]
+            sel = ok & (hk >= 0)
+            cnt[1:] = np.bincount(hk[sel], minlength=len(H))
+            for k in range(2):
+                est[1:, k] = np.bincount(hk[sel], weights=tau[sel, k], minlength=len(H))
+        est = np.divide(est, cnt[:, None], out=np.zeros_like(est), where=cnt[:, None] > 0)
+        return est, cnt
+
+    with _one_blas_thread():
+        est_obs, cnt_obs = estimates(g_unit)
+        perms, exact = permutations(g_unit, n_perm, seed)
+        Ay = np.empty((len(perms), m))
+        Ad = np.empty((len(perms), m))
+        for i, gp in enumerate(perms):
+            e_p, _ = estimates(gp)
+            Ay[i], Ad[i] = e_p[:, 0], e_p[:, 1]
+    post = np.array([True] + [h >= -anticipation for h in H])
+    return ri_from_stats(np.where(cnt_obs > 0, est_obs[:, 0], np.nan), est_obs[:, 1], Ay, Ad, exact=exact,
+                         alpha=alpha, post=post)

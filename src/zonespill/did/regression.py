@@ -34,11 +34,17 @@ from zonespill.did._support import cell_table, check_min_units, event_support, t
 from zonespill.did.inference import (
     BootWeights,
     InferenceKind,
+    attach,
     bjs_maker,
+    bjs_ri,
+    bjs_wild,
+    bjs_wild_label,
     check_inference_args,
     event_maker,
+    method_label,
     regression_inference,
     sunab_maker,
+    treated_clusters,
     twfe_maker,
 )
 from zonespill.errors import EstimationError, InputError
@@ -508,6 +514,13 @@ def imputation(
     pretrend_leads : int, optional
         Number of leads in the BJS pre-test (default: every pre-period event time below −δ but
         the earliest, which is the reference).
+    inference : {"analytic", "wild", "ri"}
+        ``"wild"``: wild cluster restricted bootstrap-t of the BJS t-statistic under the
+        homogeneous-effect null (τ_it = τ0 on the estimand's treated observations; each horizon its
+        own), the BJS estimate and SE recomputed on every draw (:func:`~zonespill.did.inference.bjs_wild`);
+        ``"ri"``: cohorts permuted across units (:func:`~zonespill.did.inference.bjs_ri`).
+    n_boot, boot_weights, seed
+        Draws / permutations (default 9999 / 999), Rademacher or Webb weights, seed.
 
     Returns
     -------
@@ -626,14 +639,63 @@ def imputation(
         Vh = cluster_meat(scores, clusters)[1:, 1:]
         res = replace(res, vcov=event_vcov(Vh[np.ix_(okh, okh)],
                                            [int(h) for h, k in zip(labels[1:], okh, strict=True) if k]))
+    if inference == "wild":  # WCR under the homogeneous-effect null (not the dummy regression)
+        return _bjs_wild(res, df, cn, y, u, tcode, treated, Wm, v, cell_codes, tr_idx, fe,
+                         leave_out=leave_out, n_boot=n_boot, boot_weights=boot_weights, seed=seed)
     bjs_h = [int(h) for h in labels[1:]] if horizons else None
     bjs_post = np.array([True] + [h >= -delta for h in bjs_h or []])
     used_cells = {(float(a), int(b)) for a, b, k in zip(cells["cohort"], cells["e"], cells["used"],
                                                        strict=True) if k}
+    if inference == "ri":  # one two-way solve per permutation, no dummy per treated observation
+        return _bjs_ri(res, df, cn, y, u, tcode, fe, delta=delta, horizons=bjs_h, used=used_cells,
+                       n_boot=n_boot, seed=seed)
     return regression_inference(res, df, cn, [(bjs_maker(bjs_h, anticipation=delta, used=used_cells),
                                                bjs_post)],
                                 inference=inference, n_boot=n_boot,
                                 boot_weights=boot_weights, seed=seed, anticipation=delta)
+
+
+def _bjs_wild(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarray, u: np.ndarray,
+              tcode: np.ndarray, treated: np.ndarray, Wm: np.ndarray, v: np.ndarray,
+              cell_codes: np.ndarray, tr_idx: np.ndarray, fe: TwoWayFE, *, leave_out: bool,
+              n_boot: int | None, boot_weights: str,
+              seed: int | np.random.Generator | None) -> DiDResult:
+    """Attach :func:`~zonespill.did.inference.bjs_wild` p-values and CIs (overall, then rows)."""
+    from zonespill.did._bootstrap import seed_to_int
+
+    if len(cn) > 1:
+        raise InputError("inference='wild' supports one clustering dimension", source="cluster")
+    cell = np.full(len(y), -1, dtype=np.int64)
+    cell[tr_idx] = cell_codes
+    cl = df[cn[0]].to_numpy()
+    B = int(n_boot) if n_boot is not None else 9999
+    outs, _ = bjs_wild(y, u, tcode, treated, Wm, v, cell, cl, fe0=fe, leave_out=leave_out, n_boot=B,
+                       boot_weights=boot_weights, seed=seed_to_int(seed), alpha=res.alpha)
+    G = len(np.unique(cl))
+    label = bjs_wild_label(outs[0].n_draws or B, boot_weights, outs[0].enumerated, G)
+    g_unit = np.zeros(int(u.max()) + 1)
+    g_unit[u] = df["zg"].to_numpy(dtype=float)
+    return attach(res, "wild", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
+
+
+def _bjs_ri(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarray, u: np.ndarray,
+            tcode: np.ndarray, fe: TwoWayFE, *, delta: int, horizons: list[int] | None,
+            used: set[tuple[float, int]], n_boot: int | None,
+            seed: int | np.random.Generator | None) -> DiDResult:
+    """Attach :func:`~zonespill.did.inference.bjs_ri` p-values and CIs (overall, then rows)."""
+    from zonespill.did._bootstrap import seed_to_int
+
+    if len(cn) > 1:
+        raise InputError("inference='ri' supports one clustering dimension", source="cluster")
+    B = int(n_boot) if n_boot is not None else 999
+    g_obs = df["zg"].to_numpy(dtype=float)
+    outs = bjs_ri(y, u, tcode, df["zt"].to_numpy(dtype=float), g_obs, fe0=fe, anticipation=delta,
+                  horizons=horizons, used=used, n_perm=B, seed=seed_to_int(seed), alpha=res.alpha)
+    label = method_label("ri", n_draws=outs[0].n_draws, enumerated=outs[0].enumerated)
+    cl = df[cn[0]].to_numpy()
+    g_unit = np.zeros(int(u.max()) + 1)
+    g_unit[u] = g_obs
+    return attach(res, "ri", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
 
 
 def _bjs_cell_means(cell: np.ndarray, group: np.ndarray | None, v1: np.ndarray,
