@@ -215,7 +215,7 @@ def test_note_when_star_and_printed_se_disagree() -> None:
     assert "ok, BJS" not in notes.split("can disagree")[1]
 
 
-def test_bjs_notes_name_randomisation_inference_or_warn_about_wild() -> None:
+def test_bjs_notes_name_randomisation_inference_or_the_wild_null() -> None:
     from zonespill.study.spec import Labels
 
     s = _sample(GOOD, "valid")
@@ -226,12 +226,13 @@ def test_bjs_notes_name_randomisation_inference_or_warn_about_wild() -> None:
     text_ri = " ".join(P._inference_notes({"valid": {"BJS imputation": ri}}, [], lab=lab, alpha=0.05))
     text_wild = " ".join(P._inference_notes({"valid": {"BJS imputation": wild}}, [], lab=lab, alpha=0.05))
     assert "BJS p-values by randomisation inference" in text_ri
-    assert "Caution: the wild cluster bootstrap of BJS" in text_wild
+    assert "homogeneous" not in text_ri
+    assert "same effect τ0" in text_wild and "randomisation" not in text_wild
 
 
-def test_bundled_d1_declares_ri_for_bjs_and_wild_elsewhere() -> None:
+def test_bundled_d1_uses_the_wild_bootstrap_for_every_estimator() -> None:
     from zonespill.study.spec import load_study
 
     d1 = load_study({}).table("D1")
     bjs = [c for c in d1["columns"] if c.get("estimator") == "bjs"]
-    assert bjs and all(c["inference"] == "ri" for c in bjs) and d1["inference"] == "wild"
+    assert bjs and all(not c.get("inference") for c in bjs) and d1["inference"] == "wild"
