@@ -23,7 +23,7 @@ from zonespill.spatial._data import (
 from zonespill.spatial._engine import Core, Design, fit_ml, information
 from zonespill.spatial._result import SpatialResult
 from zonespill.spatial._robust import check_se_type, cluster_grid, sandwich, score_contributions
-from zonespill.spatial._spectrum import Spectrum
+from zonespill.spatial._spectrum import Spectrum, spectrum_of
 
 Model = Literal["sar", "sem", "sdm", "sdem", "slx", "sac"]
 Effects = Literal["individual", "time", "twoways"]
@@ -383,7 +383,7 @@ def panel_design(
     )
     weights = coerce_weights(W, w_ids)
     panel = build_panel(data, weights, y=y, x=x, unit=unit, time=time)
-    spec = Spectrum(panel.W)
+    spec = spectrum_of(panel.W)
     n, T = panel.n, panel.T
     if T < 2 and effects in ("individual", "twoways"):
         raise InputError("individual effects need at least two periods", source="data", column=time)
@@ -452,7 +452,7 @@ def fit_cross_section(
     x = list(x)
     weights = coerce_weights(W, w_ids)
     panel = build_panel(data, weights, y=y, x=x, unit=unit, time=None)
-    spec = Spectrum(panel.W)
+    spec = spectrum_of(panel.W)
     Zraw = np.concatenate([np.ones((1, panel.n, 1)), panel.X], axis=2)
     names = ["const", *x]
     check_collinear(Zraw, Zraw, names, "none")

@@ -37,7 +37,7 @@ from zonespill.spatial._data import (
     within,
 )
 from zonespill.spatial._engine import Design, fit_ml, information
-from zonespill.spatial._spectrum import EIGEN_MAX_N, Spectrum, check_interior
+from zonespill.spatial._spectrum import EIGEN_MAX_N, Spectrum, check_interior, spectrum_of
 
 #: bias_correction values
 CORRECTIONS = ("ydl",)
@@ -131,7 +131,7 @@ def dynamic_design(
                 source="data",
                 column=time,
             )
-    spec = Spectrum(panel.W)
+    spec = spectrum_of(panel.W)
     if n > EIGEN_MAX_N:
         raise InputError(
             f"the dynamic model is implemented for n <= {EIGEN_MAX_N} units, got {n}", source="W"

@@ -361,14 +361,19 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
     if spec.dense:
         I = np.eye(n)
         Wd = spec.Wd
-        Ainv = np.linalg.inv(I - r * Wd)
-        Binv = np.linalg.inv(I - lam * Wd)
-        G = Wd @ Ainv
-        H = Wd @ Binv
-        Gd = (I - lam * Wd) @ G @ Binv
+        # G = W (I - rW)^-1 = (I - rW)^-1 W: one LU solve, no explicit inverse
+        G = np.linalg.solve(I - r * Wd, Wd) if r != 0.0 else Wd
+        if lam != 0.0:
+            H = np.linalg.solve(I - lam * Wd, Wd)
+            Gd = (I - lam * Wd) @ np.linalg.solve((I - lam * Wd).T, G.T).T  # B G B^-1
+        else:  # no error lag: B = I, H = W
+            H, Gd = Wd, G
         if d.unit_projection:
-            P = I - np.full((n, n), 1.0 / n)
-            G, H, Gd = P @ G @ P, P @ H @ P, P @ Gd @ P
+            # J M J with J = I - 11'/n, by centring rows and columns (O(n²), not a dense product)
+            def centre(M: np.ndarray) -> np.ndarray:
+                return M - M.mean(axis=0, keepdims=True) - M.mean(axis=1, keepdims=True) + M.mean()
+
+            G, H, Gd = centre(G), centre(H), centre(Gd)
         out["G"] = float(np.trace(Gd))
         out["GG"] = float(np.sum(Gd * Gd.T))
         out["GdtGd"] = float(np.sum(Gd * Gd))

@@ -70,7 +70,7 @@ def score_contributions(
     e = residuals_at(d, delta, r, lam)
     c_T = d.T_eff / T  # splits T_eff tr(.) evenly over the T transformed periods
     c_N = d.N_eff / (T * n)
-    BZ = d.Z - lam * np.einsum("ij,tjk->tik", Lm, d.Z)
+    BZ = d.Z - lam * np.einsum("ij,tjk->tik", Lm, d.Z) if lam != 0.0 else d.Z
     cols = [(BZ * e[..., None]).reshape(T * n, -1) / s2]
 
     def quad(M: np.ndarray) -> np.ndarray:
@@ -78,15 +78,15 @@ def score_contributions(
         return np.diag(M)[None, :] * (e * e - c_T * s2) + e * (e @ low.T)
 
     if has_rho:
-        A_inv = np.linalg.inv(eye - r * Lm)
-        G = Lm @ A_inv
-        Binv = np.linalg.inv(Bm)
-        Gd = Bm @ G @ Binv
+        # G = L (I - rL)^-1 = (I - rL)^-1 L: one LU solve; with lam = 0, B = I and Gd = G
+        G = np.linalg.solve(eye - r * Lm, Lm) if r != 0.0 else Lm
+        BG = Bm @ G if lam != 0.0 else G
+        Gd = np.linalg.solve(Bm.T, BG.T).T if lam != 0.0 else G  # B G B^-1
         mu = np.einsum("tnk,k->tn", d.Z, delta)
-        g = mu @ (Bm @ G).T
+        g = mu @ BG.T
         cols.append(((g * e + quad(Gd)) / s2).reshape(T * n, 1))
     if has_lam:
-        H = Lm @ np.linalg.inv(Bm)
+        H = np.linalg.solve(Bm, Lm)  # L B^-1 = B^-1 L
         cols.append((quad(H) / s2).reshape(T * n, 1))
     cols.append(((e * e - c_N * s2) / (2 * s2 * s2)).reshape(T * n, 1))
     return np.concatenate(cols, axis=1)

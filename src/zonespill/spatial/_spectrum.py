@@ -25,7 +25,7 @@ import scipy.sparse.linalg as spla
 
 from zonespill.errors import EstimationError
 
-EIGEN_MAX_N = 2000
+EIGEN_MAX_N = 5000  # dense n×n: 200 MB; eigenvalues of W at n = 2,850 take ~4 s (docs/decisions/spatial.md)
 N_PROBES = 64
 EXACT_POWERS = 4
 SEED = 20240607
@@ -33,6 +33,34 @@ SEED = 20240607
 
 def _solve_factory(M: sp.csc_matrix) -> Any:
     return spla.splu(M, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+
+
+_SPECTRA: dict[bytes, Spectrum] = {}
+_SPECTRA_KEEP = 4
+
+
+def spectrum_of(W: Any) -> Spectrum:
+    """The :class:`Spectrum` of ``W``, shared by every fit on the same matrix in one process.
+
+    A table fits several models on one W (static, Lee–Yu, jackknife halves, dynamic); the dense
+    eigenvalues cost seconds at a few thousand units, so they are computed once. Keyed by a hash
+    of the matrix's entries (not its identity); the few most recent matrices are kept.
+    """
+    import hashlib
+
+    M = sp.csr_matrix(W, dtype=float)
+    M.sort_indices()
+    h = hashlib.sha256()
+    for part in (np.asarray(M.shape, dtype=np.int64), M.indptr.astype(np.int64), M.indices.astype(np.int64),
+                 M.data):
+        h.update(np.ascontiguousarray(part).tobytes())
+    h.update(str(EIGEN_MAX_N).encode())  # the regime (dense / sparse) is part of the key
+    key = h.digest()
+    if key not in _SPECTRA:
+        if len(_SPECTRA) >= _SPECTRA_KEEP:
+            _SPECTRA.pop(next(iter(_SPECTRA)))
+        _SPECTRA[key] = Spectrum(M)
+    return _SPECTRA[key]
 
 
 class Spectrum:
@@ -111,8 +139,10 @@ class Spectrum:
         if r == 0.0:
             return lambda v: np.array(v, dtype=float, copy=True)
         if self.dense:
-            Ainv = np.linalg.inv(np.eye(self.n) - r * self.Wd)
-            return lambda v: Ainv @ v
+            import scipy.linalg as sla
+
+            f = sla.lu_factor(np.eye(self.n) - r * self.Wd, check_finite=False)  # a third of an inverse
+            return lambda v: sla.lu_solve(f, np.asarray(v, dtype=float), check_finite=False)
         lu = self.lu(r)
         return lambda v: lu.solve(np.asarray(v, dtype=float))
 
