@@ -247,3 +247,19 @@ def test_column_mapping_and_spreadsheet_rows_in_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="missing required column") as missing:
         prefecture_geography(src, columns={**mapping, "coord": "geometry"})
     assert missing.value.column == "geometry"
+
+
+def test_first_tie_years_names_rows_by_one_based_position_for_every_check() -> None:
+    import pandas as pd
+    import pytest
+
+    from zonespill.errors import InputError
+    from zonespill.simulation.dgp import first_tie_years
+
+    good = {"source_id": "a", "target_id": "b", "start_year": 2005, "direction": "forward"}
+    for bad, column in (({"direction": "sideways"}, "direction"), ({"target_id": "zz"}, "target_id"),
+                        ({"start_year": "soon"}, "start_year")):
+        pairs = pd.DataFrame([good, good, {**good, **bad}])
+        with pytest.raises(InputError) as err:
+            first_tie_years(pairs, ["a", "b"])
+        assert err.value.column == column and list(err.value.rows) == [3], str(err.value)

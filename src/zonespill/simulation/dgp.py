@@ -452,7 +452,10 @@ def _whole_year(text: str, *, source: str, row: int, column: str | None) -> int 
 
 # ---------------------------------------------------------------------------- simulation
 def first_tie_years(pairs: pd.DataFrame, ids: Iterable[str], *, source: str = "pairs") -> pd.DataFrame:
-    """First year each unit has a tie of each type (0 = never); index = ``ids``, columns = types."""
+    """First year each unit has a tie of each type (0 = never); index = ``ids``, columns = types.
+
+    ``pairs`` is a table already read (not a file): rows named in errors are its 1-based positions.
+    """
     ids = [str(u) for u in ids]
     for col in ("source_id", "target_id", "start_year", "direction"):
         if col not in pairs.columns:
@@ -464,9 +467,7 @@ def first_tie_years(pairs: pd.DataFrame, ids: Iterable[str], *, source: str = "p
         unknown = ~pairs[col].astype(str).isin(ids)
         reject_rows(unknown, "unit not in the geography", source=source, column=col)
     years = pd.to_numeric(pairs["start_year"], errors="coerce")
-    reject_rows(
-        years.isna(), "start_year must be an integer year", source=source, column="start_year", row_offset=2
-    )
+    reject_rows(years.isna(), "start_year must be an integer year", source=source, column="start_year")
     roles = []
     for d in DIRECTIONS:
         sel = direction == d
