@@ -39,6 +39,7 @@ import pandas as pd
 
 from zonespill.did.inference import bjs_maker, design_from_long, linear_inference
 from zonespill.did.regression import _drop_always_treated, _long, imputation, twfe
+from zonespill.did.simulate import few_cluster_null_panel
 
 KW = {"outcome": "y", "unit": "u", "time": "t", "cohort": "g"}
 
@@ -54,17 +55,9 @@ def panel(rng: np.random.Generator, hetero: bool = False) -> pd.DataFrame:
 
 
 def panel_g12(rng: np.random.Generator) -> pd.DataFrame:
-    G, T = 12, 8
-    g = np.zeros(G)
-    idx = rng.choice(G, 4, replace=False)
-    g[idx[:2]], g[idx[2:]] = 4, 6
-    sd = rng.uniform(0.5, 2.0, G)
-    e = rng.normal(size=(G, T)) * sd[:, None]
-    for s in range(1, T):
-        e[:, s] += 0.5 * e[:, s - 1]
-    y = rng.normal(size=G)[:, None] + np.cumsum(rng.normal(0, 0.3, T))[None, :] + e
-    return pd.DataFrame({"u": np.repeat(np.arange(G), T), "t": np.tile(np.arange(1, T + 1), G),
-                         "g": np.repeat(g, T), "y": y.ravel()})
+    """G = 12 clusters, 4 treated in two cohorts, heteroskedastic AR(1) errors (the library's
+    few-cluster null panel, in this script's column names)."""
+    return few_cluster_null_panel(rng).rename(columns={"unit": "u", "time": "t", "cohort": "g"})
 
 
 def panel_clustered(rng: np.random.Generator) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pytest
 import zonespill.did.regression as reg
 from zonespill.did import imputation
 from zonespill.did.inference import WCRQuad
-from zonespill.did.simulate import staggered_panel
+from zonespill.did.simulate import few_cluster_null_panel, staggered_panel
 
 KW: dict[str, Any] = {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort"}
 
@@ -143,17 +143,7 @@ def test_bjs_wild_random_draws_seed_and_webb() -> None:
 
 def _null_panel(rng: np.random.Generator, G: int = 12) -> pd.DataFrame:
     """G units (= clusters), 4 treated in two cohorts, heteroskedastic AR(1) errors, no effect."""
-    T = 8
-    g = np.zeros(G)
-    idx = rng.choice(G, 4, replace=False)
-    g[idx[:2]], g[idx[2:]] = 4, 6
-    sd = rng.uniform(0.5, 2.0, G)
-    e = rng.normal(size=(G, T)) * sd[:, None]
-    for s in range(1, T):
-        e[:, s] += 0.5 * e[:, s - 1]
-    y = rng.normal(size=G)[:, None] + np.cumsum(rng.normal(0, 0.3, T))[None, :] + e
-    return pd.DataFrame({"unit": np.repeat(np.arange(G), T), "time": np.tile(np.arange(1, T + 1), G),
-                         "cohort": np.repeat(g, T), "y": y.ravel()})
+    return few_cluster_null_panel(rng, n_units=G)
 
 
 @pytest.mark.slow

@@ -120,3 +120,26 @@ def staggered_panel(
     sums = att_gt.groupby("e")[["an", "n"]].sum()
     dyn = sums["an"] / sums["n"]
     return data, Truth(att_gt=att_gt.drop(columns=["n", "e", "an"]), att=att, dynamic=dyn.rename("att"))
+
+
+def few_cluster_null_panel(
+    rng: np.random.Generator, n_units: int = 12, n_periods: int = 8, n_treated: int = 4
+) -> pd.DataFrame:
+    """A few-cluster panel with no treatment effect, for null-rejection checks of small-sample
+    inference: ``n_units`` units (one cluster each), half of ``n_treated`` adopting at period 4
+    and half at period 6, unit-specific error scales (0.5–2) with AR(1) errors (ρ = 0.5), a unit
+    effect and a common random-walk trend. Columns ``unit, time, cohort, y`` (cohort 0 = never)."""
+    if not 2 <= n_treated < n_units or n_periods < 7:
+        raise InputError("need 2 ≤ n_treated < n_units and n_periods ≥ 7", source="few_cluster_null_panel")
+    g = np.zeros(n_units)
+    idx = rng.choice(n_units, n_treated, replace=False)
+    half = n_treated // 2
+    g[idx[:half]], g[idx[half:]] = 4, 6
+    sd = rng.uniform(0.5, 2.0, n_units)
+    e = rng.normal(size=(n_units, n_periods)) * sd[:, None]
+    for s in range(1, n_periods):
+        e[:, s] += 0.5 * e[:, s - 1]
+    y = rng.normal(size=n_units)[:, None] + np.cumsum(rng.normal(0, 0.3, n_periods))[None, :] + e
+    return pd.DataFrame({"unit": np.repeat(np.arange(n_units), n_periods),
+                         "time": np.tile(np.arange(1, n_periods + 1), n_units),
+                         "cohort": np.repeat(g, n_periods), "y": y.ravel()})
