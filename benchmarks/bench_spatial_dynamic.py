@@ -18,11 +18,10 @@ import time
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from zonespill.errors import EstimationError
+from zonespill.simulation.spatial import dynamic_sdm_panel, random_knn_weights
 from zonespill.spatial import fit_panel
-from zonespill.weights import SpatialWeights
 
 TERMS = ["y_lag", "W_y_lag", "x1", "rho"]
 DESIGNS = {
@@ -31,36 +30,8 @@ DESIGNS = {
 }
 
 
-def knn_weights(n: int, k: int = 5, seed: int = 0) -> SpatialWeights:
-    rng = np.random.default_rng(seed)
-    pts = rng.uniform(size=(n, 2))
-    d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)
-    np.fill_diagonal(d2, np.inf)
-    nb = np.argsort(d2, axis=1)[:, :k]
-    C = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), nb.ravel())), shape=(n, n))
-    return SpatialWeights(tuple(f"u{i:03d}" for i in range(n)), C, "binary", "knn").row_standardise()
-
-
-def simulate(W: SpatialWeights, T: int, gamma: float, delta: float, rho: float, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    n, burn = W.n, 200
-    M = W.matrix.toarray()
-    Sinv = np.linalg.inv(np.eye(n) - rho * M)
-    A = Sinv @ (gamma * np.eye(n) + delta * M)
-    mu = rng.normal(size=n)
-    alpha = rng.normal(size=burn + T)
-    yv = np.zeros(n)
-    out = []
-    for t in range(burn + T):
-        x = rng.normal(size=n) + 0.5 * mu
-        yv = A @ yv + Sinv @ (x + mu + alpha[t] + rng.normal(size=n))
-        if t >= burn:
-            out.append(pd.DataFrame({"unit": list(W.ids), "year": t - burn, "y": yv, "x1": x}))
-    return pd.concat(out, ignore_index=True)
-
-
 def run(n: int, T: int, design: str, reps: int) -> list[dict[str, object]]:
-    W = knn_weights(n)
+    W = random_knn_weights(n, k=5)
     par = DESIGNS[design]
     truth = np.array([par["gamma"], par["delta"], 1.0, par["rho"]])
     est: dict[bool, list[np.ndarray]] = {False: [], True: []}
@@ -68,7 +39,8 @@ def run(n: int, T: int, design: str, reps: int) -> list[dict[str, object]]:
     secs = {False: 0.0, True: 0.0}
     failed = {False: 0, True: 0}
     for r in range(reps):
-        df = simulate(W, T + 1, par["gamma"], par["delta"], par["rho"], seed=10_000 * n + 100 * T + r)
+        df = dynamic_sdm_panel(W, T + 1, gamma=par["gamma"], delta=par["delta"], rho=par["rho"],
+                               seed=10_000 * n + 100 * T + r)
         for bc in (False, True):
             t0 = time.perf_counter()
             try:

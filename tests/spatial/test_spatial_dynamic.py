@@ -7,11 +7,13 @@ import pandas as pd
 import pytest
 
 from zonespill.errors import InputError
+from zonespill.simulation.spatial import dynamic_sdm_panel as simulate_dynamic
+from zonespill.simulation.spatial import random_knn_weights as knn_weights
 from zonespill.spatial import fit_panel
 from zonespill.spatial._dynamic import bias_vector, dynamic_design
 from zonespill.spatial._engine import make_objective
 
-from .conftest import knn_weights, lattice_weights, simulate_dynamic
+from .conftest import lattice_weights
 
 KW = {"y": "y", "x": ["x1"], "unit": "unit", "time": "year"}
 
