@@ -208,29 +208,6 @@ class _WCRInvert:
 
 
 @dataclass(frozen=True)
-class WCRTest(_WCRInvert):
-    """WCR bootstrap of ``R'β`` with its G × B score matrices (kept for callers that build one by
-    hand; :func:`wcr_setup_many` returns the memory-light :class:`WCRQuad`)."""
-
-    estimate: float
-    se: float
-    ssc: float
-    n0: np.ndarray
-    n1: np.ndarray
-    Z0: np.ndarray
-    Z1: np.ndarray
-    enumerated: bool
-
-    def tstats(self, d: float) -> tuple[float, np.ndarray]:
-        """Observed t and bootstrap t* at ``d = R'β̂ − r``."""
-        num = self.n0 + d * self.n1
-        den = np.sqrt(self.ssc * ((self.Z0 + d * self.Z1) ** 2).sum(axis=0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tb = num / den
-        return d / self.se, tb
-
-
-@dataclass(frozen=True)
 class WCRQuad(_WCRInvert):
     """A WCR bootstrap-t stored by its sufficient statistics: with ``d = θ̂ − θ0`` every draw has
     ``t*(d) = (n0 + d·n1) / sqrt(q00 + 2d·q01 + d²·q11)`` (the squared bootstrap SE is quadratic
@@ -572,14 +549,15 @@ def method_label(kind: str, *, n_draws: int = 0, weights: str = "rademacher", en
     """Human-readable name of the inference method (for table notes)."""
     if kind == "analytic":
         return "analytic (normal)"
+    how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
+           else f"{n_draws} {weights.capitalize()} draws")
     if kind == "wild":
-        how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
-               else f"{n_draws} {weights.capitalize()} draws")
         return f"wild cluster restricted bootstrap-t (WCR11, {how}; {G} clusters)"
     if kind == "wild-multiplier":
-        how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
-               else f"{n_draws} {weights.capitalize()} draws")
         return f"cluster multiplier bootstrap-t ({how}; {G} clusters)"
+    if kind == "wild-bjs":
+        return ("wild cluster restricted bootstrap-t of the BJS imputation t-statistic (homogeneous-effect "
+                f"null imposed; {how}; {G} clusters)")
     how = "exact over all" if enumerated else "random"
     return f"randomisation inference ({how} {n_draws} cohort assignments across units)"
 
@@ -1173,14 +1151,6 @@ def bjs_wild(
             tests.append(wq)
             outs.append(wq.out(alpha))
     return outs, tests
-
-
-def bjs_wild_label(n_draws: int, weights: str, enumerated: bool, G: int) -> str:
-    """Table-note name of :func:`bjs_wild`."""
-    how = (f"full enumeration of 2^{G} = {n_draws} sign vectors" if enumerated
-           else f"{n_draws} {weights.capitalize()} draws")
-    return ("wild cluster restricted bootstrap-t of the BJS imputation t-statistic (homogeneous-effect "
-            f"null imposed; {how}; {G} clusters)")
 
 
 def bjs_ri(

@@ -38,7 +38,6 @@ from zonespill.did.inference import (
     bjs_maker,
     bjs_ri,
     bjs_wild,
-    bjs_wild_label,
     check_inference_args,
     event_maker,
     method_label,
@@ -672,7 +671,8 @@ def _bjs_wild(res: DiDResult, df: pd.DataFrame, cn: tuple[str, ...], y: np.ndarr
     outs, _ = bjs_wild(y, u, tcode, treated, Wm, v, cell, cl, fe0=fe, leave_out=leave_out, n_boot=B,
                        boot_weights=boot_weights, seed=seed_to_int(seed), alpha=res.alpha)
     G = len(np.unique(cl))
-    label = bjs_wild_label(outs[0].n_draws or B, boot_weights, outs[0].enumerated, G)
+    label = method_label("wild-bjs", n_draws=outs[0].n_draws or B, weights=boot_weights,
+                             enumerated=outs[0].enumerated, G=G)
     g_unit = np.zeros(int(u.max()) + 1)
     g_unit[u] = df["zg"].to_numpy(dtype=float)
     return attach(res, "wild", outs, label=label, n_treated_clusters=treated_clusters(g_unit, u, cl))
