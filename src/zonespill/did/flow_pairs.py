@@ -140,8 +140,7 @@ def flow_pairs_step(
     n_pairs: dict[str, int] = {}
     partners: list[int] = []  # clusters per partner dimension, per kind
     for kind in kinds:
-        sample = flow_pair_sample(fpy, kind=kind, outcome=outcome, anticipation=settings.anticipation,
-                                  name=f"{kind}")
+        sample = flow_pair_sample(fpy, kind=kind, outcome=outcome, anticipation=settings.anticipation)
         sample_notes.append(sample.describe())
         treated[kind] = sum(sample.cohort_sizes().values())
         n_pairs[kind] = sample.n_units
@@ -164,7 +163,7 @@ def flow_pairs_step(
         *[lab.text(n) for n in table.get("notes") or ()],
     ]
     tbl = _regression_table(
-        [dataclasses.replace(r, estimator=r.estimator) for r in results],
+        results,
         table_id=tid,
         title=lab.text(str(table.get("title") or "")) or f"Collaboration ties and {what}",
         notes=notes,

@@ -373,7 +373,7 @@ def traces(d: Design, r: float, lam: float, *, has_rho: bool, has_lam: bool) -> 
             def centre(M: np.ndarray) -> np.ndarray:
                 return M - M.mean(axis=0, keepdims=True) - M.mean(axis=1, keepdims=True) + M.mean()
 
-            G, H, Gd = centre(G), centre(H), centre(Gd)
+            H, Gd = centre(H), centre(Gd)  # only these enter the traces
         out["G"] = float(np.trace(Gd))
         out["GG"] = float(np.sum(Gd * Gd.T))
         out["GdtGd"] = float(np.sum(Gd * Gd))
